@@ -1,0 +1,108 @@
+/* Internal: the graph, its arena, the op descriptor and the helpers every op file uses.
+ * Tests may include it; it is never installed. */
+#ifndef LAGRAD_GRAPH_IMPL_H
+#define LAGRAD_GRAPH_IMPL_H
+
+#include "lagrad/ops.h"
+#include "../tensor/backend_impl.h"
+
+#define LG_NODE_MAX_OUT 3
+#define LG_NODE_MAX_SAVED 4
+
+typedef struct lg_node lg_node;
+
+/* An op: its name (for messages) and its vector-Jacobian product. The VJP reads the
+ * node (inputs, outputs, saved tensors, attributes) and the output gradients gy (NULL
+ * where an output got no gradient; gy[0] is never NULL for single-output ops) and sets
+ * gx[i] to the gradient of input i, or leaves it NULL for no contribution. It must be
+ * written with lagrad ops so that create_graph can record it. */
+typedef struct lg_op {
+    const char *name;
+    void (*vjp)(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx);
+} lg_op;
+
+struct lg_node {
+    const lg_op *op;
+    lg_node *prev;     /* the tape is a list walked backward from its tail */
+    int64_t seq;       /* recording order, from 0 */
+    int nin, nout;
+    lg_tensor **in;
+    lg_tensor *out[LG_NODE_MAX_OUT];
+    lg_tensor *saved[LG_NODE_MAX_SAVED];
+    double f[4];                    /* scalar attributes (slope, eps, exponent) */
+    int64_t i[LG_MAX_DIMS + 2];     /* integer attributes (axis, start, shape) */
+    const void *extra;              /* arena copy of other attributes (labels) */
+};
+
+typedef struct lg_chunk {
+    struct lg_chunk *next;
+    size_t size, used;
+    unsigned char *mem;
+} lg_chunk;
+
+typedef struct lg_leaf_ref {
+    lg_tensor *t;
+    struct lg_leaf_ref *next;
+} lg_leaf_ref;
+
+struct lg_graph {
+    lg_chunk *chunks;   /* all chunks, in order of use */
+    lg_chunk *cur;      /* the one being filled */
+    size_t arena_bytes;
+    uint64_t epoch;     /* bumped by reset: tensors of older epochs are stale */
+    lg_node *tail;
+    int64_t nops;
+    bool grad_enabled;
+    bool training;
+    bool in_backward;
+    lg_status status;
+    char errmsg[256];
+    const lg_backend *be;
+};
+
+/* Arena: 64-byte aligned memory that lives until reset. NULL (and LG_ERR_OOM set on g,
+ * naming `what`) when the allocator fails. */
+void *lg_arena_alloc(lg_graph *g, size_t size, const char *what);
+void lg_arena_rewind(lg_graph *g);
+void lg_arena_release(lg_graph *g);
+
+/* Records the first error; always returns NULL so ops can `return lg_fail(...)`. */
+lg_tensor *lg_fail(lg_graph *g, lg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* True when g can run op `name` on the n inputs: g is non-NULL and error-free, and each
+ * input is non-NULL, live (not from before a reset) and of this graph or caller-owned.
+ * Otherwise sets the error (unless one is already set) and returns false. */
+bool lg_check_inputs(lg_graph *g, const char *name, int n, lg_tensor *const *in);
+/* Inputs share one dtype. */
+bool lg_check_same_dtype(lg_graph *g, const char *name, int n, lg_tensor *const *in);
+/* Normalises a possibly negative axis for a rank-ndim tensor; false (and LG_ERR_ARG)
+ * when out of range. */
+bool lg_check_axis(lg_graph *g, const char *name, int *axis, int ndim);
+
+/* A new graph tensor (data uninitialised), or NULL with LG_ERR_OOM/LG_ERR_SHAPE set. */
+lg_tensor *lg_graph_tensor(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shape);
+/* A graph tensor sharing x's data with a new shape of equal numel (a view). */
+lg_tensor *lg_graph_view(lg_graph *g, lg_tensor *x, int ndim, const int64_t *shape);
+
+/* Records an op whose outputs are computed: when grad is enabled and some input
+ * requires grad, appends a node, links the outputs to it and marks them as requiring
+ * grad. Returns the node, for saving tensors and attributes, or NULL when nothing is
+ * recorded (then there is nothing to save) or on OOM (then lg_graph_status is set). */
+lg_node *lg_record(lg_graph *g, const lg_op *op, int nin, lg_tensor *const *in, int nout,
+                   lg_tensor *const *out);
+
+/* Whether the VJP should produce a gradient for input i. */
+static inline bool lg_needs_grad(const lg_node *n, int i)
+{
+    return (n->in[i]->flags & LG_TF_REQUIRES_GRAD) != 0;
+}
+
+/* Element count of the axes before `axis`, and after it. */
+int64_t lg_outer_size(const lg_tensor *t, int axis);
+int64_t lg_inner_size(const lg_tensor *t, int axis);
+
+#endif

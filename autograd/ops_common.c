@@ -1,0 +1,65 @@
+/* Drivers shared by the elementwise op files: validation, broadcasting, the kernel
+ * call and recording. The ops themselves (forward next to VJP) live in ops_*.c. */
+#include "ops_impl.h"
+
+lg_tensor *lg_unary_op(lg_graph *g, const lg_op *op, lg_unary_kind k, lg_tensor *x, double p)
+{
+    if (!lg_check_inputs(g, op->name, 1, &x))
+        return NULL;
+    lg_tensor *y = lg_graph_tensor(g, x->dtype, x->ndim, x->shape);
+    if (!y)
+        return NULL;
+    g->be->unary(k, x->dtype, x->numel, x->data, y->data, p);
+    lg_node *n = lg_record(g, op, 1, &x, 1, &y);
+    if (n)
+        n->f[0] = p;
+    return g->status == LG_OK ? y : NULL;
+}
+
+void lg_bcast_init(lg_bcast *bc, int ndim, const int64_t *out_shape, int nops,
+                   const lg_tensor *const *ops)
+{
+    bc->ndim = ndim;
+    bc->numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        bc->shape[d] = out_shape[d];
+        bc->numel *= out_shape[d];
+    }
+    for (int i = 0; i < nops; i++)
+        lg_broadcast_strides(ops[i]->ndim, ops[i]->shape, ndim, out_shape, bc->stride[i]);
+}
+
+lg_tensor *lg_binary_op(lg_graph *g, const lg_op *op, lg_binary_kind k, lg_tensor *a,
+                        lg_tensor *b, double p)
+{
+    lg_tensor *in[2] = {a, b};
+    if (!lg_check_inputs(g, op->name, 2, in) || !lg_check_same_dtype(g, op->name, 2, in))
+        return NULL;
+    int nd;
+    int64_t shape[LG_MAX_DIMS];
+    if (!lg_broadcast_shapes(a->ndim, a->shape, b->ndim, b->shape, &nd, shape))
+        return lg_fail(g, LG_ERR_SHAPE, "%s: shapes do not broadcast: %s and %s", op->name,
+                       lg_tshape(a).s, lg_tshape(b).s);
+    lg_tensor *y = lg_graph_tensor(g, a->dtype, nd, shape);
+    if (!y)
+        return NULL;
+    lg_bcast bc;
+    lg_bcast_init(&bc, nd, shape, 2, (const lg_tensor *const *)in);
+    g->be->binary(k, a->dtype, &bc, a->data, b->data, y->data, p);
+    lg_node *n = lg_record(g, op, 2, in, 1, &y);
+    if (n)
+        n->f[0] = p;
+    return g->status == LG_OK ? y : NULL;
+}
+
+lg_tensor *lg_sum_to_like(lg_graph *g, lg_tensor *gy, const lg_tensor *x)
+{
+    if (gy && lg_same_shape(gy, x))
+        return gy;
+    return lg_sum_to(g, gy, x->ndim, x->shape);
+}
+
+lg_tensor *lg_scalar_const(lg_graph *g, lg_dtype dt, double v)
+{
+    return lg_graph_full(g, dt, 0, NULL, v);
+}

@@ -1,0 +1,199 @@
+/* Reductions (sum, mean, max along an axis, logsumexp) and softmax / log_softmax,
+ * all over the middle axis of an (outer, len, inner) view. */
+#include <math.h>
+#include <string.h>
+#include "ops_impl.h"
+
+/* x's shape with `axis` set to 1 (keepdim) or removed. */
+static int reduced_shape(const lg_tensor *x, int axis, bool keepdim, int64_t *shape)
+{
+    int nd = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (d != axis)
+            shape[nd++] = x->shape[d];
+        else if (keepdim)
+            shape[nd++] = 1;
+    }
+    return nd;
+}
+
+/* dy of a reduction over `axis`, spread back over x's shape. */
+static lg_tensor *spread_back(lg_graph *g, lg_tensor *gy, const lg_tensor *x, int axis)
+{
+    int64_t keep[LG_MAX_DIMS];
+    int nd = reduced_shape(x, axis, true, keep);
+    return lg_broadcast_to(g, lg_reshape(g, gy, nd, keep), x->ndim, x->shape);
+}
+
+/* Runs a reduction kernel over `axis` (axis -1 with ndim 0 or "all" means everything). */
+static lg_tensor *reduce_forward(lg_graph *g, const char *name, lg_tensor *x, int *axis,
+                                 bool all, bool keepdim, lg_reduce_kind k, int64_t **argmax)
+{
+    if (!lg_check_inputs(g, name, 1, &x))
+        return NULL;
+    int64_t outer = 1, len = x->numel, inner = 1, shape[LG_MAX_DIMS];
+    int nd = 0;
+    if (!all) {
+        if (!lg_check_axis(g, name, axis, x->ndim))
+            return NULL;
+        outer = lg_outer_size(x, *axis);
+        len = x->shape[*axis];
+        inner = lg_inner_size(x, *axis);
+        nd = reduced_shape(x, *axis, keepdim, shape);
+    }
+    if (len == 0 && k == LG_RED_MAX)
+        return lg_fail(g, LG_ERR_SHAPE, "%s: cannot take the max of an empty axis of %s", name,
+                       lg_tshape(x).s);
+    lg_tensor *y = lg_graph_tensor(g, x->dtype, nd, shape);
+    if (!y)
+        return NULL;
+    if (argmax) {
+        *argmax = lg_arena_alloc(g, sizeof(int64_t) * (size_t)(y->numel ? y->numel : 1), name);
+        if (!*argmax)
+            return NULL;
+    }
+    if (len == 0)
+        g->be->fill(x->dtype, y->numel, y->data, 0.0);
+    else
+        g->be->reduce(k, x->dtype, outer, len, inner, x->data, y->data, argmax ? *argmax : NULL);
+    return y;
+}
+
+/* s = Σ x: dx += broadcast(ds) */
+static void sum_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    gx[0] = lg_broadcast_to(g, gy[0], n->in[0]->ndim, n->in[0]->shape);
+}
+static const lg_op SUM = {"lg_sum", sum_vjp};
+lg_tensor *lg_sum(lg_graph *g, lg_tensor *x)
+{
+    int axis = 0;
+    lg_tensor *y = reduce_forward(g, SUM.name, x, &axis, true, false, LG_RED_SUM, NULL);
+    if (y)
+        lg_record(g, &SUM, 1, &x, 1, &y);
+    return y && g->status == LG_OK ? y : NULL;
+}
+
+lg_tensor *lg_mean(lg_graph *g, lg_tensor *x)
+{
+    lg_tensor *s = lg_sum(g, x);
+    return s ? lg_scale(g, s, x->numel ? 1.0 / (double)x->numel : NAN) : NULL;
+}
+
+/* y = Σ_axis x: dx += broadcast(reshape(dy, keepdim shape)) */
+static void sum_axis_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    gx[0] = spread_back(g, gy[0], n->in[0], (int)n->i[0]);
+}
+static const lg_op SUM_AXIS = {"lg_sum_axis", sum_axis_vjp};
+lg_tensor *lg_sum_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
+{
+    lg_tensor *y = reduce_forward(g, SUM_AXIS.name, x, &axis, false, keepdim, LG_RED_SUM, NULL);
+    lg_node *n = y ? lg_record(g, &SUM_AXIS, 1, &x, 1, &y) : NULL;
+    if (n)
+        n->i[0] = axis;
+    return y && g->status == LG_OK ? y : NULL;
+}
+
+lg_tensor *lg_mean_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
+{
+    lg_tensor *s = lg_sum_axis(g, x, axis, keepdim);
+    if (!s)
+        return NULL;
+    int a = axis < 0 ? axis + x->ndim : axis;
+    int64_t len = x->shape[a];
+    return lg_scale(g, s, len ? 1.0 / (double)len : NAN);
+}
+
+/* y = max_axis x: dx += broadcast(dy) ⊙ [x is the (first) argmax] */
+static void max_axis_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    gx[0] = lg_mul(g, spread_back(g, gy[0], n->in[0], (int)n->i[0]), n->saved[0]);
+}
+static const lg_op MAX_AXIS = {"lg_max_axis", max_axis_vjp};
+lg_tensor *lg_max_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
+{
+    int64_t *arg = NULL;
+    lg_tensor *y = reduce_forward(g, MAX_AXIS.name, x, &axis, false, keepdim, LG_RED_MAX, &arg);
+    lg_node *n = y ? lg_record(g, &MAX_AXIS, 1, &x, 1, &y) : NULL;
+    if (n) {
+        n->i[0] = axis;
+        lg_tensor *mask = lg_graph_full(g, x->dtype, x->ndim, x->shape, 0.0);
+        if (!mask)
+            return NULL;
+        int64_t len = x->shape[axis], inner = lg_inner_size(x, axis);
+        for (int64_t q = 0; q < y->numel; q++)
+            lg_store(mask->data, x->dtype, ((q / inner) * len + arg[q]) * inner + q % inner, 1.0);
+        n->saved[0] = mask;
+    }
+    return y && g->status == LG_OK ? y : NULL;
+}
+
+/* y = log Σ_axis exp(x): dx += broadcast(dy) ⊙ softmax(x) */
+static void logsumexp_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    int axis = (int)n->i[0];
+    gx[0] = lg_mul(g, spread_back(g, gy[0], n->in[0], axis), lg_softmax(g, n->in[0], axis));
+}
+static const lg_op LOGSUMEXP = {"lg_logsumexp", logsumexp_vjp};
+lg_tensor *lg_logsumexp(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
+{
+    const char *name = LOGSUMEXP.name;
+    if (!lg_check_inputs(g, name, 1, &x) || !lg_check_axis(g, name, &axis, x->ndim))
+        return NULL;
+    int64_t shape[LG_MAX_DIMS];
+    int nd = reduced_shape(x, axis, keepdim, shape);
+    lg_tensor *y = lg_graph_tensor(g, x->dtype, nd, shape);
+    if (!y)
+        return NULL;
+    if (x->shape[axis] == 0)
+        g->be->fill(x->dtype, y->numel, y->data, -1.0 / 0.0);
+    else
+        g->be->logsumexp(x->dtype, lg_outer_size(x, axis), x->shape[axis],
+                         lg_inner_size(x, axis), x->data, y->data);
+    lg_node *n = lg_record(g, &LOGSUMEXP, 1, &x, 1, &y);
+    if (n)
+        n->i[0] = axis;
+    return g->status == LG_OK ? y : NULL;
+}
+
+static lg_tensor *softmax_forward(lg_graph *g, const lg_op *op, lg_tensor *x, int axis, int log)
+{
+    if (!lg_check_inputs(g, op->name, 1, &x) || !lg_check_axis(g, op->name, &axis, x->ndim))
+        return NULL;
+    lg_tensor *y = lg_graph_tensor(g, x->dtype, x->ndim, x->shape);
+    if (!y)
+        return NULL;
+    if (y->numel)
+        g->be->softmax(log, x->dtype, lg_outer_size(x, axis), x->shape[axis],
+                       lg_inner_size(x, axis), x->data, y->data);
+    lg_node *n = lg_record(g, op, 1, &x, 1, &y);
+    if (n)
+        n->i[0] = axis;
+    return g->status == LG_OK ? y : NULL;
+}
+
+/* y = softmax(x): dx += y ⊙ (dy - Σ_axis(dy ⊙ y)) */
+static void softmax_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    lg_tensor *y = n->out[0];
+    lg_tensor *dot = lg_sum_axis(g, lg_mul(g, gy[0], y), (int)n->i[0], true);
+    gx[0] = lg_mul(g, y, lg_sub(g, gy[0], dot));
+}
+static const lg_op SOFTMAX = {"lg_softmax", softmax_vjp};
+lg_tensor *lg_softmax(lg_graph *g, lg_tensor *x, int axis)
+{
+    return softmax_forward(g, &SOFTMAX, x, axis, 0);
+}
+
+/* y = log_softmax(x): dx += dy - exp(y) ⊙ Σ_axis dy */
+static void log_softmax_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    lg_tensor *s = lg_sum_axis(g, gy[0], (int)n->i[0], true);
+    gx[0] = lg_sub(g, gy[0], lg_mul(g, lg_exp(g, n->out[0]), s));
+}
+static const lg_op LOG_SOFTMAX = {"lg_log_softmax", log_softmax_vjp};
+lg_tensor *lg_log_softmax(lg_graph *g, lg_tensor *x, int axis)
+{
+    return softmax_forward(g, &LOG_SOFTMAX, x, axis, 1);
+}

@@ -1,0 +1,73 @@
+/* lagrad core: status codes, dtypes, the allocator hook and thread control.
+ * Everything else in the public API builds on these few names. */
+#ifndef LAGRAD_CORE_H
+#define LAGRAD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LAGRAD_VERSION_MAJOR 0
+#define LAGRAD_VERSION_MINOR 1
+#define LAGRAD_VERSION_PATCH 0
+
+/* Every fallible call returns one of these. LG_OK is 0; errors are negative. */
+typedef enum lg_status {
+    LG_OK = 0,
+    LG_ERR_ARG = -1,         /* NULL pointer, bad axis, bad scalar argument */
+    LG_ERR_SHAPE = -2,       /* shapes do not fit the operation */
+    LG_ERR_DTYPE = -3,       /* wrong or mixed dtypes */
+    LG_ERR_OOM = -4,         /* the allocator returned NULL */
+    LG_ERR_NOT_SPD = -5,     /* matrix not symmetric positive definite */
+    LG_ERR_SINGULAR = -6,    /* matrix exactly singular */
+    LG_ERR_NUMERIC = -7,     /* NaN/Inf, or a gradient check that failed */
+    LG_ERR_IO = -8,          /* read/write failure */
+    LG_ERR_FORMAT = -9,      /* corrupt or unexpected file contents */
+    LG_ERR_UNSUPPORTED = -10,/* valid request that lagrad does not implement */
+    LG_ERR_DEVICE = -11,     /* tensors on different devices */
+    LG_ERR_STATE = -12,      /* call out of order: use after reset, no tape */
+    LG_ERR_NO_CONVERGE = -13 /* an iterative routine did not converge */
+} lg_status;
+
+/* Static text for a status, never NULL ("unknown status" for other values). */
+const char *lg_status_str(lg_status s);
+
+/* The message of the last error reported by a call that has no graph to hold it
+ * (tensor creation, parameter I/O). Thread-local; "" when none. */
+const char *lg_last_errmsg(void);
+
+typedef enum lg_dtype { LG_F32 = 0, LG_F64 = 1 } lg_dtype;
+
+/* Size in bytes of one element; 0 for an invalid dtype. */
+size_t lg_dtype_size(lg_dtype dt);
+const char *lg_dtype_name(lg_dtype dt);
+
+/* Allocator hook. All of lagrad's heap memory goes through it.
+ * alloc(ud, size, align) returns memory aligned to `align` (a power of two, at most 64)
+ * or NULL; free(ud, p, size) receives the size that was asked for (p may be NULL).
+ * Install before creating any object: memory must be freed by the hook that allocated it. */
+typedef struct lg_allocator {
+    void *(*alloc)(void *ud, size_t size, size_t align);
+    void (*free)(void *ud, void *p, size_t size);
+    void *ud;
+} lg_allocator;
+
+/* Installs `a` (copied), or restores the default (aligned_alloc/free) when a is NULL. */
+void lg_set_allocator(const lg_allocator *a);
+
+/* Threads. lagrad links the OpenMP build of OpenBLAS so that its OpenMP loops and
+ * BLAS share one thread pool. Sets both OpenMP's and OpenBLAS's thread count (n >= 1). */
+lg_status lg_set_num_threads(int n);
+int lg_get_num_threads(void);
+
+/* Which threading OpenBLAS was built with: "openmp", "pthreads" or "serial".
+ * Anything but "openmp" oversubscribes the cores when both run (see README). */
+const char *lg_blas_threading(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

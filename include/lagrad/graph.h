@@ -1,0 +1,83 @@
+/* lagrad graph: the define-by-run tape, its arena, backward and higher-order gradients.
+ * Every tensor an op returns belongs to the graph that recorded it and lives until
+ * lg_graph_reset or lg_graph_free. Ops are declared in ops.h. */
+#ifndef LAGRAD_GRAPH_H
+#define LAGRAD_GRAPH_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lg_graph lg_graph;
+
+/* A new empty graph, or NULL when out of memory. */
+lg_graph *lg_graph_new(void);
+void lg_graph_free(lg_graph *g);
+
+/* Forgets the tape and every tensor the graph made, keeping the arena's memory for the
+ * next step, and clears the sticky error. After the first step of a loop, a step that
+ * records the same ops allocates nothing. Tensors from before the reset must not be
+ * used again; backward on one is LG_ERR_STATE. */
+void lg_graph_reset(lg_graph *g);
+
+/* The first error any op reported since the last reset (LG_OK if none), and its
+ * message, e.g. "lg_matmul: inner dimensions differ: (2,3) @ (4,5)". */
+lg_status lg_graph_status(const lg_graph *g);
+const char *lg_graph_errmsg(const lg_graph *g);
+/* Clears the sticky error only (the tape stays). */
+void lg_graph_clear_error(lg_graph *g);
+
+/* No-grad mode: while disabled, ops compute but record nothing and their outputs do not
+ * require grad. Returns the previous setting. Default: enabled. */
+bool lg_graph_set_grad_enabled(lg_graph *g, bool enabled);
+bool lg_graph_grad_enabled(const lg_graph *g);
+
+/* Training flag read by dropout (default true). Returns the previous setting. */
+bool lg_graph_set_training(lg_graph *g, bool training);
+
+/* Bytes the arena holds (its chunks), and the number of recorded ops. */
+size_t lg_graph_arena_bytes(const lg_graph *g);
+int64_t lg_graph_num_ops(const lg_graph *g);
+
+/* Copies data (numel elements of dt) into a new graph tensor: a constant input. */
+lg_tensor *lg_graph_input(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shape,
+                          const void *data);
+/* A graph tensor filled with `value`. */
+lg_tensor *lg_graph_full(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shape,
+                         double value);
+
+/* Reverse mode. Accumulates d(loss)/dx into lg_tensor_grad(x) of every caller-owned leaf
+ * x that requires grad and that loss depends on. loss must be a scalar (any rank with
+ * one element). Errors: NULL (LG_ERR_ARG), non-scalar (LG_ERR_SHAPE), a tensor of
+ * another graph or from before a reset (LG_ERR_STATE), the graph's sticky error.
+ * Calling it twice on the same tape accumulates the gradients twice. */
+lg_status lg_backward(lg_graph *g, lg_tensor *loss);
+
+/* As lg_backward, for any output with an explicit seed gradient of its shape (seed may
+ * be NULL only for a scalar output). With create_graph, the backward pass is recorded
+ * on g, so the gradients themselves can be differentiated. */
+lg_status lg_backward_ex(lg_graph *g, lg_tensor *out, const lg_tensor *seed,
+                         bool create_graph);
+
+/* Functional gradients: grads[i] = d(out)/d(inputs[i]) seeded with `seed` (NULL for a
+ * scalar out), returned as graph tensors (zeros where out does not depend on the
+ * input). Leaves' accumulated grads are left alone. With create_graph, the grads are
+ * recorded and can be fed to further ops and to lg_grad again (double backward). */
+lg_status lg_grad(lg_graph *g, lg_tensor *out, const lg_tensor *seed, int n,
+                  lg_tensor *const *inputs, lg_tensor **grads, bool create_graph);
+
+/* A scalar function of n input tensors, recorded on g. Returns NULL on error. */
+typedef lg_tensor *(*lg_fn)(lg_graph *g, lg_tensor *const *inputs, int n, void *ctx);
+
+/* Hessian-vector product of the scalar f at `inputs` along `v` (n tensors, shapes of
+ * the inputs). Writes H v into the caller-owned tensors `hv`. Uses double backward,
+ * exact up to rounding. Inputs need not require grad. */
+lg_status lg_hvp(lg_fn f, void *ctx, lg_tensor *const *inputs, int n,
+                 lg_tensor *const *v, lg_tensor *const *hv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

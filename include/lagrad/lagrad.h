@@ -1,0 +1,11 @@
+/* lagrad: the umbrella header. Include this one. */
+#ifndef LAGRAD_H
+#define LAGRAD_H
+
+#include "core.h"
+#include "tensor.h"
+#include "graph.h"
+#include "ops.h"
+#include "gradcheck.h"
+
+#endif

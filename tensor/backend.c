@@ -1,0 +1,19 @@
+/* The CPU backend table: the reference implementation of every kernel. */
+#include "cpu_impl.h"
+
+static const lg_backend cpu_backend = {
+    .name = "cpu",
+    .unary = lg_cpu_unary,
+    .binary = lg_cpu_binary,
+    .where = lg_cpu_where,
+    .reduce = lg_cpu_reduce,
+    .sum_to = lg_cpu_sum_to,
+    .softmax = lg_cpu_softmax,
+    .logsumexp = lg_cpu_logsumexp,
+    .gemm = lg_cpu_gemm,
+    .copy_rows = lg_cpu_copy_rows,
+    .permute = lg_cpu_permute,
+    .fill = lg_cpu_fill,
+};
+
+const lg_backend *lg_cpu_backend(void) { return &cpu_backend; }

@@ -1,0 +1,79 @@
+/* Internal: the backend seam. Ops reach every kernel through this table, so another
+ * backend (cuda/) plugs in without #ifdefs in the ops. The CPU table is the reference. */
+#ifndef LAGRAD_BACKEND_IMPL_H
+#define LAGRAD_BACKEND_IMPL_H
+
+#include "tensor_impl.h"
+
+typedef enum lg_unary_kind {
+    LG_UN_NEG, LG_UN_EXP, LG_UN_LOG, LG_UN_SQRT, LG_UN_ABS, LG_UN_SIGN,
+    LG_UN_ADD_SCALAR, /* x + p */
+    LG_UN_SCALE,      /* p * x */
+    LG_UN_POW,        /* x ^ p */
+    LG_UN_RELU, LG_UN_LEAKY_RELU /* slope p */, LG_UN_SIGMOID, LG_UN_TANH,
+    LG_UN_GELU,       /* x Phi(x) */
+    LG_UN_GELU_GRAD,  /* Phi(x) + x phi(x) */
+    LG_UN_RECIP       /* 1 / x */
+} lg_unary_kind;
+
+typedef enum lg_binary_kind {
+    LG_BIN_ADD, LG_BIN_SUB, LG_BIN_MUL, LG_BIN_DIV,
+    LG_BIN_RELU_BWD,  /* b > 0 ? a : 0          (a = dy, b = x) */
+    LG_BIN_LEAKY_BWD, /* b > 0 ? a : p * a */
+    LG_BIN_LEFT       /* a (b is ignored): a broadcasting copy */
+} lg_binary_kind;
+
+typedef enum lg_reduce_kind { LG_RED_SUM, LG_RED_MAX } lg_reduce_kind;
+
+/* An elementwise iteration over `shape` (ndim axes), reading up to three operands
+ * with their own (possibly zero) strides; the output is contiguous. */
+typedef struct lg_bcast {
+    int ndim;
+    int64_t numel;
+    int64_t shape[LG_MAX_DIMS];
+    int64_t stride[3][LG_MAX_DIMS];
+} lg_bcast;
+
+typedef struct lg_backend {
+    const char *name;
+    /* y[i] = f(x[i]) for n contiguous elements. */
+    void (*unary)(lg_unary_kind k, lg_dtype dt, int64_t n, const void *x, void *y, double p);
+    /* y = a (op) b with broadcasting strides stride[0] (a) and stride[1] (b). */
+    void (*binary)(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void *a,
+                   const void *b, void *y, double p);
+    /* y = mask != 0 ? a : b, strides 0, 1, 2 for mask, a, b. */
+    void (*where)(lg_dtype dt, const lg_bcast *bc, const void *mask, const void *a,
+                  const void *b, void *y);
+    /* Reduces the middle axis of x viewed as (outer, len, inner) into y (outer, inner).
+     * For LG_RED_MAX, argmax (may be NULL) receives the first index of the maximum. */
+    void (*reduce)(lg_reduce_kind k, lg_dtype dt, int64_t outer, int64_t len,
+                   int64_t inner, const void *x, void *y, int64_t *argmax);
+    /* Sums x (read through bc with stride[0]) into contiguous y: every x element is
+     * added to the y element at offset sum(idx * stride[1]). Zeroes y first. */
+    void (*sum_to)(lg_dtype dt, const lg_bcast *bc, const void *x, void *y, int64_t ny);
+    /* Softmax, log-softmax or logsumexp of the middle axis of (outer, len, inner), each
+     * max-subtracted. For logsumexp y is (outer, inner). */
+    void (*softmax)(int log, lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                    const void *x, void *y);
+    void (*logsumexp)(lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                      const void *x, void *y);
+    /* C[b] = alpha op(A[b]) op(B[b]) + beta C[b], row-major, for b < batch; the batch
+     * strides are in elements (0 shares one matrix across the batch). */
+    void (*gemm)(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t n,
+                 int64_t k, double alpha, const void *a, int64_t sa, const void *b,
+                 int64_t sb, double beta, void *c, int64_t sc);
+    /* Copies rows: dst[r*dst_ld + j] = src[r*src_ld + j] for r < rows, j < cols. */
+    void (*copy_rows)(lg_dtype dt, int64_t rows, int64_t cols, const void *src,
+                      int64_t src_ld, void *dst, int64_t dst_ld);
+    /* y = x with axes permuted: y shape[i] = x shape[perm[i]]. */
+    void (*permute)(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
+                    const void *x, void *y);
+    void (*fill)(lg_dtype dt, int64_t n, void *y, double v);
+} lg_backend;
+
+const lg_backend *lg_cpu_backend(void);
+
+/* Elementwise work below this many elements stays on one thread. */
+#define LG_OMP_MIN 32768
+
+#endif

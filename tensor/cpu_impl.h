@@ -1,0 +1,28 @@
+/* Internal: the CPU kernels that make up lg_cpu_backend(). */
+#ifndef LAGRAD_CPU_IMPL_H
+#define LAGRAD_CPU_IMPL_H
+
+#include "backend_impl.h"
+
+void lg_cpu_unary(lg_unary_kind k, lg_dtype dt, int64_t n, const void *x, void *y, double p);
+void lg_cpu_binary(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void *a,
+                   const void *b, void *y, double p);
+void lg_cpu_where(lg_dtype dt, const lg_bcast *bc, const void *m, const void *a,
+                  const void *b, void *y);
+void lg_cpu_fill(lg_dtype dt, int64_t n, void *y, double v);
+void lg_cpu_copy_rows(lg_dtype dt, int64_t rows, int64_t cols, const void *src,
+                      int64_t src_ld, void *dst, int64_t dst_ld);
+void lg_cpu_permute(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
+                    const void *x, void *y);
+void lg_cpu_reduce(lg_reduce_kind k, lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                   const void *x, void *y, int64_t *argmax);
+void lg_cpu_sum_to(lg_dtype dt, const lg_bcast *bc, const void *x, void *y, int64_t ny);
+void lg_cpu_softmax(int log, lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                    const void *x, void *y);
+void lg_cpu_logsumexp(lg_dtype dt, int64_t outer, int64_t len, int64_t inner, const void *x,
+                      void *y);
+void lg_cpu_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                 double alpha, const void *a, int64_t sa, const void *b, int64_t sb,
+                 double beta, void *c, int64_t sc);
+
+#endif

@@ -1,0 +1,86 @@
+/* Internal: the tensor struct, the allocator entry points and shape helpers shared by
+ * tensor/ and autograd/. Never installed. */
+#ifndef LAGRAD_TENSOR_IMPL_H
+#define LAGRAD_TENSOR_IMPL_H
+
+#include <stdarg.h>
+#include "lagrad/tensor.h"
+
+#define LG_ALIGN 64
+
+enum {
+    LG_TF_OWNS_DATA = 1u,     /* data came from lg_malloc and is freed with the tensor */
+    LG_TF_REQUIRES_GRAD = 2u, /* takes part in backward */
+};
+
+struct lg_graph;
+struct lg_node;
+
+struct lg_tensor {
+    void *data;
+    int64_t shape[LG_MAX_DIMS];
+    int64_t strides[LG_MAX_DIMS]; /* elements; always the contiguous row-major ones */
+    int64_t numel;
+    lg_dtype dtype;
+    int ndim;
+    unsigned flags;
+    size_t data_bytes;        /* bytes allocated for data when LG_TF_OWNS_DATA */
+    struct lg_tensor *grad;   /* caller-owned leaves: accumulated gradient */
+    struct lg_graph *graph;   /* owning graph, NULL for caller-owned tensors */
+    uint64_t epoch;           /* graph generation the tensor was made in */
+    struct lg_node *node;     /* the op that produced it, NULL for leaves/constants */
+    struct lg_tensor *gacc;   /* backward scratch: gradient accumulated so far */
+    int out_index;            /* which output of node */
+    int on_leaf_list;         /* backward scratch: already in the touched-leaf list */
+};
+
+/* Allocation through the user's hook. */
+void *lg_malloc(size_t size);
+void lg_free(void *p, size_t size);
+
+/* Thread-local last-error message for calls without a graph; returns s. */
+lg_status lg_set_error(lg_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Fills shape/strides/numel of t; returns LG_ERR_ARG/LG_ERR_SHAPE on bad input, with
+ * a message naming `fn` in *msg (size msglen). */
+lg_status lg_shape_init(lg_tensor *t, int ndim, const int64_t *shape, const char *fn,
+                        char *msg, size_t msglen);
+
+/* "(2,3)" for messages. The buffer lives until the end of the full expression. */
+typedef struct { char s[96]; } lg_shape_text;
+lg_shape_text lg_shape_str(int ndim, const int64_t *shape);
+lg_shape_text lg_tshape(const lg_tensor *t);
+
+static inline int lg_dtype_valid(lg_dtype dt) { return dt == LG_F32 || dt == LG_F64; }
+
+/* NumPy broadcasting of shapes a and b into out; 0 when they do not broadcast. */
+int lg_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b, int *nout,
+                        int64_t *out);
+/* Strides to read a tensor of shape (n, shape) as if broadcast to (nout, out):
+ * 0 on broadcast axes, row-major elsewhere. */
+void lg_broadcast_strides(int n, const int64_t *shape, int nout, const int64_t *out,
+                          int64_t *strides);
+int lg_same_shape(const lg_tensor *a, const lg_tensor *b);
+
+/* The value of element i as a double (either dtype) and the reverse. */
+static inline double lg_load(const void *data, lg_dtype dt, int64_t i)
+{
+    return dt == LG_F32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
+}
+static inline void lg_store(void *data, lg_dtype dt, int64_t i, double v)
+{
+    if (dt == LG_F32)
+        ((float *)data)[i] = (float)v;
+    else
+        ((double *)data)[i] = v;
+}
+
+/* Fills n elements at data from the counter-based RNG (consumes n counters). */
+void lg_rng_fill_uniform(lg_rng *r, lg_dtype dt, void *data, int64_t n, double lo, double hi);
+void lg_rng_fill_normal(lg_rng *r, lg_dtype dt, void *data, int64_t n, double mean, double std);
+
+#endif
