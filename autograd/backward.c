@@ -123,6 +123,10 @@ lg_status lg_backward_ex(lg_graph *g, lg_tensor *out, const lg_tensor *seed, boo
     lg_status s = check_root(g, "lg_backward", out, seed);
     if (s != LG_OK)
         return s;
+    if (!(out->flags & LG_TF_REQUIRES_GRAD))
+        return (lg_fail(g, LG_ERR_STATE, "lg_backward: output %s does not require grad (made "
+                        "in no-grad mode, or from inputs that do not require grad)",
+                        lg_tshape(out).s), g->status);
     lg_leaf_ref *leaves;
     s = walk(g, "lg_backward", out, seed, create_graph, &leaves);
     for (lg_leaf_ref *l = leaves; l && s == LG_OK; l = l->next)
