@@ -294,7 +294,7 @@ static void print_rec(const lg_tensor *t, FILE *f, int axis, int64_t off, int64_
     fputc('[', f);
     for (int64_t i = 0; i < t->shape[axis]; i++) {
         if (*left == 0) {
-            fputs("...", f);
+            fputs(i ? ", ..." : "...", f);
             break;
         }
         if (i)
