@@ -33,9 +33,9 @@ static lg_tensor *alloc_tensor(const char *fn, lg_dtype dt, int ndim, const int6
         t->data_bytes = (size_t)t->numel * lg_dtype_size(dt);
         t->data = lg_malloc(t->data_bytes);
         if (!t->data) {
-            lg_free(t, sizeof *t);
             lg_set_error(LG_ERR_OOM, "%s: out of memory for %zu bytes of %s", fn,
                          t->data_bytes, lg_shape_str(ndim, shape).s);
+            lg_free(t, sizeof *t);
             return NULL;
         }
         t->flags |= LG_TF_OWNS_DATA;
