@@ -76,4 +76,16 @@ const lg_backend *lg_cpu_backend(void);
 /* Elementwise work below this many elements stays on one thread. */
 #define LG_OMP_MIN 32768
 
+/* Runs the loop statement (a whole `for (...) ...`) on OpenMP threads when COND holds and
+ * inline otherwise. An `if` clause is not enough: libgomp still sets up a team (and
+ * mallocs) for a serialised region, which costs more than a small op itself. */
+#define LG_PARALLEL_IF(COND, ...)                                                       \
+    do {                                                                                \
+        if (COND) {                                                                     \
+            _Pragma("omp parallel for schedule(static)") __VA_ARGS__                    \
+        } else {                                                                        \
+            __VA_ARGS__                                                                 \
+        }                                                                               \
+    } while (0)
+
 #endif

@@ -46,14 +46,16 @@ void lg_cpu_fill(lg_dtype dt, int64_t n, void *y, double v)
 {
     if (dt == LG_F32) {
         float *p = y, fv = (float)v;
-        #pragma omp parallel for schedule(static) if (n > LG_OMP_MIN)
-        for (int64_t i = 0; i < n; i++)
-            p[i] = fv;
+        LG_PARALLEL_IF(n > LG_OMP_MIN,
+            for (int64_t i = 0; i < n; i++)
+                p[i] = fv;
+        );
     } else {
         double *p = y;
-        #pragma omp parallel for schedule(static) if (n > LG_OMP_MIN)
-        for (int64_t i = 0; i < n; i++)
-            p[i] = v;
+        LG_PARALLEL_IF(n > LG_OMP_MIN,
+            for (int64_t i = 0; i < n; i++)
+                p[i] = v;
+        );
     }
 }
 
@@ -63,9 +65,10 @@ void lg_cpu_copy_rows(lg_dtype dt, int64_t rows, int64_t cols, const void *src,
     size_t es = lg_dtype_size(dt);
     const char *s = src;
     char *d = dst;
-    #pragma omp parallel for schedule(static) if (rows * cols > LG_OMP_MIN)
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(d + (size_t)(r * dst_ld) * es, s + (size_t)(r * src_ld) * es, (size_t)cols * es);
+    LG_PARALLEL_IF(rows * cols > LG_OMP_MIN,
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(d + (size_t)(r * dst_ld) * es, s + (size_t)(r * src_ld) * es, (size_t)cols * es);
+    );
 }
 
 void lg_cpu_permute(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
@@ -82,13 +85,14 @@ void lg_cpu_permute(lg_dtype dt, int ndim, const int64_t *xshape, const int *per
         src_stride[i] = xstride[perm[i]];
     }
     size_t es = lg_dtype_size(dt);
-    #pragma omp parallel for schedule(static) if (n > LG_OMP_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        int64_t rem = i, off = 0;
-        for (int d = ndim - 1; d >= 0; d--) {
-            off += (rem % yshape[d]) * src_stride[d];
-            rem /= yshape[d];
-        }
-        memcpy((char *)y + (size_t)i * es, (const char *)x + (size_t)off * es, es);
-    }
+    LG_PARALLEL_IF(n > LG_OMP_MIN,
+        for (int64_t i = 0; i < n; i++) {
+            int64_t rem = i, off = 0;
+            for (int d = ndim - 1; d >= 0; d--) {
+                off += (rem % yshape[d]) * src_stride[d];
+                rem /= yshape[d];
+            }
+            memcpy((char *)y + (size_t)i * es, (const char *)x + (size_t)off * es, es
+    );
+    });
 }

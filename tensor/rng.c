@@ -1,7 +1,7 @@
 /* The seeded counter-based RNG. Draw i is a hash of (seed, counter + i), so any element
  * can be computed independently: the same bits at every thread count. */
 #include <math.h>
-#include "tensor_impl.h"
+#include "backend_impl.h"
 
 /* SplitMix64's finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mixer. */
 static uint64_t mix64(uint64_t z)
@@ -40,9 +40,10 @@ double lg_rng_uniform(lg_rng *r)
 void lg_rng_fill_uniform(lg_rng *r, lg_dtype dt, void *data, int64_t n, double lo, double hi)
 {
     uint64_t seed = r->seed, base = r->counter;
-    #pragma omp parallel for schedule(static) if (n > LG_ALIGN * 1024)
-    for (int64_t i = 0; i < n; i++)
-        lg_store(data, dt, i, lo + (hi - lo) * draw_unit(seed, base + (uint64_t)i));
+    LG_PARALLEL_IF(n > LG_OMP_MIN,
+        for (int64_t i = 0; i < n; i++)
+            lg_store(data, dt, i, lo + (hi - lo) * draw_unit(seed, base + (uint64_t)i));
+    );
     r->counter += (uint64_t)n;
 }
 
@@ -51,12 +52,13 @@ void lg_rng_fill_uniform(lg_rng *r, lg_dtype dt, void *data, int64_t n, double l
 void lg_rng_fill_normal(lg_rng *r, lg_dtype dt, void *data, int64_t n, double mean, double std)
 {
     uint64_t seed = r->seed, base = r->counter;
-    #pragma omp parallel for schedule(static) if (n > LG_ALIGN * 1024)
-    for (int64_t i = 0; i < n; i++) {
-        double u1 = 1.0 - draw_unit(seed, base + 2 * (uint64_t)i); /* (0, 1] */
-        double u2 = draw_unit(seed, base + 2 * (uint64_t)i + 1);
-        double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-        lg_store(data, dt, i, mean + std * z);
-    }
+    LG_PARALLEL_IF(n > LG_OMP_MIN,
+        for (int64_t i = 0; i < n; i++) {
+            double u1 = 1.0 - draw_unit(seed, base + 2 * (uint64_t)i); /* (0, 1] */
+            double u2 = draw_unit(seed, base + 2 * (uint64_t)i + 1);
+            double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+            lg_store(data, dt, i, mean + std * z);
+        }
+    );
     r->counter += 2 * (uint64_t)n;
 }
