@@ -508,6 +508,47 @@ static void test_results_bit_identical_at_fixed_threads(void **state)
     lg_tensor_free(b);
 }
 
+static void test_graph_inputs_and_errors(void **state)
+{
+    (void)state;
+    const float d[3] = {1, 2, 3};
+    int64_t n = 3, neg = -1;
+    lg_graph *g = lg_graph_new();
+    lg_tensor *t = lg_graph_input(g, LG_F32, 1, &n, d);
+    assert_non_null(t);
+    assert_float_equal(lg_tensor_item(t, 2), 3.0, 0);
+    assert_false(lg_tensor_requires_grad(t)); /* a constant */
+    lg_tensor *f = lg_graph_full(g, LG_F64, 1, &n, 0.5);
+    assert_float_equal(lg_tensor_item(f, 1), 0.5, 0);
+    assert_null(lg_graph_input(g, LG_F32, 1, &n, NULL));
+    assert_int_equal(lg_graph_status(g), LG_ERR_ARG);
+    assert_non_null(strstr(lg_graph_errmsg(g), "lg_graph_input"));
+    /* The first error sticks: later failures and ops do not replace it. */
+    assert_null(lg_graph_full(g, LG_F32, 1, &neg, 0));
+    assert_null(lg_exp(g, t));
+    assert_int_equal(lg_graph_status(g), LG_ERR_ARG);
+    assert_non_null(strstr(lg_graph_errmsg(g), "data is NULL"));
+    lg_graph_clear_error(g);
+    assert_null(lg_graph_full(g, LG_F32, 1, &neg, 0));
+    assert_int_equal(lg_graph_status(g), LG_ERR_SHAPE);
+    lg_graph_reset(g);
+    assert_null(lg_graph_full(g, (lg_dtype)9, 1, &n, 0));
+    assert_int_equal(lg_graph_status(g), LG_ERR_DTYPE);
+    lg_graph_reset(g);
+    assert_int_equal(lg_graph_status(g), LG_OK);
+    assert_true(lg_graph_set_training(g, false));
+    assert_false(lg_graph_set_training(g, true));
+    assert_true(lg_graph_arena_bytes(g) > 0);
+    /* NULL graphs are refused without crashing. */
+    assert_int_equal(lg_graph_status(NULL), LG_ERR_ARG);
+    assert_null(lg_graph_input(NULL, LG_F32, 1, &n, d));
+    assert_null(lg_exp(NULL, t));
+    assert_non_null(strstr(lg_last_errmsg(), "lg_exp: graph is NULL"));
+    lg_graph_reset(NULL);
+    lg_graph_free(NULL);
+    lg_graph_free(g);
+}
+
 static void test_blas_is_the_openmp_build(void **state)
 {
     (void)state;
@@ -534,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_training_step_allocates_nothing_after_first),
         cmocka_unit_test(test_oom_at_every_allocation_leaks_nothing),
         cmocka_unit_test(test_results_bit_identical_at_fixed_threads),
+        cmocka_unit_test(test_graph_inputs_and_errors),
         cmocka_unit_test(test_blas_is_the_openmp_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
