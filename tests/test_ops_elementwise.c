@@ -645,6 +645,76 @@ static void test_abs_grad_is_zero_at_zero(void **state)
     lg_tensor_free(x);
 }
 
+/* d/dx of sum(f(x)) at the given points, in f64. */
+static void check_grad(unop f, double p, const double *x, const double *want, const char *what)
+{
+    int64_t n = 3;
+    lg_tensor *xt = lg_tensor_from_data(LG_F64, 1, &n, x);
+    lg_tensor_set_requires_grad(xt, true);
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_backward(g, lg_sum(g, f(g, xt, p))), LG_OK);
+    tu_assert_tensor_close(lg_tensor_grad(xt), want, n, 1e-15, 1e-15, what);
+    lg_graph_free(g);
+    lg_tensor_free(xt);
+}
+
+/* Gradcheck's rtol is 1e-3; these closed forms pin the derivatives to rounding. */
+static void test_unary_grads_match_closed_forms(void **state)
+{
+    (void)state;
+    const double x[3] = {0.25, 1, 4};
+    check_grad(un_neg, 0, x, (double[]){-1, -1, -1}, "neg' = -1");
+    check_grad(un_add_scalar, 2.5, x, (double[]){1, 1, 1}, "(x + c)' = 1");
+    check_grad(un_scale, -3, x, (double[]){-3, -3, -3}, "(c x)' = c");
+    /* exp' = exp: exp(0.25) = 1.2840254166877414, e, exp(4) = 54.598150033144236 */
+    check_grad(un_exp, 0, x, (double[]){1.2840254166877414, 2.718281828459045,
+               54.598150033144236}, "exp'");
+    check_grad(un_log, 0, x, (double[]){4, 1, 0.25}, "log' = 1/x");
+    check_grad(un_sqrt, 0, x, (double[]){1, 0.5, 0.25}, "sqrt' = 1/(2 sqrt x)");
+    check_grad(un_pow, 3, x, (double[]){0.1875, 3, 48}, "(x^3)' = 3x^2");
+    check_grad(un_pow, 0.5, x, (double[]){1, 0.5, 0.25}, "(x^0.5)' = 0.5 x^-0.5");
+    check_grad(un_pow, -1, x, (double[]){-16, -1, -0.0625}, "(x^-1)' = -x^-2");
+    /* (x^0)' = 0: the VJP contributes nothing, and backward then leaves the grad
+     * unmade (NULL) rather than zero; either way no nonzero value may appear. */
+    int64_t n = 3;
+    lg_tensor *xt = lg_tensor_from_data(LG_F64, 1, &n, x);
+    lg_tensor_set_requires_grad(xt, true);
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_backward(g, lg_sum(g, lg_pow_scalar(g, xt, 0))), LG_OK);
+    if (lg_tensor_grad(xt))
+        tu_assert_tensor_close(lg_tensor_grad(xt), (double[]){0, 0, 0}, 3, 0, 0, "(x^0)'");
+    lg_graph_free(g);
+    lg_tensor_free(xt);
+}
+
+static void test_binary_grads_match_closed_forms(void **state)
+{
+    (void)state;
+    /* loss = sum(f(a, b)), a = [1, 2, 3], b = [4, -2, 0.5]:
+     * add: 1, 1; sub: 1, -1; mul: b, a; div: 1/b, -a/b² */
+    int64_t n = 3;
+    const double av[3] = {1, 2, 3}, bv[3] = {4, -2, 0.5};
+    const double want[4][2][3] = {
+        {{1, 1, 1}, {1, 1, 1}},
+        {{1, 1, 1}, {-1, -1, -1}},
+        {{4, -2, 0.5}, {1, 2, 3}},
+        {{0.25, -0.5, 2}, {-0.0625, -0.5, -12}},
+    };
+    for (int i = 0; i < N_BINARY; i++) {
+        lg_tensor *a = lg_tensor_from_data(LG_F64, 1, &n, av);
+        lg_tensor *b = lg_tensor_from_data(LG_F64, 1, &n, bv);
+        lg_tensor_set_requires_grad(a, true);
+        lg_tensor_set_requires_grad(b, true);
+        lg_graph *g = lg_graph_new();
+        assert_int_equal(lg_backward(g, lg_sum(g, BINARY[i].f(g, a, b))), LG_OK);
+        tu_assert_tensor_close(lg_tensor_grad(a), want[i][0], 3, 0, 1e-15, BINARY[i].name);
+        tu_assert_tensor_close(lg_tensor_grad(b), want[i][1], 3, 0, 1e-15, BINARY[i].name);
+        lg_graph_free(g);
+        lg_tensor_free(a);
+        lg_tensor_free(b);
+    }
+}
+
 /* mask, a, b and their broadcast result y. */
 typedef struct wcase {
     shape m, a, b, y;
@@ -1062,6 +1132,8 @@ int main(void)
         cmocka_unit_test(test_pow_scalar_vjp_and_hvp_match_finite_diff),
         cmocka_unit_test(test_abs_vjp_and_hvp_match_finite_diff_away_from_zero),
         cmocka_unit_test(test_abs_grad_is_zero_at_zero),
+        cmocka_unit_test(test_unary_grads_match_closed_forms),
+        cmocka_unit_test(test_binary_grads_match_closed_forms),
         cmocka_unit_test(test_where_vjp_and_hvp_match_finite_diff_with_broadcasting),
         cmocka_unit_test(test_where_grad_routes_by_mask_and_skips_mask),
         cmocka_unit_test(test_f32_grads_and_hvps_match_f64),
