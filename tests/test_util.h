@@ -39,6 +39,20 @@ static inline void tu_assert_close_arr(const double *got, const double *want, in
     }
 }
 
+/* Asserts |got - want| <= tol in double precision (cmocka's assert_float_equal casts to
+ * float). */
+#define tu_assert_near(got, want, tol)                                                   \
+    tu_assert_near_at((got), (want), (tol), #got, __FILE__, __LINE__)
+static inline void tu_assert_near_at(double got, double want, double tol, const char *what,
+                                     const char *file, int line)
+{
+    if (!(fabs(got - want) <= tol)) {
+        print_error("%s:%d: %s = %.17g, want %.17g (tol %.3g)\n", file, line, what, got, want,
+                    tol);
+        fail();
+    }
+}
+
 /* Compares a tensor (either dtype) against expected doubles. */
 static inline void tu_assert_tensor_close(const lg_tensor *t, const double *want, int64_t n,
                                           double atol, double rtol, const char *what)

@@ -49,7 +49,8 @@ lg_tensor *lg_graph_full(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shap
                          double value);
 
 /* Reverse mode. Accumulates d(loss)/dx into lg_tensor_grad(x) of every caller-owned leaf
- * x that requires grad and that loss depends on. loss must be a scalar (any rank with
+ * x that requires grad and that loss depends on; a leaf that receives no gradient
+ * contribution (say, through x^0) keeps its grad as it was (NULL if never computed). loss must be a scalar (any rank with
  * one element). Errors: NULL (LG_ERR_ARG), non-scalar (LG_ERR_SHAPE), a tensor of
  * another graph or from before a reset, or one that does not require grad (LG_ERR_STATE),
  * and the graph's sticky error.
