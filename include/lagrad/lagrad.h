@@ -7,5 +7,6 @@
 #include "graph.h"
 #include "ops.h"
 #include "gradcheck.h"
+#include "linalg.h"
 
 #endif

@@ -1,0 +1,49 @@
+/* Cholesky factorisation (potrf) and its VJP (Murray 2016). Solving with the factor is
+ * lg_cholesky_solve in solve.c. */
+#include <string.h>
+#include "linalg_impl.h"
+
+/* A = L Lᵀ, A (n,n), L (n,n) lower. Murray 2016, "Differentiation of the Cholesky
+ * decomposition", eq. 10, in PyTorch's symmetrised form (cholesky_backward):
+ *   P = Lᵀ dL,  T = Φ(P) (lower triangle, diagonal halved),  M = ½(T + Tᵀ)
+ *   dA += L⁻ᵀ M L⁻¹                 (symmetric; two triangular solves)
+ * Needs L invertible, which potrf guarantees. */
+static void cholesky_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    lg_tensor *l = n->out[0];
+    lg_tensor *phi = la_tri_mask(g, l->dtype, l->shape[0], true, 0.5);
+    lg_tensor *t = lg_mul(g, lg_matmul_t(g, l, gy[0], true, false), phi);
+    lg_tensor *m = lg_scale(g, lg_add(g, t, lg_transpose(g, t)), 0.5);
+    lg_tensor *y = lg_solve_triangular(g, l, m, false, true);          /* L⁻ᵀ M */
+    gx[0] = lg_transpose(g, lg_solve_triangular(g, l, lg_transpose(g, y), false, true));
+}
+static const lg_op CHOLESKY = {"lg_cholesky", cholesky_vjp};
+
+lg_tensor *lg_cholesky(lg_graph *g, lg_tensor *a)
+{
+    const char *name = CHOLESKY.name;
+    if (!lg_check_inputs(g, name, 1, &a) || !la_check_matrix(g, name, "A", a, true) ||
+        !la_check_finite(g, name, "A", a))
+        return NULL;
+    int64_t n = a->shape[0];
+    lg_tensor *l = la_copy(g, a);
+    if (!l)
+        return NULL;
+    /* Column-major, row-major A is Aᵀ = A; its upper factor U (A = Uᵀ U) read back
+     * row-major is Uᵀ = L. */
+    lapack_int ld = (lapack_int)(n > 0 ? n : 1);
+    lapack_int info = a->dtype == LG_F64
+                          ? LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, l->data, ld)
+                          : LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, l->data, ld);
+    if (info > 0)
+        return lg_fail(g, LG_ERR_NOT_SPD, "%s: matrix is not positive definite: the leading "
+                       "minor of order %d (up to row %d) is not", name, (int)info,
+                       (int)info - 1);
+    if (info < 0)
+        return lg_fail(g, LG_ERR_ARG, "%s: potrf rejected argument %d", name, (int)-info);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i + 1; j < n; j++)
+            lg_store(l->data, l->dtype, i * n + j, 0.0);
+    lg_record(g, &CHOLESKY, 1, &a, 1, &l);
+    return g->status == LG_OK ? l : NULL;
+}

@@ -1,0 +1,251 @@
+/* Singular value decomposition (gesdd, falling back to gesvd), its VJP through the
+ * singular-value gap matrix, and the truncated rank-k helper. Norms, rank and cond built
+ * on it live in norms.c, pinv in lstsq.c. */
+#include <math.h>
+#include "linalg_impl.h"
+
+/* Runs gesdd (jobz) on the column-major view M = Aᵀ (n x m) of row-major A. Since
+ * A = Mᵀ = V' S U'ᵀ, LAPACK's column-major U' is our row-major Vᵀ and its V'ᵀ our U, so
+ * no transposes are needed: u gets V'ᵀ (ld ldu_ours) and vt gets U' (ld n). */
+static lapack_int gesdd(lg_graph *g, const char *name, lg_dtype dt, char jobz, int64_t m,
+                        int64_t n, void *buf, void *s, void *u, lapack_int ldu, void *vt)
+{
+    int64_t k = m < n ? m : n;
+    lapack_int ldvt = (lapack_int)(n > 0 ? n : 1), lda = ldvt;
+    lapack_int *iwork = lg_arena_alloc(g, sizeof *iwork * (size_t)(8 * k + 1), name);
+    double wq[1];
+    if (!iwork)
+        return -1000;
+#define GESDD(T, fn, work, lwork)                                                          \
+    fn(LAPACK_COL_MAJOR, jobz, (lapack_int)n, (lapack_int)m, (T *)buf, lda, (T *)s, (T *)vt, \
+       ldvt, (T *)u, ldu, (T *)work, lwork, iwork)
+    lapack_int info = dt == LG_F64 ? GESDD(double, LAPACKE_dgesdd_work, wq, -1)
+                                   : GESDD(float, LAPACKE_sgesdd_work, wq, -1);
+    lapack_int lwork = la_lwork(dt, wq);
+    void *work = la_alloc(g, dt, lwork, name);
+    if (!work)
+        return -1000;
+    if (info == 0)
+        info = dt == LG_F64 ? GESDD(double, LAPACKE_dgesdd_work, work, lwork)
+                            : GESDD(float, LAPACKE_sgesdd_work, work, lwork);
+#undef GESDD
+    return info;
+}
+
+/* The same with gesvd (slower, more robust), for when gesdd does not converge. */
+static lapack_int gesvd(lg_graph *g, const char *name, lg_dtype dt, char jobz, int64_t m,
+                        int64_t n, void *buf, void *s, void *u, lapack_int ldu, void *vt)
+{
+    lapack_int ldvt = (lapack_int)(n > 0 ? n : 1), lda = ldvt;
+    double wq[1];
+#define GESVD(T, fn, work, lwork)                                                            \
+    fn(LAPACK_COL_MAJOR, jobz, jobz, (lapack_int)n, (lapack_int)m, (T *)buf, lda, (T *)s,   \
+       (T *)vt, ldvt, (T *)u, ldu, (T *)work, lwork)
+    lapack_int info = dt == LG_F64 ? GESVD(double, LAPACKE_dgesvd_work, wq, -1)
+                                   : GESVD(float, LAPACKE_sgesvd_work, wq, -1);
+    lapack_int lwork = la_lwork(dt, wq);
+    void *work = la_alloc(g, dt, lwork, name);
+    if (!work)
+        return -1000;
+    if (info == 0)
+        info = dt == LG_F64 ? GESVD(double, LAPACKE_dgesvd_work, work, lwork)
+                            : GESVD(float, LAPACKE_sgesvd_work, work, lwork);
+#undef GESVD
+    return info;
+}
+
+lg_status la_svd(lg_graph *g, const char *name, lg_tensor *a, bool full, bool want_uv,
+                 lg_tensor **u, lg_tensor **s, lg_tensor **vt)
+{
+    int64_t m = a->shape[0], n = a->shape[1], k = m < n ? m : n;
+    int64_t ucols = full ? m : k, vtrows = full ? n : k;
+    int64_t us[2] = {m, ucols}, vs[2] = {vtrows, n};
+    char jobz = !want_uv ? 'N' : full ? 'A' : 'S';
+    *s = lg_graph_tensor(g, a->dtype, 1, &k);
+    *u = want_uv ? lg_graph_tensor(g, a->dtype, 2, us) : NULL;
+    *vt = want_uv ? lg_graph_tensor(g, a->dtype, 2, vs) : NULL;
+    lg_tensor *buf = la_copy(g, a);
+    if (!*s || !buf || (want_uv && (!*u || !*vt)))
+        return g->status;
+    if (k == 0) {
+        if (want_uv && full) {
+            lg_tensor *eu = la_eye(g, a->dtype, m), *ev = la_eye(g, a->dtype, n);
+            if (!eu || !ev)
+                return g->status;
+            (*u)->data = eu->data;
+            (*vt)->data = ev->data;
+        }
+        return LG_OK;
+    }
+    /* ldu for LAPACK's V'ᵀ (ucols x m column-major) is ucols. */
+    lapack_int ldu = (lapack_int)(ucols > 0 ? ucols : 1);
+    void *ud = want_uv ? (*u)->data : NULL, *vd = want_uv ? (*vt)->data : NULL;
+    lapack_int info = gesdd(g, name, a->dtype, jobz, m, n, buf->data, (*s)->data, ud, ldu, vd);
+    if (info > 0) {
+        buf = la_copy(g, a);
+        if (!buf)
+            return g->status;
+        info = gesvd(g, name, a->dtype, jobz, m, n, buf->data, (*s)->data, ud, ldu, vd);
+    }
+    if (info == -1000)
+        return g->status;
+    if (info > 0)
+        return (lg_fail(g, LG_ERR_NO_CONVERGE, "%s: gesdd and gesvd did not converge (%d "
+                        "superdiagonals did not reach zero)", name, (int)info), g->status);
+    if (info < 0)
+        return (lg_fail(g, LG_ERR_ARG, "%s: LAPACK rejected argument %d", name, (int)-info),
+                g->status);
+    return LG_OK;
+}
+
+/* False (LG_ERR_NUMERIC) where the U/V gradient is undefined: two singular values within
+ * tol = 8 max(m,n) eps σmax, or (need_nonzero) σmin <= tol. */
+static bool check_sv(lg_graph *g, const char *name, const lg_tensor *s, int64_t mn,
+                     bool need_nonzero)
+{
+    int64_t k = s->numel;
+    double tol = 8.0 * (double)mn * la_eps(s->dtype) * lg_load(s->data, s->dtype, 0);
+    for (int64_t i = 0; i + 1 < k; i++) {
+        double gap = lg_load(s->data, s->dtype, i) - lg_load(s->data, s->dtype, i + 1);
+        if (gap <= tol) {
+            lg_fail(g, LG_ERR_NUMERIC, "%s: singular values %lld and %lld are repeated (gap "
+                    "%g <= %g): the gradient through U and Vt is undefined", name,
+                    (long long)i, (long long)i + 1, gap, tol);
+            return false;
+        }
+    }
+    if (need_nonzero && k > 0 && lg_load(s->data, s->dtype, k - 1) <= tol) {
+        lg_fail(g, LG_ERR_NUMERIC, "%s: singular value %lld is zero (<= %g): the gradient "
+                "through U and Vt of a non-square matrix is undefined", name,
+                (long long)k - 1, tol);
+        return false;
+    }
+    return true;
+}
+
+/* A = U diag(S) Vᵀ, A (m,n), U (m,k), S (k), Vᵀ (k,n); PyTorch's svd_backward (after
+ * Townsend 2016, "Differentiating the singular value decomposition"), real case:
+ *   J = Uᵀ dU - dUᵀ U,   K = Vᵀ dV - dVᵀ V            (k,k), dV = dVᵀᵀ
+ *   E_ij = σj² - σi² (i != j), E_ii = 1
+ *   G = (J ⊙ rowσ + colσ ⊙ K) / E + diag(dS)           (k,k)
+ *   m > k:  dA += (U G + (I - U Uᵀ) dU diag(1/σ)) Vᵀ
+ *   n > k:  dA += U (G Vᵀ + diag(1/σ) dVᵀ (I - V Vᵀ))
+ *   else:   dA += U G Vᵀ
+ * With dS alone, dA = U diag(dS) Vᵀ (no division). With full_matrices, only the first k
+ * columns of U and rows of Vᵀ take part (the others are an arbitrary basis). */
+static void svd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    lg_tensor *u = n->out[0], *s = n->out[1], *vt = n->out[2];
+    lg_tensor *gu = gy[0], *gs = gy[1], *gvt = gy[2];
+    int64_t m = u->shape[0], nn = vt->shape[1], k = s->numel;
+    if (n->i[0]) {
+        u = lg_slice(g, u, 1, 0, k);
+        vt = lg_slice(g, vt, 0, 0, k);
+        gu = gu ? lg_slice(g, gu, 1, 0, k) : NULL;
+        gvt = gvt ? lg_slice(g, gvt, 0, 0, k) : NULL;
+    }
+    if (!gu && !gvt) {
+        gx[0] = lg_matmul(g, lg_mul(g, u, la_row(g, gs)), vt);
+        return;
+    }
+    if (!check_sv(g, n->op->name, s, m > nn ? m : nn, (m > k && gu) || (nn > k && gvt)))
+        return;
+    lg_tensor *s2 = lg_mul(g, s, s);
+    lg_tensor *e = lg_add(g, lg_sub(g, la_row(g, s2), la_col(g, s2)), la_eye(g, s->dtype, k));
+    lg_tensor *gmat = NULL;
+    if (gu) {
+        lg_tensor *uhgu = lg_matmul_t(g, u, gu, true, false);
+        gmat = lg_mul(g, lg_sub(g, uhgu, lg_transpose(g, uhgu)), la_row(g, s));
+    }
+    if (gvt) {
+        lg_tensor *vhgv = lg_matmul_t(g, vt, gvt, false, true);
+        lg_tensor *t = lg_mul(g, la_col(g, s), lg_sub(g, vhgv, lg_transpose(g, vhgv)));
+        gmat = gmat ? lg_add(g, gmat, t) : t;
+    }
+    gmat = lg_div(g, gmat, e);
+    if (gs)
+        gmat = lg_add(g, gmat, la_diag_embed(g, gs));
+    lg_tensor *ga;
+    if (m > k && gu) {
+        lg_tensor *gusinv = lg_div(g, gu, la_row(g, s));
+        lg_tensor *proj = lg_sub(g, gusinv, lg_matmul(g, u, lg_matmul_t(g, u, gusinv, true,
+                                                                      false)));
+        ga = lg_matmul(g, lg_add(g, lg_matmul(g, u, gmat), proj), vt);
+    } else if (nn > k && gvt) {
+        lg_tensor *sinvgvt = lg_div(g, gvt, la_col(g, s));
+        lg_tensor *proj = lg_sub(g, sinvgvt, lg_matmul(g, lg_matmul_t(g, sinvgvt, vt, false,
+                                                                      true), vt));
+        ga = lg_matmul(g, u, lg_add(g, lg_matmul(g, gmat, vt), proj));
+    } else {
+        ga = lg_matmul(g, lg_matmul(g, u, gmat), vt);
+    }
+    gx[0] = ga;
+}
+static const lg_op SVD = {"lg_svd", svd_vjp};
+
+lg_status lg_svd(lg_graph *g, lg_tensor *a, bool full_matrices, lg_tensor **u,
+                 lg_tensor **s, lg_tensor **vt)
+{
+    const char *name = SVD.name;
+    if (u)
+        *u = NULL;
+    if (s)
+        *s = NULL;
+    if (vt)
+        *vt = NULL;
+    if (!lg_check_inputs(g, name, 1, &a))
+        return g ? g->status : LG_ERR_ARG;
+    if (!s)
+        return (lg_fail(g, LG_ERR_ARG, "%s: s must not be NULL", name), g->status);
+    if (!la_check_matrix(g, name, "A", a, false) || !la_check_finite(g, name, "A", a))
+        return g->status;
+    bool rec = g->grad_enabled && (a->flags & LG_TF_REQUIRES_GRAD);
+    lg_tensor *out[3];
+    lg_status st = la_svd(g, name, a, full_matrices, rec || u || vt, &out[0], &out[1], &out[2]);
+    if (st != LG_OK)
+        return st;
+    lg_node *n = rec ? lg_record(g, &SVD, 1, &a, 3, out) : NULL;
+    if (n)
+        n->i[0] = full_matrices;
+    if (g->status != LG_OK)
+        return g->status;
+    if (u)
+        *u = out[0];
+    *s = out[1];
+    if (vt)
+        *vt = out[2];
+    return LG_OK;
+}
+
+lg_status lg_svd_truncated(lg_graph *g, lg_tensor *a, int64_t k, lg_tensor **u,
+                           lg_tensor **s, lg_tensor **vt)
+{
+    const char *name = "lg_svd_truncated";
+    if (u)
+        *u = NULL;
+    if (s)
+        *s = NULL;
+    if (vt)
+        *vt = NULL;
+    if (!lg_check_inputs(g, name, 1, &a))
+        return g ? g->status : LG_ERR_ARG;
+    if (!u || !s || !vt)
+        return (lg_fail(g, LG_ERR_ARG, "%s: u, s and vt must not be NULL", name), g->status);
+    if (!la_check_matrix(g, name, "A", a, false))
+        return g->status;
+    int64_t kmax = a->shape[0] < a->shape[1] ? a->shape[0] : a->shape[1];
+    if (k < 1 || k > kmax)
+        return (lg_fail(g, LG_ERR_ARG, "%s: rank k = %lld is outside [1, %lld] for %s", name,
+                        (long long)k, (long long)kmax, lg_tshape(a).s), g->status);
+    lg_tensor *fu, *fs, *fvt;
+    if (lg_svd(g, a, false, &fu, &fs, &fvt) != LG_OK)
+        return g->status;
+    lg_tensor *tu = lg_slice(g, fu, 1, 0, k), *ts = lg_slice(g, fs, 0, 0, k);
+    lg_tensor *tvt = lg_slice(g, fvt, 0, 0, k);
+    if (g->status != LG_OK)
+        return g->status;
+    *u = tu;
+    *s = ts;
+    *vt = tvt;
+    return LG_OK;
+}
