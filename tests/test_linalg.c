@@ -419,6 +419,291 @@ static void test_cholesky_rejects_non_spd(void **state)
     lg_tensor_free(a3);
 }
 
+/* ---- eigh ---- */
+
+static void test_eigh_known_2x2(void **state)
+{
+    (void)state;
+    /* [[2,1],[1,2]]: eigenvalues 1, 3 with vectors (1,-1)/√2 and (1,1)/√2. */
+    const double av[4] = {2, 1, 1, 2}, wv[2] = {1, 3};
+    lg_tensor *a = mat(2, 2, av);
+    lg_graph *g = lg_graph_new();
+    for (int d = 0; d < 2; d++) {
+        lg_tensor *vals, *vecs;
+        assert_int_equal(lg_eigh(g, d ? as_dtype(g, a, LG_F32) : a, &vals, &vecs), LG_OK);
+        tu_assert_tensor_close(vals, wv, 2, 1e-6, 1e-6, "eigh values");
+        double r = 1 / sqrt(2.0);
+        /* each column up to sign */
+        double c0 = lg_tensor_item(vecs, 0) > 0 ? 1 : -1, c1 = lg_tensor_item(vecs, 1) > 0 ? 1 : -1;
+        const double want[4] = {r * c0, r * c1, -r * c0, r * c1};
+        tu_assert_tensor_close(vecs, want, 4, 1e-6, 1e-6, "eigh vectors");
+    }
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+static void test_eigh_satisfies_av_eq_vlambda_with_orthonormal_v(void **state)
+{
+    (void)state;
+    lg_tensor *x = rmat(7, 7, 51);
+    lg_graph *g = lg_graph_new();
+    lg_tensor *a = sym(g, x), *vals, *vecs;
+    assert_int_equal(lg_eigh(g, a, &vals, &vecs), LG_OK);
+    double av[49], vl[49], vtv[49], eye[49] = {0};
+    matmul_ref(d64(a), d64(vecs), av, 7, 7, 7, false, false);
+    for (int i = 0; i < 7; i++) {
+        eye[i * 8] = 1;
+        for (int j = 0; j < 7; j++)
+            vl[i * 7 + j] = d64(vecs)[i * 7 + j] * d64(vals)[j];
+        if (i)
+            assert_true(d64(vals)[i] >= d64(vals)[i - 1]);
+    }
+    tu_assert_close_arr(av, vl, 49, 1e-12, 1e-10, "A V = V Λ");
+    matmul_ref(d64(vecs), d64(vecs), vtv, 7, 7, 7, true, false);
+    tu_assert_close_arr(vtv, eye, 49, 1e-12, 0, "Vᵀ V = I");
+    /* det(A) = Π λ */
+    double prod = 1;
+    for (int i = 0; i < 7; i++)
+        prod *= d64(vals)[i];
+    tu_assert_tensor_close(lg_det(g, a), &prod, 1, 1e-12, 1e-10, "det = Π λ");
+    lg_graph_free(g);
+    lg_tensor_free(x);
+}
+
+static lg_tensor *f_eigh(lg_graph *g, lg_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    lg_tensor *vals, *vecs;
+    if (lg_eigh(g, sym(g, in[0]), &vals, &vecs) != LG_OK)
+        return NULL;
+    switch (*(int *)ctx) {
+    case 0: return wsum(g, vals);
+    case 1: return wsum(g, lg_mul(g, vecs, vecs));   /* invariant to each column's sign */
+    default: {                                       /* V diag(w) Vᵀ with distinct w */
+        int64_t k = lg_tensor_shape(vecs)[1];
+        double w[16];
+        for (int64_t i = 0; i < k; i++)
+            w[i] = 0.5 + (double)i * (double)i;
+        lg_tensor *wt = lg_graph_input(g, LG_F64, 1, &k, w);
+        lg_tensor *vw = lg_mul(g, vecs, lg_reshape(g, wt, 2, (int64_t[]){1, k}));
+        return lg_add(g, wsum(g, lg_matmul_t(g, vw, vecs, false, true)), wsum(g, vals));
+    }
+    }
+}
+
+static void test_eigh_gradcheck_first_and_second_order(void **state)
+{
+    (void)state;
+    lg_tensor *x = rmat(4, 4, 61);
+    const char *names[3] = {"eigh values", "eigh V⊙V", "eigh V diag(w) Vᵀ"};
+    for (int v = 0; v < 3; v++)
+        tu_gradcheck(f_eigh, &v, &x, 1, true, names[v]);
+    lg_tensor_free(x);
+}
+
+static void test_eigh_repeated_eigenvalues_vector_gradient_is_numeric_error(void **state)
+{
+    (void)state;
+    lg_tensor *a = lg_tensor_eye(LG_F64, 3);
+    lg_tensor_set_requires_grad(a, true);
+    lg_graph *g = lg_graph_new();
+    lg_tensor *vals, *vecs;
+    /* Through the values alone the gradient is defined: d Σ wᵢλᵢ = V diag(w) Vᵀ. */
+    assert_int_equal(lg_eigh(g, a, &vals, &vecs), LG_OK);
+    assert_int_equal(lg_backward(g, lg_sum(g, vals)), LG_OK);
+    const double eye[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    tu_assert_tensor_close(lg_tensor_grad(a), eye, 9, 1e-12, 0, "d tr / dA = I");
+    lg_graph_reset(g);
+    assert_int_equal(lg_eigh(g, a, &vals, &vecs), LG_OK);
+    assert_int_equal(lg_backward(g, wsum(g, vecs)), LG_ERR_NUMERIC);
+    expect_error(g, LG_ERR_NUMERIC, "eigenvalues 0 and 1 are repeated");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+static void test_eigh_rejects_non_symmetric_non_square_and_nan(void **state)
+{
+    (void)state;
+    const double av[4] = {1, 2, 2.001, 1}, nv[6] = {1, 2, 3, 4, 5, 6};
+    lg_tensor *a = mat(2, 2, av), *ns = mat(2, 3, nv), *vals, *vecs;
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_eigh(g, a, &vals, &vecs), LG_ERR_NUMERIC);
+    assert_null(vals);
+    assert_null(vecs);
+    expect_error(g, LG_ERR_NUMERIC, "lg_eigh: matrix is not symmetric: |A(1,0) - A(0,1)|");
+    assert_int_equal(lg_eigh(g, ns, &vals, &vecs), LG_ERR_SHAPE);
+    expect_error(g, LG_ERR_SHAPE, "lg_eigh: A must be square");
+    ((double *)lg_tensor_data(a))[0] = NAN;
+    assert_int_equal(lg_eigh(g, a, &vals, &vecs), LG_ERR_NUMERIC);
+    expect_error(g, LG_ERR_NUMERIC, "lg_eigh: A (2,2) holds nan");
+    assert_int_equal(lg_eigh(g, a, NULL, &vecs), LG_ERR_ARG);
+    expect_error(g, LG_ERR_ARG, "must not be NULL");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+    lg_tensor_free(ns);
+}
+
+/* ---- svd ---- */
+
+static void test_svd_known_2x2(void **state)
+{
+    (void)state;
+    /* [[3,0],[4,5]]: AᵀA = [[25,20],[20,25]] has eigenvalues 45 and 5, so σ = 3√5, √5. */
+    const double av[4] = {3, 0, 4, 5}, want[2] = {3 * sqrt(5.0), sqrt(5.0)};
+    lg_tensor *a = mat(2, 2, av);
+    lg_graph *g = lg_graph_new();
+    lg_tensor *u, *s, *vt;
+    assert_int_equal(lg_svd(g, a, false, &u, &s, &vt), LG_OK);
+    tu_assert_tensor_close(s, want, 2, 1e-12, 1e-12, "svd");
+    assert_int_equal(lg_svd(g, as_dtype(g, a, LG_F32), false, NULL, &s, NULL), LG_OK);
+    tu_assert_tensor_close(s, want, 2, 1e-5, 1e-5, "svd f32");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+/* U diag(S) Vᵀ = A and orthonormal U, V, for (m,n) reduced and full. */
+static void check_svd_identities(int64_t m, int64_t n, bool full, uint64_t seed)
+{
+    lg_tensor *a = rmat(m, n, seed);
+    lg_graph *g = lg_graph_new();
+    lg_tensor *u, *s, *vt;
+    assert_int_equal(lg_svd(g, a, full, &u, &s, &vt), LG_OK);
+    int64_t k = m < n ? m : n, uc = lg_tensor_shape(u)[1], vr = lg_tensor_shape(vt)[0];
+    assert_int_equal(uc, full ? m : k);
+    assert_int_equal(vr, full ? n : k);
+    double us[64] = {0}, usv[64], utu[64], vvt[64], eye[64], fro2 = 0, s2 = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < k; j++)
+            us[i * k + j] = d64(u)[i * uc + j] * d64(s)[j];
+    matmul_ref(us, d64(vt), usv, m, k, n, false, false);
+    tu_assert_close_arr(usv, d64(a), m * n, 1e-12, 1e-10, "U S Vᵀ = A");
+    matmul_ref(d64(u), d64(u), utu, uc, m, uc, true, false);
+    for (int64_t i = 0; i < 64; i++)
+        eye[i] = 0;
+    for (int64_t i = 0; i < uc; i++)
+        eye[i * uc + i] = 1;
+    tu_assert_close_arr(utu, eye, uc * uc, 1e-12, 0, "Uᵀ U = I");
+    matmul_ref(d64(vt), d64(vt), vvt, vr, n, vr, false, true);
+    for (int64_t i = 0; i < 64; i++)
+        eye[i] = 0;
+    for (int64_t i = 0; i < vr; i++)
+        eye[i * vr + i] = 1;
+    tu_assert_close_arr(vvt, eye, vr * vr, 1e-12, 0, "Vᵀ V = I");
+    for (int64_t i = 0; i < m * n; i++)
+        fro2 += d64(a)[i] * d64(a)[i];
+    for (int64_t i = 0; i < k; i++) {
+        s2 += d64(s)[i] * d64(s)[i];
+        if (i)
+            assert_true(d64(s)[i] <= d64(s)[i - 1]);
+    }
+    tu_assert_close_arr(&s2, &fro2, 1, 1e-12, 1e-12, "‖A‖F² = Σσ²");
+    double fro = sqrt(fro2);
+    tu_assert_tensor_close(lg_norm_fro(g, a), &fro, 1, 1e-12, 1e-12, "norm_fro");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+static void test_svd_reconstructs_with_orthonormal_factors(void **state)
+{
+    (void)state;
+    check_svd_identities(6, 4, false, 71);
+    check_svd_identities(4, 6, false, 72);
+    check_svd_identities(5, 5, false, 73);
+    check_svd_identities(6, 4, true, 74);
+    check_svd_identities(3, 7, true, 75);
+}
+
+static lg_tensor *f_svd(lg_graph *g, lg_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    int v = *(int *)ctx;
+    lg_tensor *u, *s, *vt;
+    if (lg_svd(g, in[0], v == 3, &u, &s, &vt) != LG_OK)
+        return NULL;
+    switch (v) {
+    case 0: return wsum(g, s);
+    case 1: /* gauge-invariant in each singular pair's sign */
+        return lg_add(g, wsum(g, lg_mul(g, u, u)), wsum(g, lg_mul(g, vt, vt)));
+    case 2: { /* U diag(S) Vᵀ, squared so that the loss is not linear in A */
+        lg_tensor *usv = lg_matmul(g, lg_mul(g, u, lg_reshape(g, s, 2, (int64_t[]){1, -1})), vt);
+        return wsum(g, lg_mul(g, usv, usv));
+    }
+    default: { /* full matrices: only the first k columns / rows take part */
+        int64_t k = lg_tensor_numel(s);
+        lg_tensor *uk = lg_slice(g, u, 1, 0, k), *vk = lg_slice(g, vt, 0, 0, k);
+        return lg_add(g, wsum(g, lg_mul(g, uk, uk)), wsum(g, lg_mul(g, vk, vk)));
+    }
+    }
+}
+
+static void test_svd_gradcheck_first_and_second_order(void **state)
+{
+    (void)state;
+    const int64_t shapes[3][2] = {{5, 3}, {3, 5}, {4, 4}};
+    const char *names[4] = {"svd S", "svd U⊙U + V⊙V", "svd U S Vᵀ", "svd full"};
+    for (int sh = 0; sh < 3; sh++) {
+        lg_tensor *a = rmat(shapes[sh][0], shapes[sh][1], 81 + (uint64_t)sh);
+        for (int v = 0; v < 4; v++)
+            tu_gradcheck(f_svd, &v, &a, 1, true, names[v]);
+        lg_tensor_free(a);
+    }
+}
+
+static void test_svd_repeated_singular_values_uv_gradient_is_numeric_error(void **state)
+{
+    (void)state;
+    const double av[6] = {2, 0, 0, 2, 0, 0}; /* (3,2) with σ = 2, 2 */
+    lg_tensor *a = mat(3, 2, av);
+    lg_tensor_set_requires_grad(a, true);
+    lg_graph *g = lg_graph_new();
+    lg_tensor *u, *s, *vt;
+    assert_int_equal(lg_svd(g, a, false, &u, &s, &vt), LG_OK);
+    assert_int_equal(lg_backward(g, lg_sum(g, s)), LG_OK); /* the nuclear norm: U Vᵀ */
+    const double want[6] = {1, 0, 0, 1, 0, 0};
+    tu_assert_tensor_close(lg_tensor_grad(a), want, 6, 1e-12, 0, "d Σσ / dA");
+    lg_graph_reset(g);
+    assert_int_equal(lg_svd(g, a, false, &u, &s, &vt), LG_OK);
+    assert_int_equal(lg_backward(g, wsum(g, lg_mul(g, u, u))), LG_ERR_NUMERIC);
+    expect_error(g, LG_ERR_NUMERIC, "singular values 0 and 1 are repeated");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+static void test_svd_truncated_keeps_leading_triplets(void **state)
+{
+    (void)state;
+    lg_tensor *a = rmat(6, 5, 91);
+    lg_graph *g = lg_graph_new();
+    lg_tensor *u, *s, *vt, *tu, *ts, *tvt;
+    assert_int_equal(lg_svd(g, a, false, &u, &s, &vt), LG_OK);
+    assert_int_equal(lg_svd_truncated(g, a, 2, &tu, &ts, &tvt), LG_OK);
+    assert_int_equal(lg_tensor_shape(tu)[1], 2);
+    assert_int_equal(lg_tensor_shape(tvt)[0], 2);
+    tu_assert_close_arr(d64(ts), d64(s), 2, 0, 0, "σ1, σ2");
+    assert_int_equal(lg_svd_truncated(g, a, 6, &tu, &ts, &tvt), LG_ERR_ARG);
+    expect_error(g, LG_ERR_ARG, "rank k = 6 is outside [1, 5]");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+static void test_svd_rejects_nan_and_non_matrix(void **state)
+{
+    (void)state;
+    lg_tensor *a = rmat(3, 2, 92), *v = tu_rand(1, (int64_t[]){4}, 93, 0, 0), *u, *s, *vt;
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_svd(g, v, false, &u, &s, &vt), LG_ERR_SHAPE);
+    expect_error(g, LG_ERR_SHAPE, "lg_svd: A must be a matrix (2-D), got (4)");
+    ((double *)lg_tensor_data(a))[5] = -INFINITY;
+    assert_int_equal(lg_svd(g, a, false, &u, &s, &vt), LG_ERR_NUMERIC);
+    assert_null(s);
+    expect_error(g, LG_ERR_NUMERIC, "lg_svd: A (3,2) holds -inf at flat index 5");
+    assert_int_equal(lg_svd(g, a, false, &u, NULL, &vt), LG_ERR_ARG);
+    expect_error(g, LG_ERR_ARG, "s must not be NULL");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+    lg_tensor_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +721,17 @@ int main(void)
         cmocka_unit_test(test_det_gradient_at_singular_matrix_is_singular_error),
         cmocka_unit_test(test_solve_family_rejects_bad_shapes_dtypes_and_nan),
         cmocka_unit_test(test_cholesky_rejects_non_spd),
+        cmocka_unit_test(test_eigh_known_2x2),
+        cmocka_unit_test(test_eigh_satisfies_av_eq_vlambda_with_orthonormal_v),
+        cmocka_unit_test(test_eigh_gradcheck_first_and_second_order),
+        cmocka_unit_test(test_eigh_repeated_eigenvalues_vector_gradient_is_numeric_error),
+        cmocka_unit_test(test_eigh_rejects_non_symmetric_non_square_and_nan),
+        cmocka_unit_test(test_svd_known_2x2),
+        cmocka_unit_test(test_svd_reconstructs_with_orthonormal_factors),
+        cmocka_unit_test(test_svd_gradcheck_first_and_second_order),
+        cmocka_unit_test(test_svd_repeated_singular_values_uv_gradient_is_numeric_error),
+        cmocka_unit_test(test_svd_truncated_keeps_leading_triplets),
+        cmocka_unit_test(test_svd_rejects_nan_and_non_matrix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
