@@ -704,6 +704,323 @@ static void test_svd_rejects_nan_and_non_matrix(void **state)
     lg_tensor_free(v);
 }
 
+/* ---- qr, lu ---- */
+
+static void test_qr_known_column(void **state)
+{
+    (void)state;
+    /* [3,4]ᵀ = Q R with Q = ±[0.6, 0.8]ᵀ, R = ±5 (one sign for both). */
+    const double av[2] = {3, 4};
+    lg_tensor *a = mat(2, 1, av), *q, *r;
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_qr(g, a, &q, &r), LG_OK);
+    double sg = lg_tensor_item(r, 0) > 0 ? 1 : -1;
+    const double wq[2] = {0.6 * sg, 0.8 * sg}, wr = 5 * sg;
+    tu_assert_tensor_close(q, wq, 2, 1e-12, 1e-12, "Q");
+    tu_assert_tensor_close(r, &wr, 1, 1e-12, 1e-12, "R");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+static void check_qr(int64_t m, int64_t n, uint64_t seed)
+{
+    lg_tensor *a = rmat(m, n, seed), *q, *r;
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_qr(g, a, &q, &r), LG_OK);
+    int64_t k = m < n ? m : n;
+    double qr[64], qtq[64], eye[64] = {0};
+    matmul_ref(d64(q), d64(r), qr, m, k, n, false, false);
+    tu_assert_close_arr(qr, d64(a), m * n, 1e-12, 1e-10, "Q R = A");
+    matmul_ref(d64(q), d64(q), qtq, k, m, k, true, false);
+    for (int64_t i = 0; i < k; i++)
+        eye[i * k + i] = 1;
+    tu_assert_close_arr(qtq, eye, k * k, 1e-12, 0, "Qᵀ Q = I");
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j < i && j < n; j++)
+            assert_true(d64(r)[i * n + j] == 0.0);
+    lg_graph_free(g);
+    lg_tensor_free(a);
+}
+
+static void test_qr_reconstructs_with_orthonormal_q_and_upper_r(void **state)
+{
+    (void)state;
+    check_qr(6, 4, 101);
+    check_qr(4, 6, 102);
+    check_qr(5, 5, 103);
+}
+
+static lg_tensor *f_qr(lg_graph *g, lg_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    lg_tensor *q, *r;
+    if (lg_qr(g, in[0], &q, &r) != LG_OK)
+        return NULL;
+    switch (*(int *)ctx) {
+    case 0: return wsum(g, q);
+    case 1: return wsum(g, r);
+    default: return lg_add(g, wsum(g, q), wsum(g, lg_mul(g, r, r)));
+    }
+}
+
+static void test_qr_gradcheck_first_and_second_order(void **state)
+{
+    (void)state;
+    const int64_t shapes[3][2] = {{5, 3}, {3, 5}, {4, 4}};
+    for (int sh = 0; sh < 3; sh++) {
+        lg_tensor *a = rmat(shapes[sh][0], shapes[sh][1], 111 + (uint64_t)sh);
+        for (int v = 0; v < 3; v++)
+            tu_gradcheck(f_qr, &v, &a, 1, true, "qr");
+        lg_tensor_free(a);
+    }
+}
+
+static void test_lu_reconstructs_pa_eq_lu(void **state)
+{
+    (void)state;
+    const int64_t shapes[3][2] = {{5, 3}, {3, 5}, {4, 4}};
+    lg_graph *g = lg_graph_new();
+    for (int sh = 0; sh < 3; sh++) {
+        int64_t m = shapes[sh][0], n = shapes[sh][1], k = m < n ? m : n;
+        lg_tensor *a = rmat(m, n, 121 + (uint64_t)sh), *p, *l, *u;
+        assert_int_equal(lg_lu(g, a, &p, &l, &u), LG_OK);
+        double lu[64], plu[64];
+        matmul_ref(d64(l), d64(u), lu, m, k, n, false, false);
+        matmul_ref(d64(p), lu, plu, m, m, n, false, false);
+        tu_assert_close_arr(plu, d64(a), m * n, 1e-12, 1e-12, "P L U = A");
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < k; j++) {
+                if (j > i)
+                    assert_true(d64(l)[i * k + j] == 0.0);
+                if (j == i)
+                    assert_true(d64(l)[i * k + j] == 1.0);
+                assert_true(fabs(d64(l)[i * k + j]) <= 1.0); /* partial pivoting */
+            }
+        lg_tensor_free(a);
+    }
+    /* singular input factors fine: U has a zero on its diagonal */
+    const double sv[4] = {1, 2, 2, 4};
+    lg_tensor *s = mat(2, 2, sv), *p, *l, *u;
+    assert_int_equal(lg_lu(g, s, &p, &l, &u), LG_OK);
+    assert_true(lg_tensor_item(u, 3) == 0.0);
+    ((double *)lg_tensor_data(s))[1] = NAN;
+    assert_int_equal(lg_lu(g, s, &p, &l, &u), LG_ERR_NUMERIC);
+    expect_error(g, LG_ERR_NUMERIC, "lg_lu: A (2,2) holds nan");
+    assert_int_equal(lg_qr(g, s, &p, &l), LG_ERR_NUMERIC);
+    expect_error(g, LG_ERR_NUMERIC, "lg_qr: A (2,2) holds nan");
+    lg_graph_free(g);
+    lg_tensor_free(s);
+}
+
+/* ---- pinv, lstsq ---- */
+
+static void test_pinv_satisfies_penrose_identity(void **state)
+{
+    (void)state;
+    lg_graph *g = lg_graph_new();
+    const int64_t shapes[2][2] = {{6, 4}, {3, 5}};
+    for (int sh = 0; sh < 2; sh++) {
+        int64_t m = shapes[sh][0], n = shapes[sh][1];
+        lg_tensor *a = rmat(m, n, 131 + (uint64_t)sh);
+        lg_tensor *x = lg_pinv(g, a, -1);
+        double ax[64], axa[64];
+        matmul_ref(d64(a), d64(x), ax, m, n, m, false, false);
+        matmul_ref(ax, d64(a), axa, m, m, n, false, false);
+        tu_assert_close_arr(axa, d64(a), m * n, 1e-12, 1e-10, "A A⁺ A = A");
+        lg_tensor_free(a);
+    }
+    /* rank 1: [[1,2],[2,4]]⁺ = A / 25 (A = 5 u uᵀ with u = (1,2)/√5) */
+    const double rv[4] = {1, 2, 2, 4}, want[4] = {0.04, 0.08, 0.08, 0.16};
+    lg_tensor *r = mat(2, 2, rv);
+    tu_assert_tensor_close(lg_pinv(g, r, -1), want, 4, 1e-12, 1e-12, "pinv rank 1");
+    int64_t rank = -1;
+    assert_int_equal(lg_matrix_rank(g, r, -1, &rank), LG_OK);
+    assert_int_equal(rank, 1);
+    lg_graph_free(g);
+    lg_tensor_free(r);
+}
+
+static lg_tensor *f_pinv(lg_graph *g, lg_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    (void)ctx;
+    return wsum(g, lg_pinv(g, in[0], -1));
+}
+
+static void test_pinv_gradcheck_first_and_second_order(void **state)
+{
+    (void)state;
+    lg_tensor *a = rmat(5, 3, 141), *b = rmat(3, 4, 142), *c = rmat_diag(3, 143, 3);
+    tu_gradcheck(f_pinv, NULL, &a, 1, true, "pinv tall");
+    tu_gradcheck(f_pinv, NULL, &b, 1, true, "pinv wide");
+    tu_gradcheck(f_pinv, NULL, &c, 1, true, "pinv square");
+    lg_tensor_free(a);
+    lg_tensor_free(b);
+    lg_tensor_free(c);
+}
+
+static void test_lstsq_matches_normal_equations(void **state)
+{
+    (void)state;
+    lg_tensor *a = rmat(8, 3, 151), *b = rmat(8, 2, 152);
+    lg_graph *g = lg_graph_new();
+    lg_lstsq_result r;
+    assert_int_equal(lg_lstsq(g, a, b, -1, &r), LG_OK);
+    assert_int_equal(r.rank, 3);
+    lg_tensor *xn = lg_solve(g, lg_matmul_t(g, a, a, true, false), lg_matmul_t(g, a, b, true, false));
+    tu_assert_close_arr(d64(r.solution), d64(xn), 6, 1e-12, 1e-10, "lstsq = (AᵀA)⁻¹AᵀB");
+    /* residuals: ‖A X - B‖² per column */
+    double ax[16], res[2] = {0, 0};
+    matmul_ref(d64(a), d64(r.solution), ax, 8, 3, 2, false, false);
+    for (int i = 0; i < 8; i++)
+        for (int c = 0; c < 2; c++)
+            res[c] += (ax[i * 2 + c] - d64(b)[i * 2 + c]) * (ax[i * 2 + c] - d64(b)[i * 2 + c]);
+    tu_assert_tensor_close(r.residuals, res, 2, 1e-12, 1e-10, "residuals");
+    lg_tensor *u, *s, *vt;
+    assert_int_equal(lg_svd(g, a, false, &u, &s, &vt), LG_OK);
+    tu_assert_close_arr(d64(r.sv), d64(s), 3, 1e-12, 1e-12, "singular values");
+    /* a known line fit: y = 1 + 2t at t = 0,1,2 exactly; a vector right-hand side */
+    const double lv[6] = {1, 0, 1, 1, 1, 2}, yv[3] = {1, 3, 5}, want[2] = {1, 2};
+    lg_tensor *la = mat(3, 2, lv), *ly = lg_tensor_from_data(LG_F64, 1, (int64_t[]){3}, yv);
+    assert_int_equal(lg_lstsq(g, la, ly, -1, &r), LG_OK);
+    assert_int_equal(lg_tensor_ndim(r.solution), 1);
+    tu_assert_tensor_close(r.solution, want, 2, 1e-12, 1e-12, "line fit");
+    assert_true(fabs(lg_tensor_item(r.residuals, 0)) < 1e-20);
+    /* rank deficient: no residuals (NumPy's rule) */
+    const double dv[6] = {1, 2, 2, 4, 3, 6};
+    lg_tensor *da = mat(3, 2, dv);
+    assert_int_equal(lg_lstsq(g, da, ly, -1, &r), LG_OK);
+    assert_int_equal(r.rank, 1);
+    assert_int_equal(lg_tensor_numel(r.residuals), 0);
+    assert_int_equal(lg_lstsq(g, la, b, -1, &r), LG_ERR_SHAPE);
+    expect_error(g, LG_ERR_SHAPE, "lg_lstsq: B must be (3) or (3,k)");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+    lg_tensor_free(b);
+    lg_tensor_free(la);
+    lg_tensor_free(ly);
+    lg_tensor_free(da);
+}
+
+/* ---- norms, trace, cond, rank, cosine ---- */
+
+static void test_norms_known_values(void **state)
+{
+    (void)state;
+    const double xv[3] = {3, -4, 0};
+    lg_tensor *x = lg_tensor_from_data(LG_F64, 1, (int64_t[]){3}, xv);
+    lg_graph *g = lg_graph_new();
+    const double l0 = 2, l1 = 7, l2 = 5, li = 4;
+    tu_assert_tensor_close(lg_norm_l0(g, x), &l0, 1, 0, 0, "L0");
+    tu_assert_tensor_close(lg_norm_l1(g, x), &l1, 1, 0, 0, "L1");
+    tu_assert_tensor_close(lg_norm_l2(g, x), &l2, 1, 1e-15, 0, "L2");
+    tu_assert_tensor_close(lg_norm_linf(g, x), &li, 1, 0, 0, "Linf");
+    /* diag(1,4): trace 5, spectral 4, nuclear 5, cond 4; [[3,0],[4,5]]: Frobenius √50 */
+    const double dv[4] = {1, 0, 0, 4}, av[4] = {3, 0, 4, 5};
+    lg_tensor *d = mat(2, 2, dv), *a = mat(2, 2, av);
+    const double tr = 5, sp = 4, nu = 5, co = 4, fr = sqrt(50.0);
+    tu_assert_tensor_close(lg_trace(g, d), &tr, 1, 0, 0, "trace");
+    tu_assert_tensor_close(lg_norm_spectral(g, d), &sp, 1, 1e-14, 0, "spectral");
+    tu_assert_tensor_close(lg_norm_nuclear(g, d), &nu, 1, 1e-14, 0, "nuclear");
+    tu_assert_tensor_close(lg_cond(g, d), &co, 1, 1e-14, 1e-14, "cond");
+    tu_assert_tensor_close(lg_norm_fro(g, a), &fr, 1, 1e-14, 0, "Frobenius");
+    tu_assert_tensor_close(lg_norm_l2(g, as_dtype(g, a, LG_F32)), &fr, 1, 1e-6, 1e-6, "L2 f32");
+    /* rows (1,0)·(1,1) = 1/√2; a zero row gives 0 */
+    const double av2[4] = {1, 0, 0, 0}, bv2[4] = {1, 1, 2, 3}, wc[2] = {1 / sqrt(2.0), 0};
+    lg_tensor *ca = mat(2, 2, av2), *cb = mat(2, 2, bv2);
+    tu_assert_tensor_close(lg_cosine_similarity(g, ca, cb, 1e-8), wc, 2, 1e-15, 1e-15, "cos");
+    lg_graph_free(g);
+    lg_tensor_free(x);
+    lg_tensor_free(d);
+    lg_tensor_free(a);
+    lg_tensor_free(ca);
+    lg_tensor_free(cb);
+}
+
+static lg_tensor *f_norm(lg_graph *g, lg_tensor *const *in, int n, void *ctx)
+{
+    (void)n;
+    lg_tensor *a = in[0];
+    switch (*(int *)ctx) {
+    case 0: return lg_norm_l1(g, a);
+    case 1: return lg_norm_l2(g, a);
+    case 2: return lg_norm_linf(g, a);
+    case 3: return lg_norm_fro(g, a);
+    case 4: return lg_norm_spectral(g, a);
+    case 5: return lg_norm_nuclear(g, a);
+    case 6: return lg_trace(g, lg_matmul_t(g, a, a, true, false));
+    case 7: return lg_cond(g, a);
+    default: return wsum(g, lg_cosine_similarity(g, lg_slice(g, a, 1, 0, 2),
+                                                 lg_slice(g, a, 1, 1, 3), 1e-8));
+    }
+}
+
+static void test_norms_gradcheck_first_and_second_order(void **state)
+{
+    (void)state;
+    lg_tensor *a = rmat(4, 3, 161);
+    const char *names[9] = {"L1", "L2", "Linf", "fro", "spectral", "nuclear", "trace",
+                            "cond", "cosine"};
+    for (int v = 0; v < 9; v++)
+        tu_gradcheck(f_norm, &v, &a, 1, true, names[v]);
+    lg_tensor_free(a);
+}
+
+static void test_norm_l2_and_cosine_have_zero_gradient_at_zero(void **state)
+{
+    (void)state;
+    lg_tensor *z = lg_tensor_zeros(LG_F64, 2, (int64_t[]){2, 3});
+    const double bv[6] = {1, 2, 3, 4, 5, 6}, zero[6] = {0};
+    lg_tensor *b = mat(2, 3, bv);
+    lg_tensor_set_requires_grad(z, true);
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_backward(g, lg_norm_l2(g, z)), LG_OK);
+    tu_assert_tensor_close(lg_tensor_grad(z), zero, 6, 0, 0, "d‖0‖");
+    lg_tensor_zero_grad(z);
+    lg_tensor *c = lg_cosine_similarity(g, z, b, 1e-8);
+    tu_assert_tensor_close(c, zero, 2, 0, 0, "cos(0, b)");
+    assert_int_equal(lg_backward(g, lg_sum(g, c)), LG_OK);
+    for (int i = 0; i < 6; i++)
+        assert_true(isfinite(lg_tensor_item(lg_tensor_grad(z), i)));
+    lg_graph_free(g);
+    lg_tensor_free(z);
+    lg_tensor_free(b);
+}
+
+static void test_norms_reject_bad_input(void **state)
+{
+    (void)state;
+    lg_tensor *a = rmat(2, 3, 171), *b = rmat(3, 2, 172);
+    lg_graph *g = lg_graph_new();
+    assert_null(lg_trace(g, a));
+    expect_error(g, LG_ERR_SHAPE, "lg_trace: A must be square");
+    assert_null(lg_cosine_similarity(g, a, b, 1e-8));
+    expect_error(g, LG_ERR_SHAPE, "lg_cosine_similarity: need a and b of one shape");
+    assert_null(lg_cosine_similarity(g, a, a, 0));
+    expect_error(g, LG_ERR_ARG, "eps must be > 0");
+    assert_null(lg_cosine_similarity(g, a, as_dtype(g, a, LG_F32), 1e-8));
+    expect_error(g, LG_ERR_DTYPE, "dtypes differ");
+    int64_t rank = 7;
+    assert_int_equal(lg_matrix_rank(g, a, -1, NULL), LG_ERR_ARG);
+    expect_error(g, LG_ERR_ARG, "rank must not be NULL");
+    ((double *)lg_tensor_data(a))[2] = NAN;
+    assert_int_equal(lg_matrix_rank(g, a, -1, &rank), LG_ERR_NUMERIC);
+    assert_int_equal(rank, 7);
+    expect_error(g, LG_ERR_NUMERIC, "lg_matrix_rank: A (2,3) holds nan");
+    assert_null(lg_norm_spectral(g, a));
+    expect_error(g, LG_ERR_NUMERIC, "lg_norm_spectral");
+    assert_null(lg_cond(g, a));
+    expect_error(g, LG_ERR_NUMERIC, "lg_cond");
+    assert_null(lg_pinv(g, a, -1));
+    expect_error(g, LG_ERR_NUMERIC, "lg_pinv");
+    lg_lstsq_result r;
+    assert_int_equal(lg_lstsq(g, b, a, -1, &r), LG_ERR_SHAPE);
+    expect_error(g, LG_ERR_SHAPE, "lg_lstsq");
+    lg_graph_free(g);
+    lg_tensor_free(a);
+    lg_tensor_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -732,6 +1049,17 @@ int main(void)
         cmocka_unit_test(test_svd_repeated_singular_values_uv_gradient_is_numeric_error),
         cmocka_unit_test(test_svd_truncated_keeps_leading_triplets),
         cmocka_unit_test(test_svd_rejects_nan_and_non_matrix),
+        cmocka_unit_test(test_qr_known_column),
+        cmocka_unit_test(test_qr_reconstructs_with_orthonormal_q_and_upper_r),
+        cmocka_unit_test(test_qr_gradcheck_first_and_second_order),
+        cmocka_unit_test(test_lu_reconstructs_pa_eq_lu),
+        cmocka_unit_test(test_pinv_satisfies_penrose_identity),
+        cmocka_unit_test(test_pinv_gradcheck_first_and_second_order),
+        cmocka_unit_test(test_lstsq_matches_normal_equations),
+        cmocka_unit_test(test_norms_known_values),
+        cmocka_unit_test(test_norms_gradcheck_first_and_second_order),
+        cmocka_unit_test(test_norm_l2_and_cosine_have_zero_gradient_at_zero),
+        cmocka_unit_test(test_norms_reject_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
