@@ -155,7 +155,7 @@ lg_tensor *lg_tensor_copy(const lg_tensor *src)
 
 void lg_tensor_free(lg_tensor *t)
 {
-    if (!t || t->graph)
+    if (!t || t->graph || (t->flags & LG_TF_BORROWED))
         return;
     lg_tensor_free(t->grad);
     if (t->flags & LG_TF_OWNS_DATA)
@@ -190,9 +190,9 @@ lg_status lg_tensor_reshape(lg_tensor *t, int ndim, const int64_t *shape)
 {
     if (!t)
         return lg_set_error(LG_ERR_ARG, "lg_tensor_reshape: tensor is NULL");
-    if (t->graph)
-        return lg_set_error(LG_ERR_ARG, "lg_tensor_reshape: tensor belongs to a graph; "
-                            "use lg_reshape");
+    if (t->graph || (t->flags & LG_TF_BORROWED))
+        return lg_set_error(LG_ERR_ARG, "lg_tensor_reshape: tensor belongs to a graph or a "
+                            "parameter store; use lg_reshape");
     lg_tensor tmp;
     char msg[160];
     lg_status s = lg_shape_init(&tmp, ndim, shape, "lg_tensor_reshape", msg, sizeof msg);

@@ -7,6 +7,7 @@
 #include "graph.h"
 #include "ops.h"
 #include "gradcheck.h"
+#include "nn.h"
 #include "linalg.h"
 
 #endif

@@ -1,0 +1,90 @@
+/* lagrad nn: the parameter store and optimizers.
+ * Parameters (weights, their gradients, optimizer state) live in a long-lived store that
+ * the caller creates and frees; one contiguous block per dtype holds all values, another
+ * all gradients, so zero-grad and optimizer steps are single loops. */
+#ifndef LAGRAD_NN_H
+#define LAGRAD_NN_H
+
+#include "graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lg_params lg_params;
+
+/* An empty store, or NULL when out of memory. */
+lg_params *lg_params_new(void);
+/* Frees the store and every tensor it made. NULL is a no-op. */
+void lg_params_free(lg_params *p);
+
+/* Adds a zero-filled parameter named `name` (copied, unique, non-empty) that requires
+ * grad. The returned tensor belongs to the store (lg_tensor_free ignores it) and stays
+ * valid, at the same address, until lg_params_free; its gradient is
+ * lg_tensor_grad(t), also in the store, zero until a backward. Adding may move the data
+ * blocks: fetch data pointers with lg_tensor_data after the last add.
+ * Errors (NULL; lg_last_errmsg says which): NULL/empty/duplicate name (LG_ERR_ARG), bad
+ * dtype or shape, out of memory. */
+lg_tensor *lg_params_add(lg_params *p, const char *name, lg_dtype dt, int ndim,
+                         const int64_t *shape);
+
+/* The parameter named `name`, or NULL. */
+lg_tensor *lg_params_get(const lg_params *p, const char *name);
+/* Iteration in the order of adding: i in [0, lg_params_count). NULL when out of range. */
+int lg_params_count(const lg_params *p);
+lg_tensor *lg_params_at(const lg_params *p, int i);
+const char *lg_params_name(const lg_params *p, int i);
+/* Number of scalar parameters; with trainable_only, frozen ones are left out. */
+int64_t lg_params_numel(const lg_params *p, bool trainable_only);
+
+/* Sets every gradient to zero (one memset per dtype block). */
+void lg_params_zero_grad(lg_params *p);
+
+/* Freezes (or unfreezes) every parameter whose name equals `prefix` or starts with it
+ * followed by '.', or, when prefix ends in '.', starts with it. Frozen parameters do not
+ * require grad and optimizers skip them. *n_matched (may be NULL) gets the count.
+ * LG_ERR_ARG when nothing matches, so a typo is not silent. */
+lg_status lg_params_freeze(lg_params *p, const char *prefix, bool frozen, int *n_matched);
+bool lg_params_is_frozen(const lg_params *p, int i);
+
+/* Optimizers, with the update formulas of torch.optim (PyTorch 1.13):
+ * SGD:   g = grad + wd p;  b = momentum b + (1 - dampening) g (b = g at the first step);
+ *        g = nesterov ? g + momentum b : b;  p -= lr g
+ * Adam:  g = grad + wd p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;
+ *        p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+ * AdamW: p *= 1 - lr wd, then Adam with wd = 0. */
+typedef enum lg_optim_kind { LG_OPTIM_SGD = 0, LG_OPTIM_ADAM = 1, LG_OPTIM_ADAMW = 2 } lg_optim_kind;
+
+typedef struct lg_optim_config {
+    lg_optim_kind kind;
+    double lr;
+    double momentum, dampening; /* SGD */
+    bool nesterov;              /* SGD; needs momentum > 0 and dampening 0 */
+    double weight_decay;
+    double beta1, beta2, eps;   /* Adam, AdamW */
+} lg_optim_config;
+
+/* PyTorch's defaults for each kind: SGD lr 1e-3 (PyTorch has none), momentum 0; Adam lr
+ * 1e-3, betas (0.9, 0.999), eps 1e-8, wd 0; AdamW the same with wd 1e-2. */
+lg_optim_config lg_optim_defaults(lg_optim_kind kind);
+
+typedef struct lg_optim lg_optim;
+
+/* An optimizer over every parameter of p, with its state (zeroed) allocated now. Add all
+ * parameters first: a store that grew afterwards makes lg_optim_step fail with
+ * LG_ERR_STATE. Errors: NULL (LG_ERR_ARG), bad hyper-parameters (LG_ERR_ARG, naming it),
+ * out of memory. */
+lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c);
+void lg_optim_free(lg_optim *o);
+/* One update of every trainable parameter from its gradient. Allocates nothing. */
+lg_status lg_optim_step(lg_optim *o);
+/* For schedules: the learning rate of the next step. */
+lg_status lg_optim_set_lr(lg_optim *o, double lr);
+double lg_optim_lr(const lg_optim *o);
+/* Steps taken so far. */
+int64_t lg_optim_steps(const lg_optim *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

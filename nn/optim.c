@@ -1,0 +1,185 @@
+/* Optimizers over a parameter store: SGD (momentum, Nesterov, weight decay), Adam and
+ * AdamW, with torch.optim's update formulas. State mirrors the store's blocks, so a step
+ * is one loop per parameter and allocates nothing. */
+#include <math.h>
+#include <string.h>
+#include "params_impl.h"
+
+struct lg_optim {
+    lg_params *p;
+    lg_optim_config c;
+    int64_t steps;
+    int64_t numel[2];   /* block sizes when the state was made */
+    void *m[2], *v[2];  /* momentum / first moment, second moment, per dtype */
+};
+
+lg_optim_config lg_optim_defaults(lg_optim_kind kind)
+{
+    lg_optim_config c = {.kind = kind, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    if (kind == LG_OPTIM_ADAMW)
+        c.weight_decay = 1e-2;
+    return c;
+}
+
+static lg_status check_config(const lg_optim_config *c)
+{
+    const char *bad = NULL;
+    if (c->kind != LG_OPTIM_SGD && c->kind != LG_OPTIM_ADAM && c->kind != LG_OPTIM_ADAMW)
+        bad = "kind";
+    else if (!(c->lr >= 0) || !isfinite(c->lr))
+        bad = "lr (need >= 0)";
+    else if (!(c->weight_decay >= 0))
+        bad = "weight_decay (need >= 0)";
+    else if (c->kind == LG_OPTIM_SGD && !(c->momentum >= 0))
+        bad = "momentum (need >= 0)";
+    else if (c->kind == LG_OPTIM_SGD && c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+        bad = "nesterov (needs momentum > 0 and dampening 0)";
+    else if (c->kind != LG_OPTIM_SGD && !(c->beta1 >= 0 && c->beta1 < 1))
+        bad = "beta1 (need [0, 1))";
+    else if (c->kind != LG_OPTIM_SGD && !(c->beta2 >= 0 && c->beta2 < 1))
+        bad = "beta2 (need [0, 1))";
+    else if (c->kind != LG_OPTIM_SGD && !(c->eps >= 0))
+        bad = "eps (need >= 0)";
+    if (bad)
+        return lg_set_error(LG_ERR_ARG, "lg_optim_new: bad %s", bad);
+    return LG_OK;
+}
+
+void lg_optim_free(lg_optim *o)
+{
+    if (!o)
+        return;
+    for (int d = 0; d < 2; d++) {
+        size_t bytes = (size_t)o->numel[d] * lg_dtype_size((lg_dtype)d);
+        lg_free(o->m[d], bytes);
+        lg_free(o->v[d], bytes);
+    }
+    lg_free(o, sizeof *o);
+}
+
+lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
+{
+    if (!p || !c) {
+        lg_set_error(LG_ERR_ARG, "lg_optim_new: %s is NULL", p ? "config" : "params");
+        return NULL;
+    }
+    if (check_config(c) != LG_OK)
+        return NULL;
+    lg_optim *o = lg_malloc(sizeof *o);
+    if (!o) {
+        lg_set_error(LG_ERR_OOM, "lg_optim_new: out of memory");
+        return NULL;
+    }
+    memset(o, 0, sizeof *o);
+    o->p = p;
+    o->c = *c;
+    bool need_v = c->kind != LG_OPTIM_SGD, need_m = need_v || c->momentum > 0;
+    for (int d = 0; d < 2; d++) {
+        o->numel[d] = p->block[d].numel;
+        size_t bytes = (size_t)o->numel[d] * lg_dtype_size((lg_dtype)d);
+        if (!bytes)
+            continue;
+        if (need_m && !(o->m[d] = lg_malloc(bytes)))
+            break;
+        if (need_v && !(o->v[d] = lg_malloc(bytes)))
+            break;
+        if (o->m[d])
+            memset(o->m[d], 0, bytes);
+        if (o->v[d])
+            memset(o->v[d], 0, bytes);
+    }
+    for (int d = 0; d < 2; d++) {
+        bool short_m = need_m && o->numel[d] && !o->m[d];
+        bool short_v = need_v && o->numel[d] && !o->v[d];
+        if (short_m || short_v) {
+            lg_optim_free(o);
+            lg_set_error(LG_ERR_OOM, "lg_optim_new: out of memory for optimizer state");
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* One parameter of n elements of type T: x values, g grads, m and v its state. */
+#define OPTIM_KERNELS(T, SUF)                                                          \
+    static void sgd_##SUF(const lg_optim_config *c, int first, int64_t n, T *x,         \
+                          const T *g, T *m)                                             \
+    {                                                                                   \
+        for (int64_t i = 0; i < n; i++) {                                               \
+            double d = (double)g[i] + c->weight_decay * (double)x[i];                   \
+            if (c->momentum > 0) {                                                      \
+                double b = first ? d : c->momentum * (double)m[i] +                     \
+                                           (1 - c->dampening) * d;                      \
+                m[i] = (T)b;                                                            \
+                d = c->nesterov ? d + c->momentum * b : b;                              \
+            }                                                                           \
+            x[i] = (T)((double)x[i] - c->lr * d);                                       \
+        }                                                                               \
+    }                                                                                   \
+    static void adam_##SUF(const lg_optim_config *c, int64_t t, int64_t n, T *x,        \
+                           const T *g, T *m, T *v)                                      \
+    {                                                                                   \
+        double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);  \
+        double wd = c->kind == LG_OPTIM_ADAM ? c->weight_decay : 0;                     \
+        double shrink = c->kind == LG_OPTIM_ADAMW ? 1 - c->lr * c->weight_decay : 1;    \
+        for (int64_t i = 0; i < n; i++) {                                               \
+            double xi = (double)x[i] * shrink;                                          \
+            double d = (double)g[i] + wd * (double)x[i];                                \
+            double mi = c->beta1 * (double)m[i] + (1 - c->beta1) * d;                   \
+            double vi = c->beta2 * (double)v[i] + (1 - c->beta2) * d * d;               \
+            m[i] = (T)mi;                                                               \
+            v[i] = (T)vi;                                                               \
+            x[i] = (T)(xi - c->lr * (mi / bc1) / (sqrt(vi / bc2) + c->eps));            \
+        }                                                                               \
+    }
+
+OPTIM_KERNELS(float, f32)
+OPTIM_KERNELS(double, f64)
+
+lg_status lg_optim_step(lg_optim *o)
+{
+    if (!o)
+        return lg_set_error(LG_ERR_ARG, "lg_optim_step: optimizer is NULL");
+    lg_params *p = o->p;
+    for (int d = 0; d < 2; d++)
+        if (p->block[d].numel != o->numel[d])
+            return lg_set_error(LG_ERR_STATE, "lg_optim_step: the store grew from %lld to %lld "
+                                "%s elements after the optimizer was made",
+                                (long long)o->numel[d], (long long)p->block[d].numel,
+                                lg_dtype_name((lg_dtype)d));
+    o->steps++;
+    for (int i = 0; i < p->n; i++) {
+        const lg_param_entry *e = &p->entries[i];
+        if (!(e->t->flags & LG_TF_REQUIRES_GRAD))
+            continue;
+        int64_t off = e->offset, n = e->t->numel;
+        if (e->t->dtype == LG_F32) {
+            float *m = o->m[0] ? (float *)o->m[0] + off : NULL;
+            float *v = o->v[0] ? (float *)o->v[0] + off : NULL;
+            if (o->c.kind == LG_OPTIM_SGD)
+                sgd_f32(&o->c, o->steps == 1, n, e->t->data, e->g->data, m);
+            else
+                adam_f32(&o->c, o->steps, n, e->t->data, e->g->data, m, v);
+        } else {
+            double *m = o->m[1] ? (double *)o->m[1] + off : NULL;
+            double *v = o->v[1] ? (double *)o->v[1] + off : NULL;
+            if (o->c.kind == LG_OPTIM_SGD)
+                sgd_f64(&o->c, o->steps == 1, n, e->t->data, e->g->data, m);
+            else
+                adam_f64(&o->c, o->steps, n, e->t->data, e->g->data, m, v);
+        }
+    }
+    return LG_OK;
+}
+
+lg_status lg_optim_set_lr(lg_optim *o, double lr)
+{
+    if (!o || !(lr >= 0) || !isfinite(lr))
+        return lg_set_error(LG_ERR_ARG, "lg_optim_set_lr: need an optimizer and a finite lr "
+                            ">= 0, got %g", lr);
+    o->c.lr = lr;
+    return LG_OK;
+}
+
+double lg_optim_lr(const lg_optim *o) { return o ? o->c.lr : 0.0; }
+int64_t lg_optim_steps(const lg_optim *o) { return o ? o->steps : 0; }
