@@ -74,8 +74,11 @@ lg_tensor *lg_sum(lg_graph *g, lg_tensor *x)
     return y && g->status == LG_OK ? y : NULL;
 }
 
+/* mean = sum / numel; checked under its own name so that errors say lg_mean. */
 lg_tensor *lg_mean(lg_graph *g, lg_tensor *x)
 {
+    if (!lg_check_inputs(g, "lg_mean", 1, &x))
+        return NULL;
     lg_tensor *s = lg_sum(g, x);
     return s ? lg_scale(g, s, x->numel ? 1.0 / (double)x->numel : NAN) : NULL;
 }
@@ -97,11 +100,13 @@ lg_tensor *lg_sum_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
 
 lg_tensor *lg_mean_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
 {
+    if (!lg_check_inputs(g, "lg_mean_axis", 1, &x) ||
+        !lg_check_axis(g, "lg_mean_axis", &axis, x->ndim))
+        return NULL;
     lg_tensor *s = lg_sum_axis(g, x, axis, keepdim);
     if (!s)
         return NULL;
-    int a = axis < 0 ? axis + x->ndim : axis;
-    int64_t len = x->shape[a];
+    int64_t len = x->shape[axis];
     return lg_scale(g, s, len ? 1.0 / (double)len : NAN);
 }
 

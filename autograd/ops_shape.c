@@ -216,7 +216,8 @@ static bool broadcasts_to(int nf, const int64_t *from, int nt, const int64_t *to
     int64_t s[LG_MAX_DIMS];
     if (nf > nt || !lg_broadcast_shapes(nf, from, nt, to, &nd, s))
         return false;
-    return nd == nt && memcmp(s, to, sizeof(int64_t) * (size_t)nt) == 0;
+    /* to may be NULL for rank 0, and memcmp must not see NULL even for 0 bytes. */
+    return nd == nt && (nt == 0 || memcmp(s, to, sizeof(int64_t) * (size_t)nt) == 0);
 }
 
 /* y = broadcast_to(x, shape): dx += sum_to(dy, shape of x) */
