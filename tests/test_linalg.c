@@ -1021,6 +1021,114 @@ static void test_norms_reject_bad_input(void **state)
     lg_tensor_free(b);
 }
 
+/* ---- allocation and f32 gradients ---- */
+
+typedef struct counter {
+    long calls, live, fail_at; /* fail the call with this 1-based number; 0 never */
+} counter;
+
+static void *count_alloc(void *ud, size_t size, size_t align)
+{
+    counter *c = ud;
+    if (c->fail_at && ++c->calls == c->fail_at)
+        return NULL;
+    if (!c->fail_at)
+        c->calls++;
+    void *p = aligned_alloc(align, (size + align - 1) / align * align + align);
+    c->live += p != NULL;
+    return p;
+}
+
+static void count_free(void *ud, void *p, size_t size)
+{
+    (void)size;
+    counter *c = ud;
+    c->live -= p != NULL;
+    free(p);
+}
+
+/* One training-like step through every decomposition with a VJP. */
+static lg_status linalg_step(lg_graph *g, lg_tensor *b)
+{
+    lg_graph_reset(g);
+    lg_tensor *a = spd(g, b), *vals, *vecs, *u, *s, *vt, *q, *r, *sg, *ld;
+    lg_tensor *l = lg_cholesky(g, a);
+    lg_tensor *loss = lg_add(g, wsum(g, l), wsum(g, lg_solve(g, a, b)));
+    loss = lg_add(g, loss, wsum(g, lg_inv(g, a)));
+    if (lg_eigh(g, a, &vals, &vecs) == LG_OK)
+        loss = lg_add(g, loss, wsum(g, lg_mul(g, vecs, vecs)));
+    if (lg_svd(g, b, false, &u, &s, &vt) == LG_OK)
+        loss = lg_add(g, loss, wsum(g, lg_mul(g, u, u)));
+    if (lg_qr(g, b, &q, &r) == LG_OK)
+        loss = lg_add(g, loss, wsum(g, r));
+    if (lg_slogdet(g, a, &sg, &ld) == LG_OK)
+        loss = lg_add(g, loss, ld);
+    loss = lg_add(g, loss, wsum(g, lg_pinv(g, b, -1)));
+    return loss ? lg_backward(g, loss) : lg_graph_status(g);
+}
+
+static void test_linalg_step_allocates_nothing_after_first_and_survives_oom(void **state)
+{
+    (void)state;
+    counter c = {0, 0, 0};
+    lg_allocator al = {count_alloc, count_free, &c};
+    lg_set_allocator(&al);
+    lg_tensor *b = rmat(5, 5, 181);
+    lg_tensor_set_requires_grad(b, true);
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(linalg_step(g, b), LG_OK);
+    long after_first = c.calls;
+    assert_int_equal(linalg_step(g, b), LG_OK);
+    assert_int_equal(c.calls, after_first);
+    lg_graph_free(g);
+    lg_tensor_free(b);
+    assert_int_equal(c.live, 0);
+    /* fail each allocation of a fresh run in turn: an error, never a crash or a leak */
+    for (long k = 1; k <= after_first; k++) {
+        c = (counter){0, 0, k};
+        b = lg_tensor_from_data(LG_F64, 2, (int64_t[]){2, 2}, (double[]){2, 1, 0, 3});
+        if (b) {
+            lg_tensor_set_requires_grad(b, true);
+            g = lg_graph_new();
+            if (g)
+                assert_int_not_equal(linalg_step(g, b) == LG_OK && c.calls >= k, true);
+            lg_graph_free(g);
+        }
+        lg_tensor_free(b);
+        assert_int_equal(c.live, 0);
+    }
+    lg_set_allocator(NULL);
+}
+
+static void test_f32_gradients_match_f64(void **state)
+{
+    (void)state;
+    lg_tensor *b64 = rmat(4, 4, 191);
+    lg_graph *g = lg_graph_new();
+    double grads[2][16];
+    for (int d = 0; d < 2; d++) {
+        lg_dtype dt = d ? LG_F32 : LG_F64;
+        lg_tensor *b = as_dtype(g, b64, dt), *vals, *vecs, *u, *s, *vt;
+        lg_tensor *leaf = lg_tensor_from_data(dt, 2, lg_tensor_shape(b), lg_tensor_cdata(b));
+        lg_tensor_set_requires_grad(leaf, true);
+        lg_tensor *eye = lg_tensor_eye(LG_F64, 4);
+        lg_tensor *a4 = lg_add(g, lg_matmul_t(g, leaf, leaf, false, true), as_dtype(g, eye, dt));
+        lg_tensor_free(eye);
+        assert_int_equal(lg_eigh(g, a4, &vals, &vecs), LG_OK);
+        assert_int_equal(lg_svd(g, leaf, false, &u, &s, &vt), LG_OK);
+        lg_tensor *loss = lg_add(g, lg_sum(g, lg_mul(g, vecs, vecs)), lg_sum(g, lg_mul(g, u, s)));
+        loss = lg_add(g, loss, lg_sum(g, lg_cholesky(g, a4)));
+        loss = lg_add(g, loss, lg_sum(g, lg_solve(g, a4, leaf)));
+        assert_int_equal(lg_backward(g, loss), LG_OK);
+        for (int i = 0; i < 16; i++)
+            grads[d][i] = lg_tensor_item(lg_tensor_grad(leaf), i);
+        lg_tensor_free(leaf);
+    }
+    tu_assert_close_arr(grads[1], grads[0], 16, 2e-3, 2e-3, "f32 vs f64 gradients");
+    lg_graph_free(g);
+    lg_tensor_free(b64);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1060,6 +1168,8 @@ int main(void)
         cmocka_unit_test(test_norms_gradcheck_first_and_second_order),
         cmocka_unit_test(test_norm_l2_and_cosine_have_zero_gradient_at_zero),
         cmocka_unit_test(test_norms_reject_bad_input),
+        cmocka_unit_test(test_linalg_step_allocates_nothing_after_first_and_survives_oom),
+        cmocka_unit_test(test_f32_gradients_match_f64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
