@@ -1,17 +1,10 @@
 /* Activations (relu, leaky_relu, sigmoid, tanh, gelu): forward values in f32 and f64
  * against hand computations, behaviour at |x| = 1000, gradients at the kinks, f64
  * gradchecks of first and second order, f32 backward against f64, and the error paths. */
-#include <string.h>
-#include "test_util.h"
+#include "ops_test_util.h"
 
-#define ATOL64 1e-15
-#define RTOL64 1e-14
-/* f32: a few float ulp; gelu(-3) loses ~4 digits to 1 + erf(x/√2) cancelling, hence the
- * absolute 1e-7. */
-#define ATOL32 1e-7
-#define RTOL32 1e-6
-
-typedef lg_tensor *(*unop)(lg_graph *g, lg_tensor *x, double p);
+/* Forward compares use OT_ATOL64/OT_RTOL64 and OT_ATOL32/OT_RTOL32: in f32 a few float ulp;
+ * gelu(-3) loses ~4 digits to 1 + erf(x/√2) cancelling, hence the absolute 1e-7. */
 
 /* Uniform wrappers (p is leaky_relu's slope, unused by the others). */
 static lg_tensor *act_relu(lg_graph *g, lg_tensor *x, double p)
@@ -36,13 +29,7 @@ static lg_tensor *act_gelu(lg_graph *g, lg_tensor *x, double p)
     return lg_gelu(g, x);
 }
 
-typedef struct act_entry {
-    const char *name;
-    unop f;
-    double p;
-} act_entry;
-
-static const act_entry ACTS[] = {
+static const ot_unop_entry ACTS[] = {
     {"lg_relu", act_relu, 0},       {"lg_leaky_relu", act_leaky, 0.1},
     {"lg_sigmoid", act_sigmoid, 0}, {"lg_tanh", act_tanh, 0},
     {"lg_gelu", act_gelu, 0},
@@ -51,51 +38,21 @@ static const act_entry ACTS[] = {
 
 /* ---- forward ---- */
 
-/* Runs f(x, p) on a 1-D x of n doubles (rounded to float for f32). */
-static lg_tensor *run_1d(lg_graph *g, unop f, double p, lg_dtype dt, int64_t n, const double *x)
-{
-    float xf[64];
-    assert_true(n <= 64);
-    for (int64_t i = 0; i < n; i++)
-        xf[i] = (float)x[i];
-    const void *data = dt == LG_F32 ? (const void *)xf : (const void *)x;
-    lg_tensor *in = lg_graph_input(g, dt, 1, &n, data);
-    lg_tensor *y = f(g, in, p);
-    assert_int_equal(lg_graph_status(g), LG_OK);
-    assert_non_null(y);
-    assert_int_equal(lg_tensor_dtype(y), dt);
-    assert_int_equal(lg_tensor_ndim(y), 1);
-    assert_int_equal(lg_tensor_shape(y)[0], n);
-    return y;
-}
-
-static void check_fwd(unop f, double p, int64_t n, const double *x, const double *want,
-                      const char *what)
-{
-    for (int k = 0; k < 2; k++) {
-        lg_dtype dt = k ? LG_F32 : LG_F64;
-        lg_graph *g = lg_graph_new();
-        tu_assert_tensor_close(run_1d(g, f, p, dt, n, x), want, n, k ? ATOL32 : ATOL64,
-                               k ? RTOL32 : RTOL64, what);
-        lg_graph_free(g);
-    }
-}
-
 static void test_relu_forward_clamps_negatives_to_zero(void **state)
 {
     (void)state;
     const double x[6] = {-1000, -2, -0.5, 0, 0.5, 3};
-    check_fwd(act_relu, 0, 6, x, (double[]){0, 0, 0, 0, 0.5, 3}, "relu");
+    ot_check_unary_fwd(act_relu, 0, 6, x, (double[]){0, 0, 0, 0, 0.5, 3}, "relu");
 }
 
 static void test_leaky_relu_forward_scales_negatives_by_slope(void **state)
 {
     (void)state;
     const double x[5] = {-2, -0.5, 0, 0.5, 3};
-    check_fwd(act_leaky, 0.1, 5, x, (double[]){-0.2, -0.05, 0, 0.5, 3}, "leaky 0.1");
-    check_fwd(act_leaky, 0.25, 5, x, (double[]){-0.5, -0.125, 0, 0.5, 3}, "leaky 0.25");
+    ot_check_unary_fwd(act_leaky, 0.1, 5, x, (double[]){-0.2, -0.05, 0, 0.5, 3}, "leaky 0.1");
+    ot_check_unary_fwd(act_leaky, 0.25, 5, x, (double[]){-0.5, -0.125, 0, 0.5, 3}, "leaky 0.25");
     /* slope 0 is relu */
-    check_fwd(act_leaky, 0, 5, x, (double[]){0, 0, 0, 0.5, 3}, "leaky 0");
+    ot_check_unary_fwd(act_leaky, 0, 5, x, (double[]){0, 0, 0, 0.5, 3}, "leaky 0");
 }
 
 static void test_sigmoid_forward_matches_reference(void **state)
@@ -105,7 +62,7 @@ static void test_sigmoid_forward_matches_reference(void **state)
      * sigmoid(1) = 0.7310585786300049, sigmoid(3) = 0.9525741268224334 */
     const double x[4] = {-2, 0, 1, 3};
     const double want[4] = {0.11920292202211755, 0.5, 0.7310585786300049, 0.9525741268224334};
-    check_fwd(act_sigmoid, 0, 4, x, want, "sigmoid");
+    ot_check_unary_fwd(act_sigmoid, 0, 4, x, want, "sigmoid");
 }
 
 static void test_tanh_forward_matches_reference(void **state)
@@ -115,7 +72,7 @@ static void test_tanh_forward_matches_reference(void **state)
     const double x[5] = {-1, 0, 0.5, 2, -2};
     const double want[5] = {-0.7615941559557649, 0, 0.46211715726000974, 0.9640275800758169,
                             -0.9640275800758169};
-    check_fwd(act_tanh, 0, 5, x, want, "tanh");
+    ot_check_unary_fwd(act_tanh, 0, 5, x, want, "tanh");
 }
 
 static void test_gelu_forward_matches_exact_erf_form(void **state)
@@ -130,7 +87,7 @@ static void test_gelu_forward_matches_exact_erf_form(void **state)
     const double want[6] = {-0.004049694094890287, -0.15865525393145707, 0,
                             0.34573123063700656, 0.8413447460685429, 1.9544997361036416};
     /* f64 also loses digits at -3 (1 + erf cancels, as in PyTorch): 1e-15 absolute. */
-    check_fwd(act_gelu, 0, 6, x, want, "gelu");
+    ot_check_unary_fwd(act_gelu, 0, 6, x, want, "gelu");
 }
 
 /* At |x| = 1000 exp(1000) overflows; the kernels must give the limits, not inf/inf. */
@@ -138,13 +95,13 @@ static void test_sigmoid_tanh_gelu_saturate_without_nan_at_large_inputs(void **s
 {
     (void)state;
     const double x[4] = {-1000, -100, 100, 1000};
-    check_fwd(act_sigmoid, 0, 4, x, (double[]){0, 0, 1, 1}, "sigmoid at ±1000");
-    check_fwd(act_tanh, 0, 4, x, (double[]){-1, -1, 1, 1}, "tanh at ±1000");
-    check_fwd(act_gelu, 0, 4, x, (double[]){0, 0, 100, 1000}, "gelu at ±1000");
+    ot_check_unary_fwd(act_sigmoid, 0, 4, x, (double[]){0, 0, 1, 1}, "sigmoid at ±1000");
+    ot_check_unary_fwd(act_tanh, 0, 4, x, (double[]){-1, -1, 1, 1}, "tanh at ±1000");
+    ot_check_unary_fwd(act_gelu, 0, 4, x, (double[]){0, 0, 100, 1000}, "gelu at ±1000");
     /* sigmoid(-100) = exp(-100)/(1+exp(-100)) = 3.720075976020836e-44: not flushed to 0
      * in f64 (the atol above would hide that) */
     lg_graph *g = lg_graph_new();
-    lg_tensor *y = run_1d(g, act_sigmoid, 0, LG_F64, 4, x);
+    lg_tensor *y = ot_run_unary_1d(g, act_sigmoid, 0, LG_F64, 4, x);
     const double tiny = 3.720075976020836e-44;
     tu_assert_close_arr((double[]){lg_tensor_item(y, 1)}, &tiny, 1, 0, 1e-13, "sigmoid(-100)");
     lg_graph_free(g);
@@ -157,7 +114,7 @@ static void test_saturated_activations_have_finite_zero_grad(void **state)
     (void)state;
     const double x[2] = {-1000, 1000};
     struct {
-        unop f;
+        ot_unop f;
         double want[2];
         const char *what;
     } cases[3] = {{act_sigmoid, {0, 0}, "sigmoid'"}, {act_tanh, {0, 0}, "tanh'"},
@@ -177,27 +134,14 @@ static void test_saturated_activations_have_finite_zero_grad(void **state)
     }
 }
 
-/* d/dx of sum(f(x)) at the given points, in f64. */
-static void check_grad(unop f, double p, int64_t n, const double *x, const double *want,
-                       double tol, const char *what)
-{
-    lg_tensor *xt = lg_tensor_from_data(LG_F64, 1, &n, x);
-    lg_tensor_set_requires_grad(xt, true);
-    lg_graph *g = lg_graph_new();
-    assert_int_equal(lg_backward(g, lg_sum(g, f(g, xt, p))), LG_OK);
-    tu_assert_tensor_close(lg_tensor_grad(xt), want, n, tol, tol, what);
-    lg_graph_free(g);
-    lg_tensor_free(xt);
-}
-
 static void test_relu_and_leaky_relu_grads_at_kink_follow_pytorch(void **state)
 {
     (void)state;
     /* PyTorch: relu'(0) = 0 (threshold_backward keeps x > 0); leaky_relu'(0) = slope
      * (x > 0 ? 1 : slope). */
     const double x[3] = {-2, 0, 3};
-    check_grad(act_relu, 0, 3, x, (double[]){0, 0, 1}, 0, "relu'");
-    check_grad(act_leaky, 0.1, 3, x, (double[]){0.1, 0.1, 1}, 0, "leaky_relu' (0.1)");
+    ot_check_grad_1d(act_relu, 0, 3, x, (double[]){0, 0, 1}, 0, "relu'");
+    ot_check_grad_1d(act_leaky, 0.1, 3, x, (double[]){0.1, 0.1, 1}, 0, "leaky_relu' (0.1)");
 }
 
 static void test_smooth_activation_grads_match_closed_forms(void **state)
@@ -206,17 +150,17 @@ static void test_smooth_activation_grads_match_closed_forms(void **state)
     const double x[3] = {-1, 0, 1};
     /* sigmoid' = s(1-s): s(±1) = 0.7310585786300049 / 0.2689414213699951 ->
      * 0.19661193324148185 at both; 0.25 at 0 */
-    check_grad(act_sigmoid, 0, 3, x, (double[]){0.19661193324148185, 0.25, 0.19661193324148185},
-               1e-15, "sigmoid'");
+    ot_check_grad_1d(act_sigmoid, 0, 3, x,
+                     (double[]){0.19661193324148185, 0.25, 0.19661193324148185}, 1e-15, "sigmoid'");
     /* tanh' = 1 - tanh² = 0.41997434161402614 at ±1, 1 at 0 */
-    check_grad(act_tanh, 0, 3, x, (double[]){0.41997434161402614, 1, 0.41997434161402614}, 1e-15,
-               "tanh'");
+    ot_check_grad_1d(act_tanh, 0, 3, x, (double[]){0.41997434161402614, 1, 0.41997434161402614},
+                     1e-15, "tanh'");
     /* gelu' = Phi(x) + x phi(x), phi(1) = 0.24197072451914337:
      * gelu'(1) = 0.8413447460685429 + 0.24197072451914337 = 1.0833154705876864,
      * gelu'(-1) = 0.15865525393145707 - 0.24197072451914337 = -0.08331547058768629,
      * gelu'(0) = 0.5 */
-    check_grad(act_gelu, 0, 3, x, (double[]){-0.08331547058768629, 0.5, 1.0833154705876864},
-               1e-15, "gelu'");
+    ot_check_grad_1d(act_gelu, 0, 3, x, (double[]){-0.08331547058768629, 0.5, 1.0833154705876864},
+                     1e-15, "gelu'");
 }
 
 /* ---- gradchecks ----
@@ -231,7 +175,7 @@ typedef enum variant { PLAIN, SQUARE, TIMES_X, N_VARIANTS } variant;
 static const char *const VARIANT_NAME[N_VARIANTS] = {"y", "y*y", "y*x"};
 
 typedef struct fn_ctx {
-    unop f;
+    ot_unop f;
     double p;
     lg_tensor *w;
     variant v;
@@ -249,23 +193,15 @@ static lg_tensor *act_loss(lg_graph *g, lg_tensor *const *in, int n, void *ctx)
     return lg_sum(g, lg_mul(g, y, c->w));
 }
 
-typedef struct shape {
-    int ndim;
-    int64_t s[3];
-} shape;
-
-static const shape SHAPES[] = {{0, {0}}, {1, {5}}, {2, {3, 4}}, {3, {2, 3, 2}}};
+static const ot_shape SHAPES[] = {{0, {0}}, {1, {5}}, {2, {3, 4}}, {3, {2, 3, 2}}};
 
 /* Inputs uniform in [lo, hi); with away_from_0, |x| in [lo, hi) with alternating sign. */
-static void grad_act(unop f, double p, double lo, double hi, bool away_from_0,
+static void grad_act(ot_unop f, double p, double lo, double hi, bool away_from_0,
                      const char *what)
 {
     for (size_t k = 0; k < sizeof SHAPES / sizeof SHAPES[0]; k++) {
-        shape s = SHAPES[k];
-        lg_tensor *x = tu_rand(s.ndim, s.s, 10 + k, lo, hi);
-        double *xd = lg_tensor_data(x);
-        for (int64_t i = 0; away_from_0 && i < lg_tensor_numel(x); i += 2)
-            xd[i] = -xd[i];
+        ot_shape s = SHAPES[k];
+        lg_tensor *x = ot_draw(s.ndim, s.s, 10 + k, (ot_dist){lo, hi, away_from_0, false});
         lg_tensor *w = tu_rand(s.ndim, s.s, 20 + k, 0, 0);
         for (int v = 0; v < N_VARIANTS; v++) {
             fn_ctx c = {.f = f, .p = p, .w = w, .v = (variant)v};
@@ -323,38 +259,11 @@ static void test_gelu_vjp_and_hvp_match_finite_diff(void **state)
  * backward through lg_grad with create_graph) must agree to f32 precision, so the fused
  * backward ops and the constants in the VJPs work in f32 too. */
 
-static lg_tensor *as_dtype(const lg_tensor *t, lg_dtype dt)
+/* grad then H u of act_loss at x, in dtype dt, flattened into out (24 values). */
+static void grad_and_hvp(lg_dtype dt, fn_ctx c, lg_tensor *x, lg_tensor *u, double *out)
 {
-    if (dt == LG_F64)
-        return lg_tensor_copy(t);
-    float f[64];
-    int64_t n = lg_tensor_numel(t);
-    assert_true(n <= 64);
-    for (int64_t i = 0; i < n; i++)
-        f[i] = (float)lg_tensor_item(t, i);
-    lg_tensor *r = lg_tensor_from_data(LG_F32, lg_tensor_ndim(t), lg_tensor_shape(t), f);
-    assert_non_null(r);
-    return r;
-}
-
-/* grad then H u of act_loss at x, in dtype dt, flattened into out (2 numel values). */
-static void grad_and_hvp(lg_dtype dt, fn_ctx c, const lg_tensor *x, const lg_tensor *u,
-                         double *out)
-{
-    lg_tensor *xd = as_dtype(x, dt), *ud = as_dtype(u, dt), *gr, *hu;
-    c.w = as_dtype(c.w, dt);
-    lg_tensor_set_requires_grad(xd, true);
-    lg_graph *g = lg_graph_new();
-    assert_int_equal(lg_grad(g, act_loss(g, &xd, 1, &c), NULL, 1, &xd, &gr, true), LG_OK);
-    assert_int_equal(lg_grad(g, lg_sum(g, lg_mul(g, gr, ud)), NULL, 1, &xd, &hu, false), LG_OK);
-    int64_t n = lg_tensor_numel(x);
-    for (int64_t j = 0; j < n; j++) {
-        out[j] = lg_tensor_item(gr, j);
-        out[n + j] = lg_tensor_item(hu, j);
-    }
-    lg_graph_free(g);
-    lg_tensor_free(xd);
-    lg_tensor_free(ud);
+    c.w = ot_as_dtype(c.w, dt);
+    assert_int_equal(ot_grad_and_hvp(dt, act_loss, &c, &x, &u, 1, out, 24), 24);
     lg_tensor_free(c.w);
 }
 
@@ -362,10 +271,7 @@ static void test_f32_grads_and_hvps_match_f64(void **state)
 {
     (void)state;
     int64_t s34[2] = {3, 4};
-    lg_tensor *x = tu_rand(2, s34, 41, 0.1, 3);
-    double *xd = lg_tensor_data(x);
-    for (int i = 0; i < 12; i += 2)
-        xd[i] = -xd[i];
+    lg_tensor *x = ot_draw(2, s34, 41, (ot_dist){0.1, 3, true, false});
     lg_tensor *w = tu_rand(2, s34, 42, 0, 0), *u = tu_rand(2, s34, 43, 0, 0);
     for (int i = 0; i < N_ACTS; i++) {
         for (int v = 0; v < N_VARIANTS; v++) {
@@ -385,28 +291,11 @@ static void test_f32_grads_and_hvps_match_f64(void **state)
 
 /* ---- error paths ---- */
 
-static void expect_error(lg_graph *g, const lg_tensor *y, lg_status s, const char *name,
-                         const char *sub1, const char *sub2)
-{
-    const char *msg = lg_graph_errmsg(g);
-    if (y || lg_graph_status(g) != s || (sub1 && !strstr(msg, sub1)) ||
-        (sub2 && !strstr(msg, sub2))) {
-        print_error("%s: got %s, status %s, message \"%s\"; want NULL, %s, \"%s\", \"%s\"\n",
-                    name, y ? "a tensor" : "NULL", lg_status_str(lg_graph_status(g)), msg,
-                    lg_status_str(s), sub1 ? sub1 : "", sub2 ? sub2 : "");
-        fail();
-    }
-}
-
 static void test_activations_reject_null_input_with_arg_error(void **state)
 {
     (void)state;
     lg_graph *g = lg_graph_new();
-    for (int i = 0; i < N_ACTS; i++) {
-        lg_graph_reset(g);
-        expect_error(g, ACTS[i].f(g, NULL, ACTS[i].p), LG_ERR_ARG, ACTS[i].name, ACTS[i].name,
-                     "NULL");
-    }
+    ot_unops_reject_null_input(g, ACTS, N_ACTS);
     lg_graph_free(g);
 }
 
@@ -415,10 +304,7 @@ static void test_activations_reject_null_graph(void **state)
     (void)state;
     int64_t s[1] = {3};
     lg_tensor *x = lg_tensor_ones(LG_F64, 1, s);
-    for (int i = 0; i < N_ACTS; i++) {
-        assert_null(ACTS[i].f(NULL, x, ACTS[i].p));
-        assert_non_null(strstr(lg_last_errmsg(), ACTS[i].name));
-    }
+    ot_unops_reject_null_graph(ACTS, N_ACTS, x);
     lg_tensor_free(x);
 }
 
@@ -437,11 +323,12 @@ static void test_activations_given_null_after_error_keep_first_error(void **stat
     snprintf(first, sizeof first, "%s", lg_graph_errmsg(g));
     assert_non_null(strstr(first, "lg_mul"));
     for (int i = 0; i < N_ACTS; i++) {
-        expect_error(g, ACTS[i].f(g, bad, ACTS[i].p), LG_ERR_DTYPE, ACTS[i].name, "lg_mul",
-                     NULL);
+        ot_expect_error_named(g, ACTS[i].f(g, bad, ACTS[i].p), LG_ERR_DTYPE, ACTS[i].name, "lg_mul",
+                              NULL);
         assert_string_equal(lg_graph_errmsg(g), first);
         /* a valid input does not run either while the error stands */
-        expect_error(g, ACTS[i].f(g, a, ACTS[i].p), LG_ERR_DTYPE, ACTS[i].name, "lg_mul", NULL);
+        ot_expect_error_named(g, ACTS[i].f(g, a, ACTS[i].p), LG_ERR_DTYPE, ACTS[i].name, "lg_mul",
+                              NULL);
         assert_string_equal(lg_graph_errmsg(g), first);
     }
     lg_graph_free(g);
@@ -460,8 +347,8 @@ static void test_activations_reject_tensor_from_before_reset(void **state)
         lg_tensor *stale = lg_scale(g, x, -2.0);
         assert_non_null(stale);
         lg_graph_reset(g);
-        expect_error(g, ACTS[i].f(g, stale, ACTS[i].p), LG_ERR_STATE, ACTS[i].name,
-                     ACTS[i].name, "lg_graph_reset");
+        ot_expect_error_named(g, ACTS[i].f(g, stale, ACTS[i].p), LG_ERR_STATE, ACTS[i].name,
+                              ACTS[i].name, "lg_graph_reset");
     }
     lg_graph_free(g);
     lg_tensor_free(x);
@@ -476,8 +363,8 @@ static void test_activations_reject_tensor_of_another_graph(void **state)
     lg_tensor *foreign = lg_scale(other, x, 2.0);
     for (int i = 0; i < N_ACTS; i++) {
         lg_graph_reset(g);
-        expect_error(g, ACTS[i].f(g, foreign, ACTS[i].p), LG_ERR_ARG, ACTS[i].name,
-                     ACTS[i].name, "another graph");
+        ot_expect_error_named(g, ACTS[i].f(g, foreign, ACTS[i].p), LG_ERR_ARG, ACTS[i].name,
+                              ACTS[i].name, "another graph");
     }
     lg_graph_free(other);
     lg_graph_free(g);
