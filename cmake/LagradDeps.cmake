@@ -39,6 +39,15 @@ target_include_directories(lagrad_deps INTERFACE ${LAGRAD_CBLAS_INCLUDE}
 target_link_libraries(lagrad_deps INTERFACE ${LAGRAD_LAPACKE_LIB} ${LAGRAD_OPENBLAS_LIB}
                       OpenMP::OpenMP_C m)
 
+# cJSON parses checkpoint headers (nn/checkpoint.c).
+find_path(LAGRAD_CJSON_INCLUDE cjson/cJSON.h)
+find_library(LAGRAD_CJSON_LIB NAMES cjson)
+if(NOT LAGRAD_CJSON_INCLUDE OR NOT LAGRAD_CJSON_LIB)
+  message(FATAL_ERROR "cJSON not found: apt-get install libcjson-dev")
+endif()
+target_include_directories(lagrad_deps INTERFACE ${LAGRAD_CJSON_INCLUDE})
+target_link_libraries(lagrad_deps INTERFACE ${LAGRAD_CJSON_LIB})
+
 if(LAGRAD_BUILD_TESTS)
   find_path(LAGRAD_CMOCKA_INCLUDE cmocka.h)
   find_library(LAGRAD_CMOCKA_LIB NAMES cmocka)

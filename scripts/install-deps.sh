@@ -3,7 +3,7 @@
 # missing. Non-interactive; uses sudo when not root. Safe to run again.
 set -euo pipefail
 
-PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev)
+PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
