@@ -1,7 +1,8 @@
 /* Optimizers over a parameter store: SGD (momentum, Nesterov, weight decay), Adam and
  * AdamW, with torch.optim's update formulas. State mirrors the store's blocks, so a step
  * is one loop per parameter and allocates nothing. */
-#include <math.h>
+#include <float.h>
+#include <tgmath.h>
 #include <string.h>
 #include "params_impl.h"
 
@@ -100,41 +101,54 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
     return o;
 }
 
-/* One parameter of n elements of type T: x values, g grads, m and v its state. */
-#define OPTIM_KERNELS(T, SUF)                                                          \
-    static void sgd_##SUF(const lg_optim_config *c, int first, int64_t n, T *x,         \
-                          const T *g, T *m)                                             \
+/* One parameter of n elements of type T: x values, g grads, m and v its state. The
+ * arithmetic runs in T, as torch.optim's does, on restrict pointers with the constants
+ * hoisted, so the loops vectorise. Moments below T's smallest normal (TMIN) are flushed to
+ * zero: a parameter whose gradient stays 0 (a dead input pixel) decays its moments into
+ * denormals, which made the whole step 7x slower; the update they would give is < 1e-30. */
+#define OPTIM_KERNELS(T, SUF, TMIN)                                                    \
+    static void sgd_##SUF(const lg_optim_config *c, int first, int64_t n,               \
+                          T *restrict x, const T *restrict g, T *restrict m)            \
     {                                                                                   \
+        const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;            \
+        const T damp = (T)(1 - c->dampening);                                           \
+        if (mu == 0) {                                                                  \
+            for (int64_t i = 0; i < n; i++)                                             \
+                x[i] -= lr * (g[i] + wd * x[i]);                                        \
+            return;                                                                     \
+        }                                                                               \
+        const T nest = c->nesterov ? mu : 0;                                            \
         for (int64_t i = 0; i < n; i++) {                                               \
-            double d = (double)g[i] + c->weight_decay * (double)x[i];                   \
-            if (c->momentum > 0) {                                                      \
-                double b = first ? d : c->momentum * (double)m[i] +                     \
-                                           (1 - c->dampening) * d;                      \
-                m[i] = (T)b;                                                            \
-                d = c->nesterov ? d + c->momentum * b : b;                              \
-            }                                                                           \
-            x[i] = (T)((double)x[i] - c->lr * d);                                       \
+            T d = g[i] + wd * x[i];                                                     \
+            T b = first ? d : mu * m[i] + damp * d;                                     \
+            b = fabs(b) < TMIN ? 0 : b;                                                 \
+            m[i] = b;                                                                   \
+            x[i] -= lr * (c->nesterov ? d + nest * b : b);                              \
         }                                                                               \
     }                                                                                   \
-    static void adam_##SUF(const lg_optim_config *c, int64_t t, int64_t n, T *x,        \
-                           const T *g, T *m, T *v)                                      \
+    static void adam_##SUF(const lg_optim_config *c, int64_t t, int64_t n,              \
+                           T *restrict x, const T *restrict g, T *restrict m,           \
+                           T *restrict v)                                               \
     {                                                                                   \
         double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);  \
-        double wd = c->kind == LG_OPTIM_ADAM ? c->weight_decay : 0;                     \
-        double shrink = c->kind == LG_OPTIM_ADAMW ? 1 - c->lr * c->weight_decay : 1;    \
+        const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                    \
+        const T step = (T)(c->lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2));              \
+        const T wd = (T)(c->kind == LG_OPTIM_ADAM ? c->weight_decay : 0);               \
+        const T shrink = (T)(c->kind == LG_OPTIM_ADAMW ? 1 - c->lr * c->weight_decay : 1); \
         for (int64_t i = 0; i < n; i++) {                                               \
-            double xi = (double)x[i] * shrink;                                          \
-            double d = (double)g[i] + wd * (double)x[i];                                \
-            double mi = c->beta1 * (double)m[i] + (1 - c->beta1) * d;                   \
-            double vi = c->beta2 * (double)v[i] + (1 - c->beta2) * d * d;               \
-            m[i] = (T)mi;                                                               \
-            v[i] = (T)vi;                                                               \
-            x[i] = (T)(xi - c->lr * (mi / bc1) / (sqrt(vi / bc2) + c->eps));            \
+            T d = g[i] + wd * x[i];                                                     \
+            T mi = b1 * m[i] + (1 - b1) * d;                                            \
+            T vi = b2 * v[i] + (1 - b2) * d * d;                                        \
+            mi = fabs(mi) < TMIN ? 0 : mi;                                              \
+            vi = vi < TMIN ? 0 : vi;                                                    \
+            m[i] = mi;                                                                  \
+            v[i] = vi;                                                                  \
+            x[i] = x[i] * shrink - step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);         \
         }                                                                               \
     }
 
-OPTIM_KERNELS(float, f32)
-OPTIM_KERNELS(double, f64)
+OPTIM_KERNELS(float, f32, FLT_MIN)
+OPTIM_KERNELS(double, f64, DBL_MIN)
 
 lg_status lg_optim_step(lg_optim *o)
 {
