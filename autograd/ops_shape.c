@@ -176,8 +176,8 @@ static void concat_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_t
 static const lg_op CONCAT = {"lg_concat", concat_vjp};
 lg_tensor *lg_concat(lg_graph *g, lg_tensor *const *xs, int n, int axis)
 {
-    if (!g)
-        return lg_check_inputs(g, CONCAT.name, 0, NULL), NULL;
+    if (!lg_check_inputs(g, CONCAT.name, 0, NULL)) /* the graph itself: NULL or failed */
+        return NULL;
     if (n < 1 || !xs)
         return lg_fail(g, LG_ERR_ARG, "lg_concat: need at least one tensor, got %d", n);
     if (!lg_check_inputs(g, CONCAT.name, n, xs) || !lg_check_same_dtype(g, CONCAT.name, n, xs) ||
