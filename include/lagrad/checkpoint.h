@@ -1,0 +1,104 @@
+/* lagrad checkpoints: parameter stores saved to and loaded from safetensors files
+ * (https://github.com/huggingface/safetensors), so named tensors move between lagrad and
+ * PyTorch both ways. A file is an 8-byte little-endian header length N, N bytes of JSON
+ *   {"__metadata__": {"key": "value", ...},
+ *    "name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...}
+ * padded with spaces to a multiple of 8, then the raw little-endian tensor data; the
+ * offsets count from the first byte after the header. lagrad reads and writes F32 and
+ * F64; files holding other dtypes can be listed, but those tensors cannot be read. */
+#ifndef LAGRAD_CHECKPOINT_H
+#define LAGRAD_CHECKPOINT_H
+
+#include "nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest JSON header lagrad accepts, in bytes (the limit of the reference reader). */
+#define LG_CHECKPOINT_MAX_HEADER 100000000
+
+/* Saves the parameters of p whose names start with `prefix` (every parameter when prefix
+ * is NULL or "") to `path`, in the order they were added. meta holds n_meta key/value
+ * pairs of strings (meta[2i] is a key, meta[2i+1] its value) for "__metadata__"; meta
+ * may be NULL when n_meta is 0.
+ * The file is written to "<path>.tmp.<pid>", flushed to disk (fsync), then renamed over
+ * path, so a crash mid-save leaves any old file at path intact (a stale .tmp file may
+ * remain). Two threads of one process must not save to the same path at once.
+ * Errors: NULL p or path, a non-empty prefix that matches nothing, a parameter named
+ * "__metadata__", a duplicate or NULL metadata key/value (LG_ERR_ARG); out of memory;
+ * any failure to create, write, sync or rename the file (LG_ERR_IO, with the system's
+ * reason; the temporary file is removed). lg_last_errmsg() says which. */
+lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *prefix,
+                             const char *const *meta, int n_meta);
+
+/* Loads `path` into the existing store p: every parameter whose name starts with `prefix`
+ * (all when prefix is NULL or "") must be in the file with the same dtype and shape, and
+ * its values are overwritten. Gradients and frozen flags are left alone. With `strict`,
+ * a tensor in the file whose name starts with prefix but that the store lacks is an error;
+ * without it, such tensors are ignored. Tensors outside the prefix are always ignored.
+ * The whole file is checked before any value changes, so a format, shape or dtype error
+ * leaves the store as it was; only an I/O failure while copying can leave it partly
+ * loaded.
+ * Errors (the message names the tensor, and both shapes or dtypes): a parameter missing
+ * from the file (LG_ERR_FORMAT), a different shape (LG_ERR_SHAPE), a different dtype
+ * (LG_ERR_DTYPE), an extra tensor with strict (LG_ERR_FORMAT); plus everything
+ * lg_checkpoint_open reports. */
+lg_status lg_checkpoint_load(lg_params *p, const char *path, const char *prefix, bool strict);
+
+/* A lower-level reader: the tensors of one file, checked and listed, read one at a time. */
+typedef struct lg_checkpoint lg_checkpoint;
+
+/* Opens and validates `path`. The header must be at most LG_CHECKPOINT_MAX_HEADER bytes
+ * and lie inside the file; it must be a JSON object whose tensors each have a known
+ * dtype, a shape of non-negative integers and data_offsets [begin, end] with
+ * end - begin = dtype size x numel; the ranges must not overlap and together cover the
+ * data section exactly (no holes or trailing bytes, as the format requires). Names are
+ * unique; "__metadata__", if present, maps strings to strings.
+ * *out gets the reader (close it with lg_checkpoint_close), or NULL on error.
+ * Errors: NULL argument (LG_ERR_ARG); the file cannot be opened, is not a regular file,
+ * or a read fails (LG_ERR_IO); any violation above (LG_ERR_FORMAT, the message naming
+ * the file and what is wrong); a dtype the safetensors format does not define, or whose
+ * size lagrad does not know (LG_ERR_UNSUPPORTED); out of memory. The JSON parser (cJSON)
+ * allocates with the C library's malloc, not through lagrad's allocator hook: its hooks
+ * are process-wide and would capture other cJSON users in the program. */
+lg_status lg_checkpoint_open(const char *path, lg_checkpoint **out);
+/* Closes the file and frees the reader. NULL is a no-op. */
+void lg_checkpoint_close(lg_checkpoint *c);
+
+/* One tensor of an open file. The pointers stay valid until lg_checkpoint_close. */
+typedef struct lg_checkpoint_tensor {
+    const char *name;
+    const char *dtype_name; /* as in the file: "F32", "F64", "BF16", "I64", ... */
+    bool supported;         /* F32 or F64: lg_checkpoint_read can read it */
+    lg_dtype dtype;         /* meaningful only when supported */
+    int ndim;               /* may exceed LG_MAX_DIMS in files written elsewhere */
+    const int64_t *shape;   /* ndim entries */
+    int64_t numel;
+    size_t nbytes;          /* bytes of data in the file */
+} lg_checkpoint_tensor;
+
+/* Number of tensors in the file (0 for NULL), in the header's order. */
+int lg_checkpoint_count(const lg_checkpoint *c);
+/* Fills *t with tensor i in [0, count). LG_ERR_ARG for NULL or i out of range. */
+lg_status lg_checkpoint_info(const lg_checkpoint *c, int i, lg_checkpoint_tensor *t);
+/* The index of the tensor named `name`, or -1. */
+int lg_checkpoint_find(const lg_checkpoint *c, const char *name);
+
+/* Reads the tensor named `name` into dst, which must have the same dtype and shape.
+ * Errors: NULL argument (LG_ERR_ARG); no such tensor (LG_ERR_FORMAT); a dtype lagrad
+ * does not read (LG_ERR_UNSUPPORTED); a different dtype (LG_ERR_DTYPE) or shape
+ * (LG_ERR_SHAPE), the message giving both; a failed or short read (LG_ERR_IO). */
+lg_status lg_checkpoint_read(lg_checkpoint *c, const char *name, lg_tensor *dst);
+
+/* The "__metadata__" entries: count, the i-th key and value (pointers valid until
+ * close; LG_ERR_ARG when out of range), and the value for a key (NULL when absent). */
+int lg_checkpoint_metadata_count(const lg_checkpoint *c);
+lg_status lg_checkpoint_metadata_at(const lg_checkpoint *c, int i, const char **key,
+                                    const char **value);
+const char *lg_checkpoint_metadata_get(const lg_checkpoint *c, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
