@@ -8,6 +8,7 @@
 #include "ops.h"
 #include "gradcheck.h"
 #include "nn.h"
+#include "checkpoint.h"
 #include "linalg.h"
 
 #endif
