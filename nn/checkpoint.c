@@ -28,6 +28,9 @@ static const struct {
 };
 enum { DT_F32 = 0, DT_F64 = 1, N_DTYPES = sizeof k_dtypes / sizeof k_dtypes[0] };
 
+/* The safetensors name of a lagrad dtype. */
+static const char *st_name(lg_dtype dt) { return k_dtypes[dt == LG_F64 ? DT_F64 : DT_F32].name; }
+
 typedef struct entry {
     char *name;
     size_t name_bytes;
@@ -543,10 +546,9 @@ const char *lg_checkpoint_metadata_get(const lg_checkpoint *c, const char *key)
 static lg_status check_entry(const ctx *x, const entry *e, const lg_tensor *t,
                              const char *where)
 {
-    int want = t->dtype == LG_F64 ? DT_F64 : DT_F32;
-    if (e->dt != want)
+    if (e->dt != (t->dtype == LG_F64 ? DT_F64 : DT_F32))
         return lg_set_error(LG_ERR_DTYPE, "%s: %s: tensor '%s' is %s in the file but %s in %s",
-                            x->fn, x->path, e->name, k_dtypes[e->dt].name, k_dtypes[want].name,
+                            x->fn, x->path, e->name, k_dtypes[e->dt].name, st_name(t->dtype),
                             where);
     bool same = e->ndim == t->ndim;
     for (int d = 0; same && d < e->ndim; d++)
@@ -606,7 +608,7 @@ lg_status lg_checkpoint_load(lg_params *p, const char *path, const char *prefix,
         int j = lg_checkpoint_find(c, name);
         if (j < 0)
             s = lg_set_error(LG_ERR_FORMAT, "%s: %s: the file has no tensor '%s' (%s %s in the "
-                             "store)", fn, path, name, k_dtypes[t->dtype == LG_F64].name,
+                             "store)", fn, path, name, st_name(t->dtype),
                              lg_tshape(t).s);
         else
             s = check_entry(&x, &c->e[j], t, "the store");

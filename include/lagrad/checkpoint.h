@@ -61,7 +61,9 @@ typedef struct lg_checkpoint lg_checkpoint;
  * the file and what is wrong); a dtype the safetensors format does not define, or whose
  * size lagrad does not know (LG_ERR_UNSUPPORTED); out of memory. The JSON parser (cJSON)
  * allocates with the C library's malloc, not through lagrad's allocator hook: its hooks
- * are process-wide and would capture other cJSON users in the program. */
+ * are process-wide and would capture other cJSON users in the program (and its free hook
+ * gets no size, which lagrad's hook needs). cJSON also records its last parse error in a
+ * process-wide variable, so opens from several threads race on that (harmless) write. */
 lg_status lg_checkpoint_open(const char *path, lg_checkpoint **out);
 /* Closes the file and frees the reader. NULL is a no-op. */
 void lg_checkpoint_close(lg_checkpoint *c);
