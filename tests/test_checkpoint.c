@@ -4,7 +4,9 @@
  * /usr/bin/python3 and numpy). */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -693,13 +695,21 @@ static void test_checkpoint_save_killed_midway_keeps_old_file(void **state)
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
     assert_int_equal(mkfifo(tmp, 0600), 0);
     assert_int_equal(write(go[1], "g", 1), 1);
-    int fd = open(tmp, O_RDONLY);
+    /* non-blocking with a timeout, so that a save that bypasses the temporary file fails
+     * the test instead of hanging it */
+    int fd = open(tmp, O_RDONLY | O_NONBLOCK);
     assert_true(fd >= 0);
     static char buf[1 << 16];
     size_t got = 0;
     while (got < 200000) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        assert_int_equal(poll(&pfd, 1, 20000), 1);
         ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EAGAIN)
+            continue;
         assert_true(r > 0);
+        if (got == 0) /* the new file's header length came first */
+            assert_true(r >= 8 && buf[0] != 0 && memcmp(buf + 8, "{", 1) == 0);
         got += (size_t)r;
     }
     /* mid-save: the new header went out, the old file is still in place */
