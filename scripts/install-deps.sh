@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs lagrad's build and test dependencies from Debian's packages, if any is
 # missing. Non-interactive; uses sudo when not root. Safe to run again.
+# python3-numpy lets the numpy cross-check and interop tests run instead of skipping.
 set -euo pipefail
 
-PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev)
+PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev python3-numpy)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
