@@ -48,6 +48,13 @@ endif()
 target_include_directories(lagrad_deps INTERFACE ${LAGRAD_CJSON_INCLUDE})
 target_link_libraries(lagrad_deps INTERFACE ${LAGRAD_CJSON_LIB})
 
+# zlib reads gzip-compressed IDX files (nn/idx.c).
+find_package(ZLIB)
+if(NOT ZLIB_FOUND)
+  message(FATAL_ERROR "zlib not found: apt-get install zlib1g-dev")
+endif()
+target_link_libraries(lagrad_deps INTERFACE ZLIB::ZLIB)
+
 if(LAGRAD_BUILD_TESTS)
   find_path(LAGRAD_CMOCKA_INCLUDE cmocka.h)
   find_library(LAGRAD_CMOCKA_LIB NAMES cmocka)

@@ -4,7 +4,7 @@
 # python3-numpy lets the numpy cross-check and interop tests run instead of skipping.
 set -euo pipefail
 
-PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev python3-numpy)
+PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev zlib1g-dev python3-numpy)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

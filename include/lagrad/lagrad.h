@@ -9,6 +9,7 @@
 #include "gradcheck.h"
 #include "nn.h"
 #include "checkpoint.h"
+#include "data.h"
 #include "linalg.h"
 
 #endif
