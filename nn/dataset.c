@@ -3,11 +3,28 @@
  * file reading itself (and all its validation) is in idx.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "lagrad/data.h"
 #include "../tensor/tensor_impl.h"
+
+/* Whether x looks like what lg_idx_load makes (callers may build one by hand). */
+static bool idx_ok(const lg_idx *x)
+{
+    if (x->ndim < 1 || x->ndim > LG_IDX_MAX_DIMS || !x->data)
+        return false;
+    uint64_t prod = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (x->dims[i] < 1 || x->dims[i] > INT32_MAX)
+            return false;
+        prod *= (uint64_t)x->dims[i];
+        if (prod > LG_IDX_MAX_BYTES)
+            return false;
+    }
+    return prod == x->bytes;
+}
 
 lg_status lg_dataset_from_idx(const lg_idx *images, const lg_idx *labels, lg_dataset *out)
 {
@@ -17,10 +34,9 @@ lg_status lg_dataset_from_idx(const lg_idx *images, const lg_idx *labels, lg_dat
     memset(out, 0, sizeof *out);
     if (!images || !labels)
         return lg_set_error(LG_ERR_ARG, "%s: %s is NULL", fn, images ? "labels" : "images");
-    if (images->ndim < 1 || images->ndim > LG_IDX_MAX_DIMS || images->dims[0] < 1 ||
-        !images->data || !labels->data)
-        return lg_set_error(LG_ERR_ARG, "%s: %s is not a loaded IDX", fn,
-                            labels->data ? "images" : "labels");
+    if (!idx_ok(images) || !idx_ok(labels))
+        return lg_set_error(LG_ERR_ARG, "%s: %s is not a valid lg_idx (see lg_idx_load)", fn,
+                            idx_ok(images) ? "labels" : "images");
     if (labels->ndim != 1)
         return lg_set_error(LG_ERR_FORMAT, "%s: labels have %d dimensions, want 1", fn,
                             labels->ndim);

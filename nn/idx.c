@@ -27,6 +27,7 @@ typedef struct reader {
     bool eof;             /* the file has no more bytes after in[in_len) */
     bool gz, z_ready, z_end;
     z_stream zs;
+    uint64_t produced;    /* decompressed bytes before this read_gz call, all members */
 } reader;
 
 /* zlib's allocator hooks route through lg_malloc; zfree gets no size, so it leads the
@@ -109,8 +110,9 @@ static lg_status read_gz(reader *r, uint8_t *dst, size_t n, size_t *got)
         if (z->avail_in == 0 && r->z_end)
             break;
         if (z->avail_in == 0)
-            return lg_set_error(LG_ERR_FORMAT, "%s: %s: gzip stream truncated after %lu "
-                                "decompressed bytes", r->fn, r->path, z->total_out);
+            return lg_set_error(LG_ERR_FORMAT, "%s: %s: gzip stream truncated after %llu "
+                                "decompressed bytes", r->fn, r->path,
+                                (unsigned long long)(r->produced + n - z->avail_out));
         if (r->z_end) {
             inflateReset(z); /* another member follows */
             r->z_end = false;
@@ -121,11 +123,13 @@ static lg_status read_gz(reader *r, uint8_t *dst, size_t n, size_t *got)
         else if (ret == Z_MEM_ERROR)
             return lg_set_error(LG_ERR_OOM, "%s: %s: out of memory in zlib", r->fn, r->path);
         else if (ret != Z_OK && ret != Z_BUF_ERROR)
-            return lg_set_error(LG_ERR_FORMAT, "%s: %s: corrupt gzip stream after %lu "
-                                "decompressed bytes: %s", r->fn, r->path, z->total_out,
+            return lg_set_error(LG_ERR_FORMAT, "%s: %s: corrupt gzip stream after %llu "
+                                "decompressed bytes: %s", r->fn, r->path,
+                                (unsigned long long)(r->produced + n - z->avail_out),
                                 z->msg ? z->msg : "unknown zlib error");
     }
     *got = n - z->avail_out;
+    r->produced += *got;
     return LG_OK;
 }
 

@@ -223,6 +223,9 @@ static void test_idx_load_reads_concatenated_gzip_members(void **state)
     assert_int_equal(lg_idx_load(p, &x), LG_OK);
     check_idx(x, 2, dims);
     lg_idx_free(x);
+    /* Cut inside the second member: the count in the message spans both. */
+    write_raw(p, both, na + 10);
+    expect_load(p, LG_ERR_FORMAT, "gzip stream truncated after 100 decompressed bytes");
     free(b);
     free(ba);
     free(bc);
@@ -604,6 +607,11 @@ static void test_dataset_load_rejects_count_mismatch(void **state)
     assert_int_equal(lg_dataset_from_idx(x, y, NULL), LG_ERR_ARG);
     lg_idx blank = {0};
     assert_int_equal(lg_dataset_from_idx(&blank, y, &d), LG_ERR_ARG);
+    assert_string_equal(lg_last_errmsg(), "lg_dataset_from_idx: images is not a valid lg_idx "
+                                          "(see lg_idx_load)");
+    lg_idx lying = *y;
+    lying.dims[0] = 1000; /* bytes no longer the product of dims */
+    assert_int_equal(lg_dataset_from_idx(x, &lying, &d), LG_ERR_ARG);
     lg_idx_free(x);
     lg_idx_free(y);
     /* Errors from the files themselves pass through. */
