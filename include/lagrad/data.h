@@ -59,8 +59,9 @@ typedef struct lg_dataset {
 
 /* Builds a dataset from an images IDX (n, ...) and a 1-D labels IDX (n): pixels become
  * f32 scaled to [0, 1] (byte / 255), labels int32. Neither input is modified or kept.
- * On error *out is zeroed. Errors: NULL argument (LG_ERR_ARG); labels not 1-D, or counts
- * that differ (LG_ERR_FORMAT); out of memory (LG_ERR_OOM). */
+ * On error *out is zeroed. Errors: NULL argument, or an lg_idx whose fields disagree (dims
+ * outside 1..2^31-1, bytes not their product, NULL data) (LG_ERR_ARG); labels not 1-D, or
+ * counts that differ (LG_ERR_FORMAT); out of memory (LG_ERR_OOM). */
 lg_status lg_dataset_from_idx(const lg_idx *images, const lg_idx *labels, lg_dataset *out);
 
 /* lg_idx_load on both files, then lg_dataset_from_idx. The messages name the files.
@@ -69,7 +70,8 @@ lg_status lg_dataset_load(const char *images_path, const char *labels_path, lg_d
 
 /* Loads split "train" or "t10k" of an MNIST-layout folder: <dir>/<split>-images-idx3-ubyte
  * and <dir>/<split>-labels-idx1-ubyte, each also found with a ".gz" suffix (the plain name
- * is tried first). Errors: NULL argument or another split (LG_ERR_ARG); a file found under
+ * is tried first). Errors: NULL argument, another split, or a folder name over 4000 bytes
+ * (LG_ERR_ARG); a file found under
  * neither name (LG_ERR_IO, naming the folder and the file); those of lg_dataset_load. */
 lg_status lg_dataset_load_mnist(const char *dir, const char *split, lg_dataset *out);
 
