@@ -1,0 +1,313 @@
+/* examples/mnist: an MLP 784-256-128-10 with ReLU, trained with Adam and a cosine learning
+ * rate on an MNIST-format data set (Fashion-MNIST from Debian's dataset-fashion-mnist by
+ * default). Prints one line per epoch, writes the curves to a CSV file and a checkpoint
+ * after every epoch, can resume from it, and ends with a machine-readable RESULT line.
+ * Run with --help for the options. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "lagrad/lagrad.h"
+#include "lagrad/data.h"
+
+#define LAYERS 3
+static const int64_t WIDTHS[LAYERS + 1] = {784, 256, 128, 10};
+
+typedef struct options {
+    const char *data, *name, *csv, *ckpt;
+    int epochs, batch, threads, resume;
+    double lr;
+    uint64_t seed;
+} options;
+
+static void usage(void)
+{
+    printf("usage: mnist [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N]\n"
+           "             [--seed N] [--csv FILE] [--checkpoint FILE] [--resume]\n"
+           "  --data DIR  an MNIST-format folder: {train,t10k}-{images-idx3,labels-idx1}-ubyte\n"
+           "              (optionally .gz); default /usr/share/datasets/fashion-mnist\n"
+           "  defaults: 15 epochs, batch 128, Adam lr 1e-3 on a cosine schedule, 1 thread,\n"
+           "  mnist_curves.csv, mnist.safetensors\n");
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+    *o = (options){"/usr/share/datasets/fashion-mnist", NULL, "mnist_curves.csv",
+                   "mnist.safetensors", 15, 128, 1, 0, 1e-3, 42};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help")) { usage(); exit(0); }
+        else if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
+        if (!v) { fprintf(stderr, "mnist: %s needs a value (see --help)\n", a); return 1; }
+        if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--epochs")) o->epochs = atoi(v);
+        else if (!strcmp(a, "--batch")) o->batch = atoi(v);
+        else if (!strcmp(a, "--lr")) o->lr = atof(v);
+        else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--csv")) o->csv = v;
+        else if (!strcmp(a, "--checkpoint")) o->ckpt = v;
+        else { fprintf(stderr, "mnist: unknown option %s (see --help)\n", a); return 1; }
+        i++;
+    }
+    if (o->epochs < 1 || o->batch < 1 || o->threads < 1 || !(o->lr > 0)) {
+        fprintf(stderr, "mnist: epochs, batch and threads must be >= 1 and lr > 0\n");
+        return 1;
+    }
+    o->name = strstr(o->data, "fashion") ? "fashion-mnist" : "mnist";
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Parameters "fc<k>.weight" (out, in) and "fc<k>.bias", PyTorch's layout and its default
+ * init: U(-1/sqrt(in), 1/sqrt(in)) for both. */
+static lg_params *make_model(lg_tensor *w[LAYERS], lg_tensor *b[LAYERS], uint64_t seed)
+{
+    lg_params *p = lg_params_new();
+    lg_rng rng;
+    lg_rng_init(&rng, seed);
+    for (int k = 0; p && k < LAYERS; k++) {
+        char name[32];
+        int64_t ws[2] = {WIDTHS[k + 1], WIDTHS[k]};
+        snprintf(name, sizeof name, "fc%d.weight", k + 1);
+        w[k] = lg_params_add(p, name, LG_F32, 2, ws);
+        snprintf(name, sizeof name, "fc%d.bias", k + 1);
+        b[k] = lg_params_add(p, name, LG_F32, 1, ws);
+        if (!w[k] || !b[k]) {
+            lg_params_free(p);
+            return NULL;
+        }
+    }
+    for (int k = 0; p && k < LAYERS; k++) { /* after the last add: data pointers are final */
+        double bound = 1.0 / sqrt((double)WIDTHS[k]);
+        lg_tensor *t[2] = {w[k], b[k]};
+        for (int j = 0; j < 2; j++) {
+            float *d = lg_tensor_data(t[j]);
+            for (int64_t i = 0; i < lg_tensor_numel(t[j]); i++)
+                d[i] = (float)(bound * (2 * lg_rng_uniform(&rng) - 1));
+        }
+    }
+    return p;
+}
+
+static lg_tensor *forward(lg_graph *g, lg_tensor *x, lg_tensor *w[LAYERS], lg_tensor *b[LAYERS])
+{
+    lg_tensor *h = x;
+    for (int k = 0; k < LAYERS; k++) {
+        h = lg_linear(g, h, w[k], b[k]);
+        if (k < LAYERS - 1)
+            h = lg_relu(g, h);
+    }
+    return h;
+}
+
+static int count_correct(const lg_tensor *logits, const int32_t *y, int64_t rows)
+{
+    const float *p = lg_tensor_cdata(logits);
+    int64_t c = lg_tensor_shape(logits)[1];
+    int correct = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t best = 0;
+        for (int64_t j = 1; j < c; j++)
+            if (p[i * c + j] > p[i * c + best])
+                best = j;
+        correct += best == y[i];
+    }
+    return correct;
+}
+
+/* Test accuracy in no-grad mode, up to 1,000 rows at a time. */
+static double evaluate(lg_graph *g, const lg_dataset *test, lg_tensor *w[LAYERS],
+                       lg_tensor *b[LAYERS])
+{
+    int correct = 0;
+    bool prev = lg_graph_set_grad_enabled(g, false);
+    for (int64_t start = 0; start < test->n; start += 1000) {
+        int64_t rows = test->n - start < 1000 ? test->n - start : 1000;
+        int64_t shape[2] = {rows, test->features};
+        lg_graph_reset(g);
+        lg_tensor *x = lg_graph_input(g, LG_F32, 2, shape,
+                                      (const float *)lg_tensor_cdata(test->images) +
+                                          start * test->features);
+        lg_tensor *logits = forward(g, x, w, b);
+        if (!logits)
+            break;
+        correct += count_correct(logits, test->labels + start, rows);
+    }
+    lg_graph_set_grad_enabled(g, prev);
+    return lg_graph_status(g) == LG_OK && test->n ? (double)correct / (double)test->n : -1;
+}
+
+/* Cosine decay from lr to 0 over the whole run: lr/2 (1 + cos(pi t / T)). */
+static double cosine_lr(double lr, int64_t t, int64_t total)
+{
+    return 0.5 * lr * (1 + cos(3.14159265358979323846 * (double)t / (double)total));
+}
+
+static int load_data(const options *o, lg_dataset *train, lg_dataset *test)
+{
+    if (lg_dataset_load_mnist(o->data, "train", train) != LG_OK ||
+        lg_dataset_load_mnist(o->data, "t10k", test) != LG_OK) {
+        fprintf(stderr, "mnist: cannot load --data %s: %s\n", o->data, lg_last_errmsg());
+        lg_dataset_free(train);
+        return 1;
+    }
+    /* Standardise with the training set's statistics (the test set uses the same). */
+    double mean, std;
+    if (lg_dataset_mean_std(train, &mean, &std) != LG_OK ||
+        lg_dataset_normalize(train, mean, std) != LG_OK ||
+        lg_dataset_normalize(test, mean, std) != LG_OK) {
+        fprintf(stderr, "mnist: cannot normalise: %s\n", lg_last_errmsg());
+        lg_dataset_free(train);
+        lg_dataset_free(test);
+        return 1;
+    }
+    return 0;
+}
+
+static int resume_epoch(const options *o, lg_params *p)
+{
+    if (!o->resume)
+        return 0;
+    lg_checkpoint *c;
+    if (lg_checkpoint_load(p, o->ckpt, NULL, true) != LG_OK ||
+        lg_checkpoint_open(o->ckpt, &c) != LG_OK) {
+        fprintf(stderr, "mnist: cannot resume from %s: %s\n", o->ckpt, lg_last_errmsg());
+        return -1;
+    }
+    const char *e = lg_checkpoint_metadata_get(c, "epoch");
+    int epoch = e ? atoi(e) : 0;
+    lg_checkpoint_close(c);
+    printf("resumed from %s after epoch %d (Adam moments restart at zero)\n", o->ckpt, epoch);
+    return epoch;
+}
+
+typedef struct trainer {
+    const options *o;
+    lg_graph *g;
+    lg_params *p;
+    lg_optim *opt;
+    lg_tensor *w[LAYERS], *b[LAYERS], *x;
+    int32_t *y;
+    int64_t *perm;
+    lg_rng rng;
+} trainer;
+
+/* One epoch over the shuffled training set (the last partial batch is dropped). */
+static int train_epoch(trainer *t, const lg_dataset *train, int64_t *step, int64_t total,
+                       double *loss, double *acc)
+{
+    int64_t nb = train->n / t->o->batch;
+    double sum = 0;
+    int64_t correct = 0;
+    lg_data_shuffle(t->perm, train->n, &t->rng);
+    for (int64_t bi = 0; bi < nb; bi++) {
+        lg_dataset_batch(train, t->perm, t->o->batch, bi, t->x, t->y);
+        lg_graph_reset(t->g);
+        lg_params_zero_grad(t->p);
+        lg_tensor *logits = forward(t->g, t->x, t->w, t->b);
+        lg_tensor *l = lg_cross_entropy(t->g, logits, t->y);
+        if (!l || lg_backward(t->g, l) != LG_OK) {
+            fprintf(stderr, "mnist: %s\n", lg_graph_errmsg(t->g));
+            return 1;
+        }
+        lg_optim_set_lr(t->opt, cosine_lr(t->o->lr, (*step)++, total));
+        lg_optim_step(t->opt);
+        sum += lg_tensor_item(l, 0);
+        correct += count_correct(logits, t->y, t->o->batch);
+    }
+    *loss = sum / (double)nb;
+    *acc = (double)correct / (double)(nb * t->o->batch);
+    return 0;
+}
+
+static int run(const options *o, trainer *t, const lg_dataset *train, const lg_dataset *test)
+{
+    int first = resume_epoch(o, t->p);
+    if (first < 0)
+        return 1;
+    FILE *csv = fopen(o->csv, first ? "a" : "w");
+    if (!csv) {
+        fprintf(stderr, "mnist: cannot write %s\n", o->csv);
+        return 1;
+    }
+    if (!first)
+        fprintf(csv, "epoch,train_loss,train_accuracy,test_accuracy,seconds\n");
+    int64_t total = (int64_t)o->epochs * (train->n / o->batch), step = first * (train->n / o->batch);
+    double t0 = now_s(), test_acc = 0, train_s = 0;
+    for (int e = first + 1; e <= o->epochs; e++) {
+        double loss, acc, e0 = now_s();
+        if (train_epoch(t, train, &step, total, &loss, &acc)) {
+            fclose(csv);
+            return 1;
+        }
+        double dt = now_s() - e0;
+        train_s += dt;
+        test_acc = evaluate(t->g, test, t->w, t->b);
+        printf("epoch %2d/%d  loss %.4f  train acc %.4f  test acc %.4f  %.0f samples/s\n", e,
+               o->epochs, loss, acc, test_acc, (double)(train->n / o->batch * o->batch) / dt);
+        fprintf(csv, "%d,%.6f,%.6f,%.6f,%.3f\n", e, loss, acc, test_acc, now_s() - t0);
+        fflush(csv);
+        char epoch[16];
+        snprintf(epoch, sizeof epoch, "%d", e);
+        const char *meta[2] = {"epoch", epoch};
+        if (lg_checkpoint_save(t->p, o->ckpt, NULL, meta, 1) != LG_OK)
+            fprintf(stderr, "mnist: checkpoint not saved: %s\n", lg_last_errmsg());
+    }
+    fclose(csv);
+    if (first >= o->epochs)
+        test_acc = evaluate(t->g, test, t->w, t->b);
+    int trained = o->epochs - first;
+    double sps = train_s > 0 ? (double)trained * (double)(train->n / o->batch * o->batch) / train_s : 0;
+    printf("RESULT dataset=%s test_accuracy=%.4f epochs=%d seconds=%.1f samples_per_s=%.0f\n",
+           o->name, test_acc, o->epochs, now_s() - t0, sps);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse(argc, argv, &o))
+        return 1;
+    lg_set_num_threads(o.threads);
+    lg_dataset train = {0}, test = {0};
+    if (load_data(&o, &train, &test))
+        return 1;
+    trainer t = {.o = &o};
+    lg_rng_init(&t.rng, o.seed + 1);
+    t.p = make_model(t.w, t.b, o.seed);
+    lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
+    c.lr = o.lr;
+    t.opt = t.p ? lg_optim_new(t.p, &c) : NULL;
+    t.g = lg_graph_new();
+    int64_t xs[2] = {o.batch, train.features};
+    t.x = lg_tensor_new(LG_F32, 2, xs);
+    t.y = malloc(sizeof *t.y * (size_t)o.batch);
+    t.perm = malloc(sizeof *t.perm * (size_t)train.n);
+    int status = 1;
+    if (!t.opt || !t.g || !t.x || !t.y || !t.perm)
+        fprintf(stderr, "mnist: setup failed: %s\n", lg_last_errmsg());
+    else {
+        printf("%s: %lld train / %lld test samples, MLP 784-256-128-10 (%lld parameters), "
+               "batch %d, Adam lr %g cosine, %d thread(s)\n", o.name, (long long)train.n,
+               (long long)test.n, (long long)lg_params_numel(t.p, true), o.batch, o.lr,
+               o.threads);
+        status = run(&o, &t, &train, &test);
+    }
+    free(t.y);
+    free(t.perm);
+    lg_tensor_free(t.x);
+    lg_graph_free(t.g);
+    lg_optim_free(t.opt);
+    lg_params_free(t.p);
+    lg_dataset_free(&train);
+    lg_dataset_free(&test);
+    return status;
+}
