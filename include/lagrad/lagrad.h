@@ -8,6 +8,7 @@
 #include "ops.h"
 #include "gradcheck.h"
 #include "nn.h"
+#include "layers.h"
 #include "checkpoint.h"
 #include "data.h"
 #include "linalg.h"
