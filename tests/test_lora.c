@@ -459,6 +459,104 @@ static void test_lora_rejects_bad_arguments(void **state)
     lg_params_free(p);
 }
 
+/* ---- allocation ---- */
+
+typedef struct counter {
+    long calls, live, fail_at; /* fail the call with this 1-based number; 0 never */
+} counter;
+
+static void *count_alloc(void *ud, size_t size, size_t align)
+{
+    counter *c = ud;
+    if (c->fail_at && ++c->calls == c->fail_at)
+        return NULL;
+    if (!c->fail_at)
+        c->calls++;
+    void *p = aligned_alloc(align, (size + align - 1) / align * align + align);
+    c->live += p != NULL;
+    return p;
+}
+
+static void count_free(void *ud, void *p, size_t size)
+{
+    (void)size;
+    counter *c = ud;
+    c->live -= p != NULL;
+    free(p);
+}
+
+/* One LoRA training step: forward, L2 penalty, backward, clipping. */
+static lg_status lora_step(lg_graph *g, lg_lora *l, lg_params *p, lg_tensor *x)
+{
+    lg_graph_reset(g);
+    lg_tensor *y = lg_lora_forward(g, l, x);
+    lg_tensor *loss = lg_add(g, lg_sum(g, lg_mul(g, y, y)), lg_l2_penalty(g, p, 0.1));
+    lg_status s = loss ? lg_backward(g, loss) : lg_graph_status(g);
+    return s == LG_OK ? lg_params_clip_grad_norm(p, 1.0, NULL) : s;
+}
+
+/* Everything from an empty store to a merged adapter; the first error is returned. */
+static lg_status lora_lifecycle(counter *c, long *after_first_step)
+{
+    lg_status s = LG_ERR_OOM;
+    lg_params *p = lg_params_new();
+    lg_graph *g = lg_graph_new();
+    lg_tensor *x = input(LG_F32, 30);
+    lg_rng r;
+    lg_rng_init(&r, 31);
+    lg_linear_layer fc, fc2;
+    lg_lora l, l2;
+    lg_lora_config cfg = config(2, 4), pissa = config(2, 4);
+    pissa.init = LG_LORA_INIT_PISSA;
+    if (p && g && x)
+        s = lg_linear_layer_init(&fc, p, "fc", IN, OUT, true, LG_F32, &r);
+    if (s == LG_OK)
+        s = lg_linear_layer_init(&fc2, p, "fc2", IN, OUT, false, LG_F32, &r);
+    if (s == LG_OK)
+        s = lg_lora_init(&l, p, "fc", &cfg, &r);
+    if (s == LG_OK)
+        s = lg_lora_init(&l2, p, "fc2", &pissa, &r);
+    if (s == LG_OK)
+        s = lora_step(g, &l, p, x);
+    if (s == LG_OK && after_first_step) {
+        *after_first_step = c->calls;
+        s = lora_step(g, &l, p, x);
+        assert_int_equal(c->calls, *after_first_step); /* the step allocates nothing */
+    }
+    if (s == LG_OK)
+        s = lg_lora_merge(&l);
+    if (s == LG_OK)
+        s = lg_lora_unmerge(&l);
+    lg_tensor_free(x);
+    lg_graph_free(g);
+    lg_params_free(p);
+    return s;
+}
+
+static void test_lora_survives_allocation_failure_anywhere_without_leaks(void **state)
+{
+    (void)state;
+    counter c = {0, 0, 0};
+    lg_allocator al = {count_alloc, count_free, &c};
+    lg_set_allocator(&al);
+    long after_first_step = 0;
+    assert_int_equal(lora_lifecycle(&c, &after_first_step), LG_OK);
+    long total = c.calls;
+    assert_int_equal(c.live, 0);
+    int failures = 0;
+    for (long k = 1; k <= total; k++) {
+        c = (counter){0, 0, k};
+        lg_status s = lora_lifecycle(&c, NULL);
+        assert_int_equal(c.live, 0);
+        if (s != LG_OK) {
+            assert_int_equal(s, LG_ERR_OOM);
+            failures++;
+        }
+    }
+    assert_true(failures > 0);
+    lg_set_allocator(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_lora_pissa_init_keeps_the_output_and_moves_the_principal_part),
         cmocka_unit_test(test_lora_adapter_alone_saves_and_loads_into_a_fresh_layer),
         cmocka_unit_test(test_lora_rejects_bad_arguments),
+        cmocka_unit_test(test_lora_survives_allocation_failure_anywhere_without_leaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
