@@ -10,50 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lagrad/lagrad.h"
+#include "example_data.h"
 
 enum { TILES = 8, N_RANKS = 7 };
 static const int RANKS[N_RANKS] = {1, 2, 5, 10, 20, 40, 80};
-#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
-
-#define PROG "svd_compress"
-
-/* The first min(max_n, n) training images of the MNIST-layout folder `dir` (n when max_n
- * < 1) as a caller-owned f64 (N, side*side) tensor in [0, 1]; *side gets the image side.
- * On failure: one line on stderr naming the folder, and NULL (main then exits 1). */
-static lg_tensor *load_images(const char *dir, int64_t max_n, int *side)
-{
-    lg_dataset ds;
-    if (lg_dataset_load_mnist(dir, "train", &ds) != LG_OK) {
-        fprintf(stderr, "%s: cannot load Fashion-MNIST from %s (%s); run "
-                "scripts/fetch-fashion-mnist.sh or pass --data DIR\n", PROG, dir,
-                lg_last_errmsg());
-        return NULL;
-    }
-    int s = (int)lround(sqrt((double)ds.features));
-    lg_tensor *x = NULL;
-    if (ds.n < 1 || (int64_t)s * s != ds.features) {
-        fprintf(stderr, "%s: %s/train-images-idx3-ubyte: expected square images, got %lld "
-                "of %lld pixels; run scripts/fetch-fashion-mnist.sh or pass --data DIR\n",
-                PROG, dir, (long long)ds.n, (long long)ds.features);
-    } else {
-        int64_t n = max_n > 0 && max_n < ds.n ? max_n : ds.n;
-        int64_t shape[2] = {n, ds.features};
-        x = lg_tensor_new(LG_F64, 2, shape);
-        if (x) {
-            const float *src = lg_tensor_cdata(ds.images);
-            double *dst = lg_tensor_data(x);
-            for (int64_t i = 0; i < n * ds.features; i++)
-                dst[i] = (double)src[i];
-            *side = s;
-        } else {
-            fprintf(stderr, "%s: cannot load Fashion-MNIST from %s (%s); run "
-                    "scripts/fetch-fashion-mnist.sh or pass --data DIR\n", PROG, dir,
-                    lg_last_errmsg());
-        }
-    }
-    lg_dataset_free(&ds);
-    return x;
-}
 
 /* Writes a (h,w) tensor as an 8-bit greyscale PGM (P5), clipping to 0..255. */
 static bool write_pgm(const char *path, const lg_tensor *a)
@@ -111,7 +71,7 @@ int main(int argc, char **argv)
         }
     }
     int side = 0;
-    lg_tensor *x = load_images(data, TILES * TILES, &side);
+    lg_tensor *x = load_images("svd_compress", data, TILES * TILES, &side);
     if (!x)
         return 1;
     lg_tensor *a = montage(x, side);
