@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "test_util.h"
+#include "test_alloc.h"
 #include "lagrad/checkpoint.h"
 
 static char g_dir[64];
@@ -738,28 +739,6 @@ static void test_checkpoint_save_killed_midway_keeps_old_file(void **state)
 
 /* ---- allocation failures ---- */
 
-typedef struct counter {
-    long calls, live, fail_at; /* fail the call with this 1-based number; 0 never */
-} counter;
-
-static void *count_alloc(void *ud, size_t size, size_t align)
-{
-    counter *c = ud;
-    if (++c->calls == c->fail_at)
-        return NULL;
-    void *p = aligned_alloc(align, (size + align - 1) / align * align);
-    c->live += p != NULL;
-    return p;
-}
-
-static void count_free(void *ud, void *p, size_t size)
-{
-    (void)size;
-    counter *c = ud;
-    c->live -= p != NULL;
-    free(p);
-}
-
 static void test_checkpoint_survives_every_allocation_failure(void **state)
 {
     (void)state;
@@ -767,17 +746,17 @@ static void test_checkpoint_survives_every_allocation_failure(void **state)
     lg_params *a = make_store(k_model, N_MODEL, true);
     const char *meta[] = {"k", "v"};
     assert_int_equal(lg_checkpoint_save(a, path, NULL, meta, 1), LG_OK);
-    counter c = {0, 0, 0};
-    lg_allocator al = {count_alloc, count_free, &c};
+    counter c = {0};
+    lg_allocator al = counter_allocator(&c);
     lg_set_allocator(&al);
     assert_int_equal(lg_checkpoint_load(a, path, NULL, true), LG_OK);
     long calls = c.calls;
     assert_int_equal(c.live, 0);
     for (long k = 1; k <= calls; k++) {
-        c = (counter){0, 0, k};
+        c = (counter){.fail_at = k};
         assert_int_equal(lg_checkpoint_load(a, path, NULL, true), LG_ERR_OOM);
         assert_int_equal(c.live, 0);
-        c = (counter){0, 0, k};
+        c = (counter){.fail_at = k};
         lg_status s = lg_checkpoint_save(a, tpath("oom2.safetensors"), NULL, meta, 1);
         assert_true(s == LG_OK || s == LG_ERR_OOM);
         assert_int_equal(c.live, 0);

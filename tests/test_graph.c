@@ -3,43 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "test_util.h"
+#include "test_alloc.h"
 
-/* ---- a counting allocator that can fail its k-th call ---- */
-typedef struct counter {
-    long calls, live;
-    size_t live_bytes;
-    long fail_at; /* fail the call with this 1-based number; 0 never */
-} counter;
-
-static void *count_alloc(void *ud, size_t size, size_t align)
-{
-    counter *c = ud;
-    c->calls++;
-    if (c->fail_at && c->calls == c->fail_at)
-        return NULL;
-    size_t rounded = (size + align - 1) / align * align;
-    void *p = aligned_alloc(align, rounded ? rounded : align);
-    if (p) {
-        c->live++;
-        c->live_bytes += size;
-    }
-    return p;
-}
-
-static void count_free(void *ud, void *p, size_t size)
-{
-    counter *c = ud;
-    if (!p)
-        return;
-    c->live--;
-    c->live_bytes -= size;
-    free(p);
-}
-
+/* ---- the counting allocator of test_alloc.h, zeroed and installed ---- */
 static void use_counter(counter *c)
 {
-    memset(c, 0, sizeof *c);
-    lg_allocator a = {count_alloc, count_free, c};
+    *c = (counter){0};
+    lg_allocator a = counter_allocator(c);
     lg_set_allocator(&a);
 }
 

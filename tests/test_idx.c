@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "test_util.h"
+#include "test_alloc.h"
 #include "lagrad/data.h"
 
 static char g_dir[64];
@@ -349,38 +350,6 @@ static void test_idx_load_rejects_data_shorter_or_longer_than_header(void **stat
 
 /* ---- lying headers and the allocator ---- */
 
-typedef struct counter {
-    long calls, live, fail_at; /* fail the call with this 1-based number; 0 never */
-    size_t largest, live_bytes, peak_bytes;
-} counter;
-
-static void *count_alloc(void *ud, size_t size, size_t align)
-{
-    counter *c = ud;
-    if (++c->calls == c->fail_at)
-        return NULL;
-    void *p = aligned_alloc(align, (size + align - 1) / align * align);
-    if (p) {
-        c->live++;
-        c->live_bytes += size;
-        if (c->live_bytes > c->peak_bytes)
-            c->peak_bytes = c->live_bytes;
-        if (size > c->largest)
-            c->largest = size;
-    }
-    return p;
-}
-
-static void count_free(void *ud, void *p, size_t size)
-{
-    counter *c = ud;
-    if (p) {
-        c->live--;
-        c->live_bytes -= size;
-    }
-    free(p);
-}
-
 /* A header claiming 1000x1000x1000 bytes (under the 2^31 cap) over 100 bytes of data: the
  * raw file is refused on its length before any data buffer; the gzip one reads into a
  * buffer that stays at the 1 MiB first size. Nothing stays allocated. */
@@ -396,7 +365,7 @@ static void test_idx_load_lying_header_does_not_drive_allocation(void **state)
     write_gz(gz, b, n);
     free(b);
     counter c = {0};
-    lg_allocator al = {count_alloc, count_free, &c};
+    lg_allocator al = counter_allocator(&c);
     lg_set_allocator(&al);
     expect_load(raw, LG_ERR_FORMAT, "header says 1000x1000x1000 = 1000000000 bytes, file "
                                     "has 100");
@@ -420,7 +389,7 @@ static void test_idx_load_refuses_headers_over_the_size_cap(void **state)
     const uint32_t huge[4] = {0x7fffffffu, 0x7fffffffu, 0x7fffffffu, 0x7fffffffu};
     const uint32_t edge[2] = {32768, 65537}; /* 2^31 + 32768: one row over */
     counter c = {0};
-    lg_allocator al = {count_alloc, count_free, &c};
+    lg_allocator al = counter_allocator(&c);
     size_t n;
     uint8_t *b = make_idx(0x08, 2, big, NULL, 0, &n);
     lg_set_allocator(&al);
@@ -513,7 +482,7 @@ static void test_idx_load_survives_every_allocation_failure(void **state)
                             write_idx("oom-l.idx", false, 1, ldims),
                             write_idx("oom-l.idx.gz", true, 1, ldims)};
     counter c = {0};
-    lg_allocator al = {count_alloc, count_free, &c};
+    lg_allocator al = counter_allocator(&c);
     lg_set_allocator(&al);
     for (int i = 0; i < 2; i++) {
         c = (counter){0};
@@ -781,7 +750,7 @@ static void test_dataset_batch_copies_permuted_rows_without_allocating(void **st
     lg_tensor *tail = lg_tensor_new(LG_F64, 3, (int64_t[]){N % B, 2, 3});
     int32_t y[B];
     counter c = {0};
-    lg_allocator al = {count_alloc, count_free, &c};
+    lg_allocator al = counter_allocator(&c);
     const float *src = lg_tensor_cdata(d.images);
     for (int64_t b = 0; b < lg_data_num_batches(N, B); b++) {
         lg_tensor *t = b < N / B ? x : tail;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "test_util.h"
+#include "test_alloc.h"
 
 /* ---- helpers ---- */
 
@@ -1023,30 +1024,6 @@ static void test_norms_reject_bad_input(void **state)
 
 /* ---- allocation and f32 gradients ---- */
 
-typedef struct counter {
-    long calls, live, fail_at; /* fail the call with this 1-based number; 0 never */
-} counter;
-
-static void *count_alloc(void *ud, size_t size, size_t align)
-{
-    counter *c = ud;
-    if (c->fail_at && ++c->calls == c->fail_at)
-        return NULL;
-    if (!c->fail_at)
-        c->calls++;
-    void *p = aligned_alloc(align, (size + align - 1) / align * align + align);
-    c->live += p != NULL;
-    return p;
-}
-
-static void count_free(void *ud, void *p, size_t size)
-{
-    (void)size;
-    counter *c = ud;
-    c->live -= p != NULL;
-    free(p);
-}
-
 /* One training-like step through every decomposition with a VJP. */
 static lg_status linalg_step(lg_graph *g, lg_tensor *b)
 {
@@ -1070,8 +1047,8 @@ static lg_status linalg_step(lg_graph *g, lg_tensor *b)
 static void test_linalg_step_allocates_nothing_after_first_and_survives_oom(void **state)
 {
     (void)state;
-    counter c = {0, 0, 0};
-    lg_allocator al = {count_alloc, count_free, &c};
+    counter c = {0};
+    lg_allocator al = counter_allocator(&c);
     lg_set_allocator(&al);
     lg_tensor *b = rmat(5, 5, 181);
     lg_tensor_set_requires_grad(b, true);
@@ -1085,7 +1062,7 @@ static void test_linalg_step_allocates_nothing_after_first_and_survives_oom(void
     assert_int_equal(c.live, 0);
     /* fail each allocation of a fresh run in turn: an error, never a crash or a leak */
     for (long k = 1; k <= after_first; k++) {
-        c = (counter){0, 0, k};
+        c = (counter){.fail_at = k};
         b = lg_tensor_from_data(LG_F64, 2, (int64_t[]){2, 2}, (double[]){2, 1, 0, 3});
         if (b) {
             lg_tensor_set_requires_grad(b, true);

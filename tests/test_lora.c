@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "test_util.h"
+#include "test_alloc.h"
 
 enum { IN = 6, OUT = 5, N = 4 };
 
@@ -461,30 +462,6 @@ static void test_lora_rejects_bad_arguments(void **state)
 
 /* ---- allocation ---- */
 
-typedef struct counter {
-    long calls, live, fail_at; /* fail the call with this 1-based number; 0 never */
-} counter;
-
-static void *count_alloc(void *ud, size_t size, size_t align)
-{
-    counter *c = ud;
-    if (c->fail_at && ++c->calls == c->fail_at)
-        return NULL;
-    if (!c->fail_at)
-        c->calls++;
-    void *p = aligned_alloc(align, (size + align - 1) / align * align + align);
-    c->live += p != NULL;
-    return p;
-}
-
-static void count_free(void *ud, void *p, size_t size)
-{
-    (void)size;
-    counter *c = ud;
-    c->live -= p != NULL;
-    free(p);
-}
-
 /* One LoRA training step: forward, L2 penalty, backward, clipping. */
 static lg_status lora_step(lg_graph *g, lg_lora *l, lg_params *p, lg_tensor *x)
 {
@@ -536,8 +513,8 @@ static lg_status lora_lifecycle(counter *c, long *after_first_step)
 static void test_lora_survives_allocation_failure_anywhere_without_leaks(void **state)
 {
     (void)state;
-    counter c = {0, 0, 0};
-    lg_allocator al = {count_alloc, count_free, &c};
+    counter c = {0};
+    lg_allocator al = counter_allocator(&c);
     lg_set_allocator(&al);
     long after_first_step = 0;
     assert_int_equal(lora_lifecycle(&c, &after_first_step), LG_OK);
@@ -545,7 +522,7 @@ static void test_lora_survives_allocation_failure_anywhere_without_leaks(void **
     assert_int_equal(c.live, 0);
     int failures = 0;
     for (long k = 1; k <= total; k++) {
-        c = (counter){0, 0, k};
+        c = (counter){.fail_at = k};
         lg_status s = lora_lifecycle(&c, NULL);
         assert_int_equal(c.live, 0);
         if (s != LG_OK) {
