@@ -10,12 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "lagrad/lagrad.h"
+#include "example_mlp.h"
 
-#define LAYERS 3
 #define CLASSES 10
-static const int64_t WIDTHS[LAYERS + 1] = {784, 256, 128, 10};
 
 typedef struct options {
     const char *data;
@@ -75,13 +73,6 @@ static int parse(int argc, char **argv, options *o)
         return 1;
     }
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- class subsets: rows copied into caller-owned memory (freed with subset_free) ---- */
@@ -201,18 +192,12 @@ static double evaluate(lg_graph *g, model *m, const lg_dataset *d, float *logits
     bool prev_grad = lg_graph_set_grad_enabled(g, false);
     bool prev_train = lg_graph_set_training(g, false);
     for (int64_t start = 0; start < d->n; start += 1000) {
-        int64_t rows = d->n - start < 1000 ? d->n - start : 1000;
-        int64_t shape[2] = {rows, d->features};
-        lg_graph_reset(g);
-        lg_tensor *x = lg_graph_input(g, LG_F32, 2, shape,
-                                      (const float *)lg_tensor_cdata(d->images) +
-                                          start * d->features);
-        lg_tensor *out = forward(g, m, x);
+        int64_t rows;
+        lg_tensor *out = forward(g, m, eval_chunk(g, d, start, &rows));
         if (!out)
             break;
         const float *p = lg_tensor_cdata(out);
-        for (int64_t i = 0; i < rows; i++)
-            correct += argmax_row(p + i * CLASSES) == d->labels[start + i];
+        correct += count_correct(out, d->labels + start, rows);
         if (logits)
             memcpy(logits + start * CLASSES, p, sizeof *p * (size_t)(rows * CLASSES));
     }
@@ -263,34 +248,13 @@ static double train_model(const options *o, workspace *w, model *m, const lg_dat
                 lg_optim_free(opt);
                 return -1;
             }
-            lg_optim_set_lr(opt, 0.5 * lr * (1 + cos(3.14159265358979323846 * (double)step++ /
-                                                      (double)total)));
+            lg_optim_set_lr(opt, cosine_lr(lr, step++, total));
             lg_optim_step(opt);
         }
     }
     double dt = now_s() - t0;
     lg_optim_free(opt);
     return dt;
-}
-
-static int load_data(const options *o, lg_dataset *train, lg_dataset *test)
-{
-    if (lg_dataset_load_mnist(o->data, "train", train) != LG_OK ||
-        lg_dataset_load_mnist(o->data, "t10k", test) != LG_OK) {
-        fprintf(stderr, "lora_finetune: cannot load --data %s: %s\n", o->data, lg_last_errmsg());
-        lg_dataset_free(train);
-        return 1;
-    }
-    double mean, std;
-    if (lg_dataset_mean_std(train, &mean, &std) != LG_OK ||
-        lg_dataset_normalize(train, mean, std) != LG_OK ||
-        lg_dataset_normalize(test, mean, std) != LG_OK) {
-        fprintf(stderr, "lora_finetune: cannot normalise: %s\n", lg_last_errmsg());
-        lg_dataset_free(train);
-        lg_dataset_free(test);
-        return 1;
-    }
-    return 0;
 }
 
 #define METHODS 4
@@ -446,7 +410,7 @@ int main(int argc, char **argv)
         return 1;
     lg_set_num_threads(o.threads);
     lg_dataset train = {0}, test = {0};
-    if (load_data(&o, &train, &test))
+    if (load_data_normalized("lora_finetune", o.data, &train, &test))
         return 1;
     workspace w = {0};
     lg_rng_init(&w.rng, o.seed + 1);

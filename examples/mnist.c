@@ -7,12 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "lagrad/lagrad.h"
 #include "lagrad/data.h"
-
-#define LAYERS 3
-static const int64_t WIDTHS[LAYERS + 1] = {784, 256, 128, 10};
+#include "example_mlp.h"
 
 typedef struct options {
     const char *data, *name, *csv, *ckpt;
@@ -59,13 +56,6 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Parameters "fc<k>.weight" (out, in) and "fc<k>.bias", PyTorch's layout and its default
  * init: U(-1/sqrt(in), 1/sqrt(in)) for both. */
 static lg_params *make_model(lg_tensor *w[LAYERS], lg_tensor *b[LAYERS], uint64_t seed)
@@ -108,21 +98,6 @@ static lg_tensor *forward(lg_graph *g, lg_tensor *x, lg_tensor *w[LAYERS], lg_te
     return h;
 }
 
-static int count_correct(const lg_tensor *logits, const int32_t *y, int64_t rows)
-{
-    const float *p = lg_tensor_cdata(logits);
-    int64_t c = lg_tensor_shape(logits)[1];
-    int correct = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        int64_t best = 0;
-        for (int64_t j = 1; j < c; j++)
-            if (p[i * c + j] > p[i * c + best])
-                best = j;
-        correct += best == y[i];
-    }
-    return correct;
-}
-
 /* Test accuracy in no-grad mode, up to 1,000 rows at a time. */
 static double evaluate(lg_graph *g, const lg_dataset *test, lg_tensor *w[LAYERS],
                        lg_tensor *b[LAYERS])
@@ -130,46 +105,14 @@ static double evaluate(lg_graph *g, const lg_dataset *test, lg_tensor *w[LAYERS]
     int correct = 0;
     bool prev = lg_graph_set_grad_enabled(g, false);
     for (int64_t start = 0; start < test->n; start += 1000) {
-        int64_t rows = test->n - start < 1000 ? test->n - start : 1000;
-        int64_t shape[2] = {rows, test->features};
-        lg_graph_reset(g);
-        lg_tensor *x = lg_graph_input(g, LG_F32, 2, shape,
-                                      (const float *)lg_tensor_cdata(test->images) +
-                                          start * test->features);
-        lg_tensor *logits = forward(g, x, w, b);
+        int64_t rows;
+        lg_tensor *logits = forward(g, eval_chunk(g, test, start, &rows), w, b);
         if (!logits)
             break;
         correct += count_correct(logits, test->labels + start, rows);
     }
     lg_graph_set_grad_enabled(g, prev);
     return lg_graph_status(g) == LG_OK && test->n ? (double)correct / (double)test->n : -1;
-}
-
-/* Cosine decay from lr to 0 over the whole run: lr/2 (1 + cos(pi t / T)). */
-static double cosine_lr(double lr, int64_t t, int64_t total)
-{
-    return 0.5 * lr * (1 + cos(3.14159265358979323846 * (double)t / (double)total));
-}
-
-static int load_data(const options *o, lg_dataset *train, lg_dataset *test)
-{
-    if (lg_dataset_load_mnist(o->data, "train", train) != LG_OK ||
-        lg_dataset_load_mnist(o->data, "t10k", test) != LG_OK) {
-        fprintf(stderr, "mnist: cannot load --data %s: %s\n", o->data, lg_last_errmsg());
-        lg_dataset_free(train);
-        return 1;
-    }
-    /* Standardise with the training set's statistics (the test set uses the same). */
-    double mean, std;
-    if (lg_dataset_mean_std(train, &mean, &std) != LG_OK ||
-        lg_dataset_normalize(train, mean, std) != LG_OK ||
-        lg_dataset_normalize(test, mean, std) != LG_OK) {
-        fprintf(stderr, "mnist: cannot normalise: %s\n", lg_last_errmsg());
-        lg_dataset_free(train);
-        lg_dataset_free(test);
-        return 1;
-    }
-    return 0;
 }
 
 static int resume_epoch(const options *o, lg_params *p)
@@ -278,7 +221,7 @@ int main(int argc, char **argv)
         return 1;
     lg_set_num_threads(o.threads);
     lg_dataset train = {0}, test = {0};
-    if (load_data(&o, &train, &test))
+    if (load_data_normalized("mnist", o.data, &train, &test))
         return 1;
     trainer t = {.o = &o};
     lg_rng_init(&t.rng, o.seed + 1);

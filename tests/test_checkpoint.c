@@ -15,53 +15,13 @@
 #include <unistd.h>
 #include "test_util.h"
 #include "test_alloc.h"
+#include "test_tmp.h"
 #include "lagrad/checkpoint.h"
-
-static char g_dir[64];
-static char g_path[8][256];
-static int g_next;
-
-/* A path in the test's temporary directory (a few live at once). */
-static const char *tpath(const char *name)
-{
-    char *p = g_path[g_next++ % 8];
-    snprintf(p, sizeof g_path[0], "%s/%s", g_dir, name);
-    return p;
-}
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/lagrad-ckpt.XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    remove_tree(g_dir);
-    return 0;
+    return tmp_dir_make("ckpt");
 }
 
 /* Files in the test directory whose name contains `part`. */
@@ -871,5 +831,5 @@ int main(void)
         cmocka_unit_test(test_checkpoint_loads_file_written_by_numpy),
         cmocka_unit_test(test_checkpoint_written_file_reads_in_numpy),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmp_teardown);
 }

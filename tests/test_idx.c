@@ -11,48 +11,13 @@
 #include <zlib.h>
 #include "test_util.h"
 #include "test_alloc.h"
+#include "test_tmp.h"
 #include "lagrad/data.h"
-
-static char g_dir[64];
-static char g_path[8][256];
-static int g_next;
-
-/* A path in the test's temporary directory (a few live at once). */
-static const char *tpath(const char *name)
-{
-    char *p = g_path[g_next++ % 8];
-    snprintf(p, sizeof g_path[0], "%s/%s", g_dir, name);
-    return p;
-}
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/lagrad-idx.XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    DIR *d = opendir(g_dir);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rmdir(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(g_dir);
-    return 0;
+    return tmp_dir_make("idx");
 }
 
 /* ---- writing test files ---- */
@@ -864,5 +829,5 @@ int main(void)
         cmocka_unit_test(test_dataset_batch_copies_permuted_rows_without_allocating),
         cmocka_unit_test(test_dataset_loads_real_fashion_mnist),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmp_teardown);
 }

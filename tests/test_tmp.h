@@ -1,0 +1,64 @@
+/* Shared by the file-writing tests (checkpoint, idx): one temporary directory per test
+ * program and paths inside it. Needs _POSIX_C_SOURCE 200809L (mkdtemp, lstat). */
+#ifndef LAGRAD_TEST_TMP_H
+#define LAGRAD_TEST_TMP_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[64];
+static char g_path[8][256];
+static int g_next;
+
+/* A path in the test's temporary directory (a few live at once). */
+static inline const char *tpath(const char *name)
+{
+    char *p = g_path[g_next++ % 8];
+    snprintf(p, sizeof g_path[0], "%s/%s", g_dir, name);
+    return p;
+}
+
+/* Creates g_dir as /tmp/lagrad-<tag>.XXXXXX; 0 on success, -1 on failure. */
+static inline int tmp_dir_make(const char *tag)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/lagrad-%s.XXXXXX", tag);
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+/* Removes `dir` and everything below it (links are unlinked, not followed). */
+static inline void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        int len = snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (len < 0 || (size_t)len >= sizeof p)
+            continue; /* too long to name: left in place */
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_tree(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* A cmocka group teardown: removes g_dir. */
+static inline int tmp_teardown(void **state)
+{
+    (void)state;
+    remove_tree(g_dir);
+    return 0;
+}
+
+#endif
