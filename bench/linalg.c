@@ -17,28 +17,11 @@
 #include <string.h>
 #include <time.h>
 #include "lagrad/lagrad.h"
+#include "bench_util.h"
 
 enum { N_OPS = 4, N_IMPL = 3, MAX_REPS = 15 };
 static const char *const OPS[N_OPS] = {"cholesky", "eigh", "svd", "solve"};
 static const char *const IMPLS[N_IMPL] = {"lagrad", "rowmajor", "minimal"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double median(double *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what, const char *msg)
 {

@@ -7,13 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "lagrad/lagrad.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_util.h"
 
 /* One step: reset, 4 recorded ops, optionally backward. Returns the loss (keeps the
  * compiler from dropping the work). */
@@ -26,17 +20,6 @@ static float step(lg_graph *g, lg_tensor *a, lg_tensor *x, lg_tensor *w, int bac
         exit(1);
     }
     return (float)lg_tensor_item(y, 0);
-}
-
-static double median(double *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return v[n / 2];
 }
 
 int main(int argc, char **argv)
