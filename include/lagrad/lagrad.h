@@ -12,5 +12,6 @@
 #include "checkpoint.h"
 #include "data.h"
 #include "linalg.h"
+#include "conv.h"
 
 #endif
