@@ -88,6 +88,8 @@ static lg_status walk(lg_graph *g, const char *fn, lg_tensor *out, const lg_tens
             memset(gx, 0, sizeof *gx * (size_t)n->nin);
         }
         n->op->vjp(g, n, gy, gx);
+        if (g->anomaly && g->status == LG_OK && !lg_anomaly_check_vjp(g, n, gx))
+            break;
         for (int i = 0; i < n->nin && g->status == LG_OK; i++)
             if (gx[i] && (n->in[i]->flags & LG_TF_REQUIRES_GRAD))
                 accumulate(g, n->in[i], gx[i], leaves);

@@ -65,6 +65,17 @@ bool lg_graph_set_grad_enabled(lg_graph *g, bool enabled)
 
 bool lg_graph_grad_enabled(const lg_graph *g) { return g && g->grad_enabled; }
 
+bool lg_graph_set_anomaly(lg_graph *g, bool on)
+{
+    if (!g)
+        return false;
+    bool prev = g->anomaly;
+    g->anomaly = on;
+    return prev;
+}
+
+bool lg_graph_anomaly(const lg_graph *g) { return g && g->anomaly; }
+
 bool lg_graph_set_training(lg_graph *g, bool training)
 {
     if (!g)
@@ -209,6 +220,10 @@ lg_tensor *lg_graph_full(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shap
 lg_node *lg_record(lg_graph *g, const lg_op *op, int nin, lg_tensor *const *in, int nout,
                    lg_tensor *const *out)
 {
+    /* Inside backward the VJP's result is checked as a whole (backward.c), so the
+     * message names the op whose VJP failed rather than one of its helpers. */
+    if (g->anomaly && !g->in_backward && !lg_anomaly_check_outputs(g, op, nin, in, nout, out))
+        return NULL;
     if (!g->grad_enabled)
         return NULL;
     bool any = false;

@@ -55,6 +55,7 @@ struct lg_graph {
     bool grad_enabled;
     bool training;
     bool in_backward;
+    bool anomaly;       /* check outputs and gradients for NaN/Inf (anomaly.c) */
     lg_status status;
     char errmsg[256];
     const lg_backend *be;
@@ -94,6 +95,12 @@ lg_tensor *lg_graph_view(lg_graph *g, lg_tensor *x, int ndim, const int64_t *sha
  * recorded (then there is nothing to save) or on OOM (then lg_graph_status is set). */
 lg_node *lg_record(lg_graph *g, const lg_op *op, int nin, lg_tensor *const *in, int nout,
                    lg_tensor *const *out);
+
+/* Anomaly mode (anomaly.c). Each returns false, with LG_ERR_NUMERIC set on g, when an
+ * output of op (forward) or a gradient gx[i] of node n (backward) holds a NaN or Inf. */
+bool lg_anomaly_check_outputs(lg_graph *g, const lg_op *op, int nin, lg_tensor *const *in,
+                              int nout, lg_tensor *const *out);
+bool lg_anomaly_check_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gx);
 
 /* Whether the VJP should produce a gradient for input i. */
 static inline bool lg_needs_grad(const lg_node *n, int i)

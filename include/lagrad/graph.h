@@ -37,6 +37,17 @@ bool lg_graph_grad_enabled(const lg_graph *g);
 /* Training flag read by dropout (default true). Returns the previous setting. */
 bool lg_graph_set_training(lg_graph *g, bool training);
 
+/* Anomaly mode (default off), like torch.autograd.detect_anomaly: every op's outputs and,
+ * during backward, every VJP's input gradients are scanned for NaN and Inf. The first one
+ * found sets LG_ERR_NUMERIC with a message naming the op, its position in the tape ("op
+ * #k", counted from 0 in recording order; ops run without recording get the number the
+ * next recorded op would get), the input shapes and the first bad element; that op
+ * returns NULL (backward returns the status) and the graph stops there as on any error.
+ * It costs one extra read of every output and gradient.
+ * Returns the previous setting; the setting survives lg_graph_reset. */
+bool lg_graph_set_anomaly(lg_graph *g, bool on);
+bool lg_graph_anomaly(const lg_graph *g);
+
 /* Bytes the arena holds (its chunks), and the number of recorded ops. */
 size_t lg_graph_arena_bytes(const lg_graph *g);
 int64_t lg_graph_num_ops(const lg_graph *g);
