@@ -106,6 +106,17 @@ int64_t lg_data_num_batches(int64_t n, int64_t batch_size);
 lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t batch_size,
                            int64_t b, lg_tensor *x, int32_t *y);
 
+/* Augmentation: translates each image of the batch x in place by its own random offset
+ * (dy, dx), each drawn uniformly from [-max_shift, max_shift], filling the vacated pixels
+ * with `fill` (the background: 0 for raw pixels, (0 - mean) / std after
+ * lg_dataset_normalize). x is a caller-owned f32 or f64 tensor whose elements are rows of
+ * height*width pixels, e.g. (rows, 784) or (rows, 1, 28, 28) with height = width = 28.
+ * Uses two lg_rng_uniform draws per image, so a seed gives the same batch every run.
+ * Nothing is allocated. Errors: NULL x or r, height or width < 1, numel not a multiple of
+ * height*width, or max_shift < 0 or >= min(height, width) (LG_ERR_ARG). */
+lg_status lg_data_random_shift(lg_tensor *x, int64_t height, int64_t width, int max_shift,
+                               double fill, lg_rng *r);
+
 #ifdef __cplusplus
 }
 #endif
