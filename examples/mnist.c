@@ -18,6 +18,7 @@ typedef struct options {
     int epochs, batch, threads, resume;
     int64_t train_limit, test_limit; /* 0: all */
     int shift;                       /* augmentation: max random shift in pixels */
+    int stop_after;                  /* stop after this epoch (0: train all epochs) */
     double lr, background;           /* background: a 0 pixel after standardising */
     uint64_t seed;
 } options;
@@ -26,20 +27,23 @@ static void usage(void)
 {
     printf("usage: mnist [--data DIR] [--epochs N] [--batch N] [--lr X] [--threads N]\n"
            "             [--seed N] [--csv FILE] [--checkpoint FILE] [--resume]\n"
-           "             [--train-limit N] [--test-limit N] [--shift N]\n"
+           "             [--train-limit N] [--test-limit N] [--shift N] [--stop-after N]\n"
            "  --data DIR  an MNIST-format folder: {train,t10k}-{images-idx3,labels-idx1}-ubyte\n"
            "              (optionally .gz); default /usr/share/datasets/fashion-mnist\n"
            "  --train-limit N, --test-limit N  use only the first N samples of a split\n"
            "  --shift N   augment: move each training image by up to N pixels (0: off)\n"
+           "  --stop-after N  stop after epoch N as if interrupted (the learning-rate\n"
+           "              schedule still spans --epochs); go on later with --resume\n"
            "  defaults: 15 epochs, batch 128, Adam lr 1e-3 on a cosine schedule, shift 1,\n"
            "  1 thread,\n"
-           "  mnist_curves.csv, mnist.safetensors\n");
+           "  mnist_curves.csv, mnist.safetensors (and the optimizer state in\n"
+           "  mnist.safetensors.optim)\n");
 }
 
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){"/usr/share/datasets/fashion-mnist", NULL, "mnist_curves.csv",
-                   "mnist.safetensors", 15, 128, 1, 0, 0, 0, 1, 1e-3, 0, 42};
+                   "mnist.safetensors", 15, 128, 1, 0, 0, 0, 1, 0, 1e-3, 0, 42};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { usage(); exit(0); }
@@ -56,11 +60,13 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--train-limit")) o->train_limit = atoll(v);
         else if (!strcmp(a, "--test-limit")) o->test_limit = atoll(v);
         else if (!strcmp(a, "--shift")) o->shift = atoi(v);
+        else if (!strcmp(a, "--stop-after")) o->stop_after = atoi(v);
         else { fprintf(stderr, "mnist: unknown option %s (see --help)\n", a); return 1; }
         i++;
     }
     if (o->epochs < 1 || o->batch < 1 || o->threads < 1 || !(o->lr > 0) ||
-        o->train_limit < 0 || o->test_limit < 0 || o->shift < 0 || o->shift > 13) {
+        o->train_limit < 0 || o->test_limit < 0 || o->shift < 0 || o->shift > 13 ||
+        o->stop_after < 0) {
         fprintf(stderr, "mnist: epochs, batch and threads must be >= 1, lr > 0 and limits "
                         ">= 0, shift in [0, 13]\n");
         return 1;
@@ -128,23 +134,6 @@ static double evaluate(lg_graph *g, const lg_dataset *test, lg_tensor *w[LAYERS]
     return lg_graph_status(g) == LG_OK && test->n ? (double)correct / (double)test->n : -1;
 }
 
-static int resume_epoch(const options *o, lg_params *p)
-{
-    if (!o->resume)
-        return 0;
-    lg_checkpoint *c;
-    if (lg_checkpoint_load(p, o->ckpt, NULL, true) != LG_OK ||
-        lg_checkpoint_open(o->ckpt, &c) != LG_OK) {
-        fprintf(stderr, "mnist: cannot resume from %s: %s\n", o->ckpt, lg_last_errmsg());
-        return -1;
-    }
-    const char *e = lg_checkpoint_metadata_get(c, "epoch");
-    int epoch = e ? atoi(e) : 0;
-    lg_checkpoint_close(c);
-    printf("resumed from %s after epoch %d (Adam moments restart at zero)\n", o->ckpt, epoch);
-    return epoch;
-}
-
 typedef struct trainer {
     const options *o;
     lg_graph *g;
@@ -154,7 +143,54 @@ typedef struct trainer {
     int32_t *y;
     int64_t *perm;
     lg_rng rng;
+    char optim_path[4096]; /* "<checkpoint>.optim": Adam's moments, the step, the RNG */
 } trainer;
+
+/* Saves the parameters, then the optimizer state with the epoch and the shuffling RNG's
+ * counter, each atomically; resume checks the two epochs agree. */
+static void save_checkpoint(const trainer *t, int epoch)
+{
+    char e[16], rc[24];
+    snprintf(e, sizeof e, "%d", epoch);
+    snprintf(rc, sizeof rc, "%llu", (unsigned long long)t->rng.counter);
+    const char *meta[4] = {"epoch", e, "rng_counter", rc};
+    if (lg_checkpoint_save(t->p, t->o->ckpt, NULL, meta, 1) != LG_OK ||
+        lg_optim_save(t->opt, t->optim_path, meta, 2) != LG_OK)
+        fprintf(stderr, "mnist: checkpoint not saved: %s\n", lg_last_errmsg());
+}
+
+/* The epoch to go on from: 0 without --resume, -1 on error. Restores the parameters, the
+ * optimizer (moments and step) and the RNG, so a resumed run matches an unbroken one. */
+static int resume_epoch(trainer *t)
+{
+    const options *o = t->o;
+    if (!o->resume)
+        return 0;
+    lg_checkpoint *pc = NULL, *oc = NULL;
+    if (lg_checkpoint_load(t->p, o->ckpt, NULL, true) != LG_OK ||
+        lg_optim_load(t->opt, t->optim_path) != LG_OK ||
+        lg_checkpoint_open(o->ckpt, &pc) != LG_OK ||
+        lg_checkpoint_open(t->optim_path, &oc) != LG_OK) {
+        fprintf(stderr, "mnist: cannot resume from %s: %s\n", o->ckpt, lg_last_errmsg());
+        lg_checkpoint_close(pc);
+        return -1;
+    }
+    const char *pe = lg_checkpoint_metadata_get(pc, "epoch");
+    const char *oe = lg_checkpoint_metadata_get(oc, "epoch");
+    const char *rc = lg_checkpoint_metadata_get(oc, "rng_counter");
+    int epoch = pe && oe && rc && !strcmp(pe, oe) ? atoi(pe) : -1;
+    if (epoch < 0)
+        fprintf(stderr, "mnist: cannot resume: %s and %s are from different epochs (%s, %s)\n",
+                o->ckpt, t->optim_path, pe ? pe : "none", oe ? oe : "none");
+    else
+        t->rng.counter = strtoull(rc, NULL, 10);
+    lg_checkpoint_close(pc);
+    lg_checkpoint_close(oc);
+    if (epoch >= 0)
+        printf("resumed from %s after epoch %d (optimizer step %lld)\n", o->ckpt, epoch,
+               (long long)lg_optim_steps(t->opt));
+    return epoch;
+}
 
 /* One epoch over the shuffled training set (the last partial batch is dropped). */
 static int train_epoch(trainer *t, const lg_dataset *train, int64_t *step, int64_t total,
@@ -188,7 +224,7 @@ static int train_epoch(trainer *t, const lg_dataset *train, int64_t *step, int64
 
 static int run(const options *o, trainer *t, const lg_dataset *train, const lg_dataset *test)
 {
-    int first = resume_epoch(o, t->p);
+    int first = resume_epoch(t);
     if (first < 0)
         return 1;
     FILE *csv = fopen(o->csv, first ? "a" : "w");
@@ -200,7 +236,8 @@ static int run(const options *o, trainer *t, const lg_dataset *train, const lg_d
         fprintf(csv, "epoch,train_loss,train_accuracy,test_accuracy,seconds\n");
     int64_t total = (int64_t)o->epochs * (train->n / o->batch), step = first * (train->n / o->batch);
     double t0 = now_s(), test_acc = 0, train_s = 0;
-    for (int e = first + 1; e <= o->epochs; e++) {
+    int last = o->stop_after && o->stop_after < o->epochs ? o->stop_after : o->epochs;
+    for (int e = first + 1; e <= last; e++) {
         double loss, acc, e0 = now_s();
         if (train_epoch(t, train, &step, total, &loss, &acc)) {
             fclose(csv);
@@ -213,19 +250,15 @@ static int run(const options *o, trainer *t, const lg_dataset *train, const lg_d
                o->epochs, loss, acc, test_acc, (double)(train->n / o->batch * o->batch) / dt);
         fprintf(csv, "%d,%.6f,%.6f,%.6f,%.3f\n", e, loss, acc, test_acc, now_s() - t0);
         fflush(csv);
-        char epoch[16];
-        snprintf(epoch, sizeof epoch, "%d", e);
-        const char *meta[2] = {"epoch", epoch};
-        if (lg_checkpoint_save(t->p, o->ckpt, NULL, meta, 1) != LG_OK)
-            fprintf(stderr, "mnist: checkpoint not saved: %s\n", lg_last_errmsg());
+        save_checkpoint(t, e);
     }
     fclose(csv);
-    if (first >= o->epochs)
+    if (first >= last)
         test_acc = evaluate(t->g, test, t->w, t->b);
-    int trained = o->epochs - first;
+    int trained = last > first ? last - first : 0;
     double sps = train_s > 0 ? (double)trained * (double)(train->n / o->batch * o->batch) / train_s : 0;
     printf("RESULT dataset=%s test_accuracy=%.4f epochs=%d seconds=%.1f samples_per_s=%.0f\n",
-           o->name, test_acc, o->epochs, now_s() - t0, sps);
+           o->name, test_acc, first > last ? first : last, now_s() - t0, sps);
     return 0;
 }
 
@@ -252,6 +285,7 @@ int main(int argc, char **argv)
         return 1;
     }
     trainer t = {.o = &o};
+    snprintf(t.optim_path, sizeof t.optim_path, "%s.optim", o.ckpt);
     lg_rng_init(&t.rng, o.seed + 1);
     t.p = make_model(t.w, t.b, o.seed);
     lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);

@@ -4,15 +4,7 @@
 #include <float.h>
 #include <tgmath.h>
 #include <string.h>
-#include "params_impl.h"
-
-struct lg_optim {
-    lg_params *p;
-    lg_optim_config c;
-    int64_t steps;
-    int64_t numel[2];   /* block sizes when the state was made */
-    void *m[2], *v[2];  /* momentum / first moment, second moment, per dtype */
-};
+#include "optim_impl.h"
 
 lg_optim_config lg_optim_defaults(lg_optim_kind kind)
 {

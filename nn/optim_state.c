@@ -1,0 +1,169 @@
+/* Saving and loading an optimizer's state through a safetensors checkpoint. The moments
+ * are gathered into a temporary parameter store named after the parameters, which
+ * lg_checkpoint_save and lg_checkpoint_load then handle like any other. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lagrad/checkpoint.h"
+#include "optim_impl.h"
+
+static const char *kind_name(lg_optim_kind k)
+{
+    return k == LG_OPTIM_SGD ? "sgd" : k == LG_OPTIM_ADAM ? "adam" : "adamw";
+}
+
+/* The state buffers that exist for o: their names and per-dtype arrays. */
+typedef struct state_slots {
+    int n;
+    const char *suffix[2];
+    void *const *buf[2];
+} state_slots;
+
+static state_slots slots_of(const lg_optim *o)
+{
+    state_slots s = {0};
+    if (o->c.kind == LG_OPTIM_SGD) {
+        if (o->c.momentum > 0)
+            s = (state_slots){1, {"momentum_buffer", NULL}, {o->m, NULL}};
+    } else {
+        s = (state_slots){2, {"exp_avg", "exp_avg_sq"}, {o->m, o->v}};
+    }
+    return s;
+}
+
+static lg_status check_store(const lg_optim *o, const char *fn)
+{
+    for (int d = 0; d < 2; d++)
+        if (o->p->block[d].numel != o->numel[d])
+            return lg_set_error(LG_ERR_STATE, "%s: the store grew after the optimizer was "
+                                "made", fn);
+    return LG_OK;
+}
+
+/* *out gets a store with one tensor per (slot, parameter), shaped like the parameter and
+ * named "<name>.<suffix>". The names cannot collide: the suffixes differ in their ends. */
+static lg_status state_store(const lg_optim *o, const state_slots *s, const char *fn,
+                             lg_params **out)
+{
+    lg_params *st = lg_params_new();
+    char name[1024];
+    *out = NULL;
+    if (!st)
+        return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
+    for (int k = 0; k < s->n; k++)
+        for (int i = 0; i < o->p->n; i++) {
+            const lg_param_entry *e = &o->p->entries[i];
+            int len = snprintf(name, sizeof name, "%s.%s", e->name, s->suffix[k]);
+            if (len < 0 || (size_t)len >= sizeof name) {
+                lg_params_free(st);
+                return lg_set_error(LG_ERR_UNSUPPORTED, "%s: parameter name of %zu bytes is "
+                                    "too long", fn, strlen(e->name));
+            }
+            /* the name is unique and the shape valid: only memory can fail */
+            if (!lg_params_add(st, name, e->t->dtype, e->t->ndim, e->t->shape)) {
+                lg_params_free(st);
+                return lg_set_error(LG_ERR_OOM, "%s: out of memory for %s", fn, name);
+            }
+        }
+    *out = st;
+    return LG_OK;
+}
+
+/* Copies between the optimizer's buffers and the state store, in the order it was built. */
+static void copy_state(const lg_optim *o, const state_slots *s, lg_params *st, bool to_store)
+{
+    int j = 0;
+    for (int k = 0; k < s->n; k++)
+        for (int i = 0; i < o->p->n; i++, j++) {
+            const lg_param_entry *e = &o->p->entries[i];
+            lg_tensor *t = lg_params_at(st, j);
+            size_t es = lg_dtype_size(e->t->dtype);
+            char *buf = (char *)s->buf[k][e->t->dtype] + (size_t)e->offset * es;
+            size_t bytes = (size_t)e->t->numel * es;
+            if (to_store)
+                memcpy(lg_tensor_data(t), buf, bytes);
+            else
+                memcpy(buf, lg_tensor_data(t), bytes);
+        }
+}
+
+lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *meta,
+                        int n_meta)
+{
+    static const char fn[] = "lg_optim_save";
+    if (!o || !path || n_meta < 0 || (n_meta > 0 && !meta))
+        return lg_set_error(LG_ERR_ARG, "%s: NULL optimizer, path or metadata", fn);
+    lg_status st = check_store(o, fn);
+    if (st != LG_OK)
+        return st;
+    state_slots s = slots_of(o);
+    lg_params *store;
+    if ((st = state_store(o, &s, fn, &store)) != LG_OK)
+        return st;
+    copy_state(o, &s, store, true);
+
+    const char **all = lg_malloc(sizeof *all * (size_t)(2 * n_meta + 4));
+    if (!all) {
+        lg_params_free(store);
+        return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
+    }
+    char step[24];
+    snprintf(step, sizeof step, "%lld", (long long)o->steps);
+    all[0] = "lagrad.optimizer";
+    all[1] = kind_name(o->c.kind);
+    all[2] = "step";
+    all[3] = step;
+    if (n_meta)
+        memcpy(all + 4, meta, sizeof *all * (size_t)(2 * n_meta));
+    st = lg_checkpoint_save(store, path, NULL, all, n_meta + 2);
+    lg_free(all, sizeof *all * (size_t)(2 * n_meta + 4));
+    lg_params_free(store);
+    return st;
+}
+
+/* The "step" of an open file, or -1 when it is missing or not a non-negative integer. */
+static long long read_step(const lg_checkpoint *c)
+{
+    const char *v = lg_checkpoint_metadata_get(c, "step");
+    if (!v || !*v)
+        return -1;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return *end || errno || n < 0 ? -1 : n;
+}
+
+lg_status lg_optim_load(lg_optim *o, const char *path)
+{
+    static const char fn[] = "lg_optim_load";
+    if (!o || !path)
+        return lg_set_error(LG_ERR_ARG, "%s: NULL %s", fn, o ? "path" : "optimizer");
+    lg_status st = check_store(o, fn);
+    if (st != LG_OK)
+        return st;
+    lg_checkpoint *c;
+    if ((st = lg_checkpoint_open(path, &c)) != LG_OK)
+        return st;
+    const char *kind = lg_checkpoint_metadata_get(c, "lagrad.optimizer");
+    long long steps = read_step(c);
+    if (!kind || strcmp(kind, kind_name(o->c.kind)) || steps < 0) {
+        st = lg_set_error(LG_ERR_FORMAT, "%s: %s holds %s%s%s, not the state of an %s "
+                          "optimizer with a step count", fn, path,
+                          kind ? "optimizer \"" : "no optimizer state", kind ? kind : "",
+                          kind ? "\"" : "", kind_name(o->c.kind));
+        lg_checkpoint_close(c);
+        return st;
+    }
+    lg_checkpoint_close(c);
+    state_slots s = slots_of(o);
+    lg_params *store;
+    if ((st = state_store(o, &s, fn, &store)) != LG_OK)
+        return st;
+    if ((st = lg_checkpoint_load(store, path, NULL, true)) == LG_OK) {
+        copy_state(o, &s, store, false);
+        o->steps = steps;
+    }
+    lg_params_free(store);
+    return st;
+}
