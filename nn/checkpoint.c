@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include <zlib.h>
 #include "lagrad/checkpoint.h"
 #include "../tensor/tensor_impl.h"
 
@@ -16,6 +17,8 @@
 #define MAX_JSON_INT 9007199254740992.0
 /* More dimensions than any real tensor has; bounds the per-tensor shape allocation. */
 #define MAX_NDIM 64
+/* Bytes read at a time to check the data checksum. */
+#define CRC_CHUNK ((size_t)1 << 20)
 
 /* The dtypes of the safetensors format with a whole number of bytes per element. */
 static const struct {
@@ -393,6 +396,53 @@ static lg_status parse_root(const ctx *x, const cJSON *root, uint64_t data_len)
     return s;
 }
 
+/* The stored checksum as a number: exactly 8 hex digits. */
+static bool parse_crc(const char *text, uint32_t *crc)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        char ch = text[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        if (d < 0)
+            return false;
+        v = v << 4 | (uint32_t)d;
+    }
+    *crc = v;
+    return text[8] == '\0';
+}
+
+/* When the metadata holds LG_CHECKPOINT_CRC_KEY, the CRC-32 of the data section must match
+ * it. The section is read in chunks, so this allocates at most CRC_CHUNK bytes. */
+static lg_status verify_checksum(const ctx *x, uint64_t data_len)
+{
+    const char *text = lg_checkpoint_metadata_get(x->c, LG_CHECKPOINT_CRC_KEY);
+    if (!text)
+        return LG_OK;
+    uint32_t want;
+    if (!parse_crc(text, &want))
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s: metadata %s is \"%.32s\", not 8 hex "
+                            "digits", x->fn, x->path, LG_CHECKPOINT_CRC_KEY, text);
+    size_t cap = data_len < CRC_CHUNK ? (size_t)data_len : CRC_CHUNK;
+    unsigned char *buf = cap ? lg_malloc(cap) : NULL;
+    if (cap && !buf)
+        return oom(x);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    lg_status s = LG_OK;
+    for (uint64_t pos = 0; pos < data_len && s == LG_OK; pos += cap) {
+        size_t n = data_len - pos < cap ? (size_t)(data_len - pos) : cap;
+        s = read_at(x, buf, n, x->c->data_start + pos, "the data");
+        crc = crc32(crc, buf, (uInt)n);
+    }
+    lg_free(buf, cap);
+    if (s == LG_OK && (uint32_t)crc != want)
+        s = lg_set_error(LG_ERR_FORMAT, "%s: %s: the data is corrupt: %s says %08lx, the %llu "
+                         "data bytes give %08lx", x->fn, x->path, LG_CHECKPOINT_CRC_KEY,
+                         (unsigned long)want, (unsigned long long)data_len,
+                         (unsigned long)(uint32_t)crc);
+    return s;
+}
+
 /* The 8-byte length, then the JSON header, checked before anything is allocated. */
 static lg_status parse_header(const ctx *x, uint64_t file_size)
 {
@@ -437,11 +487,13 @@ static lg_status parse_header(const ctx *x, uint64_t file_size)
             s = lg_set_error(LG_ERR_FORMAT, "%s: %s: the header is not a JSON object", x->fn,
                              x->path);
     }
+    x->c->data_start = 8 + n;
     if (s == LG_OK)
         s = parse_root(x, root, file_size - 8 - n);
     cJSON_Delete(root);
     lg_free(buf, (size_t)n + 1);
-    x->c->data_start = 8 + n;
+    if (s == LG_OK)
+        s = verify_checksum(x, file_size - 8 - n);
     return s;
 }
 

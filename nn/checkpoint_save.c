@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include <zlib.h>
 #include "lagrad/checkpoint.h"
 #include "../tensor/tensor_impl.h"
 
@@ -44,10 +45,22 @@ static bool add_tensor(cJSON *root, const char *name, const lg_tensor *t, uint64
     return ok;
 }
 
-static lg_status add_metadata(cJSON *root, const char *const *meta, int n_meta)
+/* The CRC-32 of the data section: the saved tensors' bytes in store order. */
+static uint32_t data_crc(const lg_params *p, const char *prefix)
 {
-    if (n_meta == 0)
-        return LG_OK;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < lg_params_count(p); i++) {
+        const lg_tensor *t = lg_params_at(p, i);
+        if (has_prefix(lg_params_name(p, i), prefix))
+            crc = crc32_z(crc, lg_tensor_cdata(t),
+                          (size_t)lg_tensor_numel(t) * lg_dtype_size(lg_tensor_dtype(t)));
+    }
+    return (uint32_t)crc;
+}
+
+/* The caller's pairs, then the checksum under LG_CHECKPOINT_CRC_KEY. */
+static lg_status add_metadata(cJSON *root, const char *const *meta, int n_meta, uint32_t crc)
+{
     cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
     if (!m)
         return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
@@ -56,11 +69,18 @@ static lg_status add_metadata(cJSON *root, const char *const *meta, int n_meta)
         if (!k || !v)
             return lg_set_error(LG_ERR_ARG, "%s: metadata pair %d has a NULL key or value", fn,
                                 i);
+        if (strcmp(k, LG_CHECKPOINT_CRC_KEY) == 0)
+            return lg_set_error(LG_ERR_ARG, "%s: metadata key '%s' is reserved for the data "
+                                "checksum", fn, k);
         if (cJSON_GetObjectItemCaseSensitive(m, k))
             return lg_set_error(LG_ERR_ARG, "%s: metadata key '%s' given twice", fn, k);
         if (!cJSON_AddStringToObject(m, k, v))
             return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
     }
+    char hex[9];
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
+    if (!cJSON_AddStringToObject(m, LG_CHECKPOINT_CRC_KEY, hex))
+        return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
     return LG_OK;
 }
 
@@ -71,7 +91,7 @@ static lg_status build_header(const lg_params *p, const char *prefix, const char
     cJSON *root = cJSON_CreateObject();
     if (!root)
         return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
-    lg_status s = add_metadata(root, meta, n_meta);
+    lg_status s = add_metadata(root, meta, n_meta, data_crc(p, prefix));
     uint64_t off = 0;
     for (int i = 0; s == LG_OK && i < lg_params_count(p); i++) {
         const char *name = lg_params_name(p, i);

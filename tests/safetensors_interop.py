@@ -1,7 +1,12 @@
 """A tiny safetensors reader and writer in json + numpy, for test_checkpoint.c.
 
-  safetensors_interop.py write PATH   writes the tensors below for lagrad to load
-  safetensors_interop.py check PATH   reads a file lagrad wrote and checks every byte
+  safetensors_interop.py write PATH      writes the tensors below for lagrad to load
+  safetensors_interop.py write-crc PATH  the same, with the data's CRC-32 in the metadata
+  safetensors_interop.py check PATH      reads a file lagrad wrote and checks every byte
+
+The checksum is zlib.crc32 of the data section as 8 lowercase hex digits under the
+metadata key CRC_KEY (LG_CHECKPOINT_CRC_KEY in checkpoint.h); files written by PyTorch
+lack it, like those of plain "write".
 
 Both sides fill their tensors with value(i, salt) below, computed the same way in C
 (one IEEE division, then one rounding to float32 where the dtype is F32), with special
@@ -11,6 +16,7 @@ Exit status 0 means every check passed; otherwise a message says which failed.
 import json
 import struct
 import sys
+import zlib
 
 import numpy as np
 
@@ -43,10 +49,11 @@ C_TENSORS = {
     "scale": ("F64", (2, 3), 13),
     "empty": ("F32", (0, 3), 14),
 }
+CRC_KEY = "lagrad.crc32"
 C_METADATA = {"framework": "lagrad", "note": "quote \" and backslash \\ and \u00e9"}
 
 
-def write(path):
+def write(path, with_crc=False):
     blobs, offsets, pos = {}, {}, 0
     for name in reversed(list(PY_TENSORS)):
         dtype, shape, salt = PY_TENSORS[name]
@@ -55,6 +62,9 @@ def write(path):
         offsets[name] = (pos, pos + len(b))
         pos += len(b)
     header = {"__metadata__": {"format": "pt", "source": "numpy"}}
+    if with_crc:
+        body = b"".join(blobs[name] for name in reversed(list(PY_TENSORS)))
+        header["__metadata__"][CRC_KEY] = "%08x" % zlib.crc32(body)
     for name, (dtype, shape, _) in PY_TENSORS.items():
         header[name] = {"dtype": dtype, "shape": list(shape),
                         "data_offsets": list(offsets[name])}
@@ -81,8 +91,13 @@ def check(path):
     if raw.rstrip(b" ") != raw.rstrip():
         fail("header padding is not spaces")
     header = json.loads(raw)
-    if header.pop("__metadata__", None) != C_METADATA:
+    meta = header.pop("__metadata__", {})
+    crc = meta.pop(CRC_KEY, None)
+    if meta != C_METADATA:
         fail("metadata differs")
+    if crc != "%08x" % zlib.crc32(data[8 + n:]):
+        fail("%s is %s, zlib.crc32 of the data gives %08x" % (CRC_KEY, crc,
+                                                              zlib.crc32(data[8 + n:])))
     if list(header) != list(C_TENSORS):
         fail("names %s, want %s" % (list(header), list(C_TENSORS)))
     body, pos = data[8 + n:], 0
@@ -105,6 +120,9 @@ def check(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("write", "check"):
-        sys.exit("usage: safetensors_interop.py write|check PATH")
-    (write if sys.argv[1] == "write" else check)(sys.argv[2])
+    if len(sys.argv) != 3 or sys.argv[1] not in ("write", "write-crc", "check"):
+        sys.exit("usage: safetensors_interop.py write|write-crc|check PATH")
+    if sys.argv[1] == "check":
+        check(sys.argv[2])
+    else:
+        write(sys.argv[2], with_crc=sys.argv[1] == "write-crc")

@@ -1,18 +1,16 @@
 /* Checkpoint tests: bit-exact round trips, prefix (adapter) saves, mismatch messages, every
- * kind of hostile header written byte by byte, a save killed mid-write, and interop with a
+ * kind of hostile header written byte by byte, the data checksum, and interop with a
  * json + numpy safetensors reader/writer (tests/safetensors_interop.py; skipped without
- * /usr/bin/python3 and numpy). */
+ * /usr/bin/python3 and numpy). Saves killed mid-write are in test_checkpoint_crash.c. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "test_util.h"
 #include "test_alloc.h"
 #include "test_tmp.h"
@@ -132,6 +130,28 @@ static void craft(const char *path, const char *header, size_t data)
     craft_len(path, strlen(header), header, data);
 }
 
+/* zlib's CRC-32 of the data section of the checkpoint at path, as 8 hex digits. */
+static const char *file_data_crc(const char *path)
+{
+    static char hex[9];
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char le[8];
+    assert_int_equal(fread(le, 1, 8, f), 8);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | le[i];
+    assert_int_equal(fseek(f, (long)(8 + n), SEEK_SET), 0);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    unsigned char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        crc = crc32(crc, buf, (uInt)k);
+    fclose(f);
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
+    return hex;
+}
+
 static void assert_msg_has(const char *part)
 {
     if (!strstr(lg_last_errmsg(), part)) {
@@ -171,13 +191,17 @@ static void test_checkpoint_round_trip_is_bit_exact(void **state)
         assert_int_equal(lg_checkpoint_find(c, t.name), i);
     }
     assert_int_equal(lg_checkpoint_find(c, "nope"), -1);
-    assert_int_equal(lg_checkpoint_metadata_count(c), 2);
+    assert_int_equal(lg_checkpoint_metadata_count(c), 3); /* and the checksum */
     assert_string_equal(lg_checkpoint_metadata_get(c, "epoch"), "3");
     assert_string_equal(lg_checkpoint_metadata_get(c, "note"), "a \"quoted\"\nline");
     assert_null(lg_checkpoint_metadata_get(c, "missing"));
     const char *k, *v;
     assert_int_equal(lg_checkpoint_metadata_at(c, 1, &k, &v), LG_OK);
     assert_string_equal(k, "note");
+    assert_int_equal(lg_checkpoint_metadata_at(c, 2, &k, &v), LG_OK);
+    assert_string_equal(k, LG_CHECKPOINT_CRC_KEY);
+    char crc[9];
+    snprintf(crc, sizeof crc, "%s", v);
 
     /* the lower-level reader fills a caller tensor */
     lg_tensor *w = lg_tensor_new(LG_F64, 2, (int64_t[]){2, 3});
@@ -199,6 +223,8 @@ static void test_checkpoint_round_trip_is_bit_exact(void **state)
         n = n << 8 | le[i];
     assert_int_equal(n % 8, 0);
     assert_int_equal((uint64_t)size, 8 + n + 12 * 4 + 3 * 4 + 6 * 8 + 8);
+    /* the checksum is zlib's CRC-32 of those data bytes, recomputed here from the file */
+    assert_string_equal(crc, file_data_crc(path));
     lg_params_free(a);
     lg_params_free(b);
 }
@@ -213,7 +239,9 @@ static void test_checkpoint_save_overwrites_and_empty_store_round_trips(void **s
     lg_checkpoint *c;
     assert_int_equal(lg_checkpoint_open(path, &c), LG_OK);
     assert_int_equal(lg_checkpoint_count(c), 0);
-    assert_int_equal(lg_checkpoint_metadata_count(c), 0);
+    assert_int_equal(lg_checkpoint_metadata_count(c), 1);
+    /* no data: the CRC-32 of zero bytes */
+    assert_string_equal(lg_checkpoint_metadata_get(c, LG_CHECKPOINT_CRC_KEY), "00000000");
     lg_checkpoint_close(c);
     assert_int_equal(lg_checkpoint_load(e, path, NULL, true), LG_OK);
     lg_params_free(a);
@@ -371,7 +399,7 @@ static void test_checkpoint_reader_reports_each_error(void **state)
     assert_int_equal(lg_checkpoint_info(c, -1, &info), LG_ERR_ARG);
     assert_int_equal(lg_checkpoint_info(c, 0, NULL), LG_ERR_ARG);
     const char *k, *v;
-    assert_int_equal(lg_checkpoint_metadata_at(c, 0, &k, &v), LG_ERR_ARG);
+    assert_int_equal(lg_checkpoint_metadata_at(c, 1, &k, &v), LG_ERR_ARG); /* only the CRC */
     assert_int_equal(lg_checkpoint_count(NULL), 0);
     assert_int_equal(lg_checkpoint_find(NULL, "x"), -1);
     lg_checkpoint_close(c);
@@ -616,6 +644,9 @@ static void test_checkpoint_save_rejects_bad_arguments(void **state)
     const char *dup[] = {"k", "1", "k", "2"};
     assert_int_equal(lg_checkpoint_save(a, path, NULL, dup, 2), LG_ERR_ARG);
     assert_msg_has("metadata key 'k' given twice");
+    const char *crc[] = {LG_CHECKPOINT_CRC_KEY, "00000000"};
+    assert_int_equal(lg_checkpoint_save(a, path, NULL, crc, 1), LG_ERR_ARG);
+    assert_msg_has("'" LG_CHECKPOINT_CRC_KEY "' is reserved");
     assert_non_null(lg_params_add(a, "__metadata__", LG_F32, 1, (int64_t[]){1}));
     assert_int_equal(lg_checkpoint_save(a, path, NULL, NULL, 0), LG_ERR_ARG);
     assert_msg_has("'__metadata__'");
@@ -625,76 +656,83 @@ static void test_checkpoint_save_rejects_bad_arguments(void **state)
     lg_params_free(a);
 }
 
-/* A child saving a new checkpoint over an old one is killed with SIGKILL halfway: the
- * temporary file is a FIFO that the parent drains slowly, so the child is caught blocked
- * inside its writes. The old checkpoint must load, unchanged. */
-static void test_checkpoint_save_killed_midway_keeps_old_file(void **state)
+/* ---- the data checksum ---- */
+
+/* Flips bit `bit` of the byte at `off` in the file. */
+static void flip_bit(const char *path, long off, int bit)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_true(c != EOF);
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    assert_int_equal(fputc(c ^ (1 << bit), f), c ^ (1 << bit));
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_checkpoint_checksum_detects_a_flipped_data_bit(void **state)
 {
     (void)state;
-    const char *path = tpath("crash.safetensors");
-    lg_params *old = make_store(k_model, N_MODEL, true);
-    assert_int_equal(lg_checkpoint_save(old, path, NULL, NULL, 0), LG_OK);
-
-    int go[2];
-    assert_int_equal(pipe(go), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* the new checkpoint: the same names, other values, and 4 MB so that the pipe
-         * fills long before the end */
-        char c;
-        close(go[1]);
-        if (read(go[0], &c, 1) != 1)
-            _exit(2);
-        lg_params *p = make_store(k_model, N_MODEL, false);
-        lg_params_add(p, "big", LG_F32, 1, (int64_t[]){1 << 20});
-        lg_checkpoint_save(p, path, NULL, NULL, 0);
-        _exit(3); /* not reached: the parent never drains the FIFO to the end */
-    }
-    close(go[0]);
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
-    assert_int_equal(mkfifo(tmp, 0600), 0);
-    assert_int_equal(write(go[1], "g", 1), 1);
-    /* non-blocking with a timeout, so that a save that bypasses the temporary file fails
-     * the test instead of hanging it */
-    int fd = open(tmp, O_RDONLY | O_NONBLOCK);
-    assert_true(fd >= 0);
-    static char buf[1 << 16];
-    char head[9];
-    size_t got = 0;
-    while (got < 200000) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        assert_int_equal(poll(&pfd, 1, 20000), 1);
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0 && errno == EAGAIN)
-            continue;
-        assert_true(r > 0);
-        for (size_t i = got; i < sizeof head && i < got + (size_t)r; i++)
-            head[i] = buf[i - got];
-        got += (size_t)r;
-    }
-    /* what came through was the new file: its header length, then its JSON */
-    assert_true(head[0] != 0 && head[8] == '{');
-    /* mid-save: the new header went out, the old file is still in place */
+    const char *path = tpath("crc.safetensors");
+    lg_params *a = make_store(k_model, N_MODEL, true);
+    assert_int_equal(lg_checkpoint_save(a, path, NULL, NULL, 0), LG_OK);
+    char good[9];
+    snprintf(good, sizeof good, "%s", file_data_crc(path));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    /* the last byte of the data: the top of scalar's f64, a silent change otherwise */
+    flip_bit(path, (long)st.st_size - 1, 3);
+    char bad[9];
+    snprintf(bad, sizeof bad, "%s", file_data_crc(path));
+    lg_checkpoint *c = (lg_checkpoint *)&c;
+    assert_int_equal(lg_checkpoint_open(path, &c), LG_ERR_FORMAT);
+    assert_null(c);
+    assert_msg_has(path);
+    char want[96];
+    snprintf(want, sizeof want, "says %s, the 116 data bytes give %s", good, bad);
+    assert_msg_has(want);
+    /* load refuses it too and leaves the store as it was */
     lg_params *b = make_store(k_model, N_MODEL, false);
-    assert_int_equal(lg_checkpoint_load(b, path, NULL, true), LG_OK);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    close(fd);
-    close(go[1]);
-
-    lg_params_free(b);
-    b = make_store(k_model, N_MODEL, false);
+    assert_int_equal(lg_checkpoint_load(b, path, NULL, true), LG_ERR_FORMAT);
+    assert_msg_has("lg_checkpoint_load: ");
+    assert_msg_has("the data is corrupt");
+    for (int i = 0; i < N_MODEL; i++)
+        assert_true(all_zero(lg_params_at(b, i)));
+    /* flipping it back restores the file */
+    flip_bit(path, (long)st.st_size - 1, 3);
     assert_int_equal(lg_checkpoint_load(b, path, NULL, true), LG_OK);
     for (int i = 0; i < N_MODEL; i++)
         assert_filled(lg_params_at(b, i), i + 1);
-    assert_int_equal(count_files("crash.safetensors.tmp."), 1); /* the stale FIFO */
-    unlink(tmp);
+    lg_params_free(a);
     lg_params_free(b);
-    lg_params_free(old);
+}
+
+static void test_checkpoint_checksum_must_be_8_hex_digits(void **state)
+{
+    (void)state;
+    const char *path = tpath("crcfmt.safetensors");
+    static const char *bad[] = {"", "0000000", "000000000", "0000000g", " 0000000", "-1"};
+    char h[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(h, sizeof h, "{\"__metadata__\":{\"%s\":\"%s\"}}", LG_CHECKPOINT_CRC_KEY,
+                 bad[i]);
+        craft(path, h, 0);
+        lg_checkpoint *c;
+        assert_int_equal(lg_checkpoint_open(path, &c), LG_ERR_FORMAT);
+        assert_msg_has("not 8 hex digits");
+    }
+    /* upper-case digits are accepted; the CRC-32 of 4 zero bytes is 2144df1c (zlib) */
+    snprintf(h, sizeof h, "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+             "\"__metadata__\":{\"%s\":\"2144DF1C\"}}", LG_CHECKPOINT_CRC_KEY);
+    craft(path, h, 4);
+    lg_checkpoint *c;
+    assert_int_equal(lg_checkpoint_open(path, &c), LG_OK);
+    lg_checkpoint_close(c);
+    /* without the key, nothing is checked (files from PyTorch) */
+    craft(path, "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    assert_int_equal(lg_checkpoint_open(path, &c), LG_OK);
+    lg_checkpoint_close(c);
 }
 
 /* ---- allocation failures ---- */
@@ -757,13 +795,12 @@ static int run_script(const char *verb, const char *path)
     return system(cmd);
 }
 
-static void test_checkpoint_loads_file_written_by_numpy(void **state)
+/* Loads what `safetensors_interop.py verb` writes: without the checksum ("write", like a
+ * PyTorch file) or with one from Python's zlib.crc32 ("write-crc"), which lagrad checks. */
+static void load_numpy_file(const char *verb, bool with_crc)
 {
-    (void)state;
-    if (!have_numpy())
-        skip();
     const char *path = tpath("from_numpy.safetensors");
-    assert_int_equal(run_script("write", path), 0);
+    assert_int_equal(run_script(verb, path), 0);
     static const pdef py[] = {
         {"encoder.weight", LG_F32, 2, {3, 5}}, {"encoder.bias", LG_F32, 1, {3}},
         {"head.w64", LG_F64, 3, {2, 2, 2}}, {"scalar", LG_F64, 0, {0}},
@@ -781,12 +818,22 @@ static void test_checkpoint_loads_file_written_by_numpy(void **state)
             assert_int_equal(t.shape[d], py[i].shape[d]);
     }
     assert_string_equal(lg_checkpoint_metadata_get(c, "format"), "pt");
+    assert_int_equal(lg_checkpoint_metadata_get(c, LG_CHECKPOINT_CRC_KEY) != NULL, with_crc);
     lg_checkpoint_close(c);
     lg_params *p = make_store(py, 4, false);
     assert_int_equal(lg_checkpoint_load(p, path, NULL, true), LG_OK);
     for (int i = 0; i < 4; i++)
         assert_filled(lg_params_at(p, i), i + 1);
     lg_params_free(p);
+}
+
+static void test_checkpoint_loads_file_written_by_numpy(void **state)
+{
+    (void)state;
+    if (!have_numpy())
+        skip();
+    load_numpy_file("write", false);
+    load_numpy_file("write-crc", true);
 }
 
 static void test_checkpoint_written_file_reads_in_numpy(void **state)
@@ -826,7 +873,8 @@ int main(void)
         cmocka_unit_test(test_checkpoint_open_accepts_space_padding),
         cmocka_unit_test(test_checkpoint_io_errors_name_the_path),
         cmocka_unit_test(test_checkpoint_save_rejects_bad_arguments),
-        cmocka_unit_test(test_checkpoint_save_killed_midway_keeps_old_file),
+        cmocka_unit_test(test_checkpoint_checksum_detects_a_flipped_data_bit),
+        cmocka_unit_test(test_checkpoint_checksum_must_be_8_hex_digits),
         cmocka_unit_test(test_checkpoint_survives_every_allocation_failure),
         cmocka_unit_test(test_checkpoint_loads_file_written_by_numpy),
         cmocka_unit_test(test_checkpoint_written_file_reads_in_numpy),

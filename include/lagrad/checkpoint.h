@@ -18,15 +18,28 @@ extern "C" {
 /* Largest JSON header lagrad accepts, in bytes (the limit of the reference reader). */
 #define LG_CHECKPOINT_MAX_HEADER 100000000
 
+/* The "__metadata__" key under which lg_checkpoint_save stores the CRC-32 (zlib's crc32,
+ * the same as Python's zlib.crc32) of the whole data section, the bytes after the header,
+ * as 8 lowercase hex digits. lg_checkpoint_open (and so lg_checkpoint_load) recomputes it
+ * and refuses a file whose data no longer matches. Files without the key, such as those
+ * PyTorch writes, load unchecked. The checksum covers the tensor data only: corruption in
+ * the header shows as a JSON, offset or shape error instead, or not at all (a digit of a
+ * shape changed to another valid shape of the same size). */
+#define LG_CHECKPOINT_CRC_KEY "lagrad.crc32"
+
 /* Saves the parameters of p whose names start with `prefix` (every parameter when prefix
  * is NULL or "") to `path`, in the order they were added. meta holds n_meta key/value
  * pairs of strings (meta[2i] is a key, meta[2i+1] its value) for "__metadata__"; meta
- * may be NULL when n_meta is 0.
+ * may be NULL when n_meta is 0. The key LG_CHECKPOINT_CRC_KEY is added after them.
  * The file is written to "<path>.tmp.<pid>", flushed to disk (fsync), then renamed over
- * path, so a crash mid-save leaves any old file at path intact (a stale .tmp file may
- * remain). Two threads of one process must not save to the same path at once.
+ * path, so a crash or SIGKILL at any point of the save leaves at path either the old
+ * file or the new one, complete, never a mix (tests/test_checkpoint_crash.c). A process
+ * killed before the rename leaves its "<path>.tmp.<pid>" behind: nothing reads it, a
+ * later save from a process with the same pid truncates and reuses it, and it can be
+ * deleted at any time. Two threads of one process must not save to the same path at once.
  * Errors: NULL p or path, a non-empty prefix that matches nothing, a parameter named
- * "__metadata__", a duplicate or NULL metadata key/value (LG_ERR_ARG); out of memory;
+ * "__metadata__", a duplicate or NULL metadata key/value, or the reserved key
+ * LG_CHECKPOINT_CRC_KEY in meta (LG_ERR_ARG); out of memory;
  * any failure to create, write, sync or rename the file (LG_ERR_IO, with the system's
  * reason; the temporary file is removed). lg_last_errmsg() says which. */
 lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *prefix,
@@ -54,11 +67,17 @@ typedef struct lg_checkpoint lg_checkpoint;
  * dtype, a shape of non-negative integers and data_offsets [begin, end] with
  * end - begin = dtype size x numel; the ranges must not overlap and together cover the
  * data section exactly (no holes or trailing bytes, as the format requires). Names are
- * unique; "__metadata__", if present, maps strings to strings.
+ * unique; "__metadata__", if present, maps strings to strings. When it holds
+ * LG_CHECKPOINT_CRC_KEY, the data section is read once to check it.
  * *out gets the reader (close it with lg_checkpoint_close), or NULL on error.
+ * What a hostile file can do: nothing beyond an error status. Every allocation is bounded
+ * by the file's length (the header buffer by the header length, itself checked against
+ * the file size; the tensor tables by the number of JSON members), and no read goes
+ * outside the ranges checked against the file size. tests/fuzz/ fuzzes this reader.
  * Errors: NULL argument (LG_ERR_ARG); the file cannot be opened, is not a regular file,
- * or a read fails (LG_ERR_IO); any violation above (LG_ERR_FORMAT, the message naming
- * the file and what is wrong); a dtype the safetensors format does not define, or whose
+ * or a read fails (LG_ERR_IO); any violation above, or a checksum that is malformed or
+ * does not match the data (LG_ERR_FORMAT, the message naming the file and what is wrong,
+ * for a checksum the expected and the computed value); a dtype the safetensors format does not define, or whose
  * size lagrad does not know (LG_ERR_UNSUPPORTED); out of memory. The JSON parser (cJSON)
  * allocates with the C library's malloc, not through lagrad's allocator hook: its hooks
  * are process-wide and would capture other cJSON users in the program (and its free hook
