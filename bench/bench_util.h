@@ -5,12 +5,15 @@
 
 #include <time.h>
 
+/* examples/example_mlp.h has the same now_s; a benchmark including it first uses that one. */
+#ifndef LAGRAD_EXAMPLE_MLP_H
 static inline double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+#endif
 
 static inline double median(double *v, int n)
 {

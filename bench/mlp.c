@@ -1,0 +1,285 @@
+/* MLP training speed on the real Fashion-MNIST training set: the recipe of examples/mnist
+ * (fully connected ReLU net, cross-entropy, Adam lr 1e-3 on a cosine schedule, batches drawn
+ * from a shuffled, standardised training set; no augmentation), timed the way
+ * bench/mlp_torch.py times PyTorch. Prints one JSON object.
+ *
+ *   mlp [--widths 784,256,128,10] [--batch 128] [--threads 1] [--steps N] [--reps 3]
+ *       [--mode train|epoch|anomaly] [--train-limit N] [--data DIR]
+ *
+ * train:   `reps` windows of `steps` steps after a warm-up; after each window the same
+ *          thread count times cblas_sgemm at 1024^3, the GEMM limit. Reports the median
+ *          samples/s, the median sgemm GFLOP/s, the matmul FLOPs per trained sample and
+ *          lagrad's heap allocations per step after the first (all of lagrad's memory goes
+ *          through the counting allocator hook, installed before anything is created).
+ * epoch:   the median time of `reps` whole epochs over the first --train-limit samples.
+ * anomaly: forward + backward only (no optimizer), windows alternating anomaly mode off and
+ *          on; reports the median ms per step of each. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lagrad/lagrad.h"
+#include "lagrad/data.h"
+#include "../examples/example_mlp.h"
+#include "../tests/test_alloc.h"
+#include "bench_util.h"
+
+enum { MAX_LAYERS = 4, MAX_REPS = 31 };
+
+typedef struct options {
+    const char *data, *mode;
+    int64_t widths[MAX_LAYERS + 1];
+    int layers, batch, threads, reps;
+    long steps;
+    int64_t train_limit;
+} options;
+
+typedef struct net {
+    lg_graph *g;
+    lg_params *p;
+    lg_optim *opt;
+    lg_tensor *w[MAX_LAYERS], *b[MAX_LAYERS], *x;
+    int32_t *y;
+    int64_t *perm, cursor, n; /* cursor: next batch of the current shuffle */
+    const lg_dataset *train;
+    lg_rng rng;
+    long step, total;         /* for the cosine schedule */
+} net;
+
+static void die(const char *what, const char *msg)
+{
+    fprintf(stderr, "mlp bench: %s: %s\n", what, msg);
+    exit(1);
+}
+
+static int parse_widths(const char *s, options *o)
+{
+    o->layers = -1;
+    for (const char *p = s; *p && o->layers < MAX_LAYERS;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1)
+            return 1;
+        o->widths[++o->layers] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (!*end)
+            break;
+    }
+    return o->layers < 1;
+}
+
+static void parse(int argc, char **argv, options *o)
+{
+    *o = (options){.data = "/usr/share/datasets/fashion-mnist", .mode = "train",
+                   .batch = 128, .threads = 1, .reps = 3, .steps = 0};
+    parse_widths("784,256,128,10", o);
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        if (!strcmp(a, "--widths") && !parse_widths(v, o)) continue;
+        if (!strcmp(a, "--batch")) o->batch = atoi(v);
+        else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(a, "--steps")) o->steps = atol(v);
+        else if (!strcmp(a, "--reps")) o->reps = atoi(v);
+        else if (!strcmp(a, "--mode")) o->mode = v;
+        else if (!strcmp(a, "--train-limit")) o->train_limit = atoll(v);
+        else if (!strcmp(a, "--data")) o->data = v;
+        else die(a, "unknown option or bad value");
+    }
+    if (argc % 2 == 0)
+        die(argv[argc - 1], "needs a value");
+    if (o->batch < 1 || o->threads < 1 || o->reps < 1 || o->reps > MAX_REPS || o->steps < 0 ||
+        o->train_limit < 0)
+        die("options", "batch, threads >= 1, reps in [1, 31], steps and limit >= 0");
+    if (!o->steps) /* about 0.3 s of work per window at ~100 GFLOP/s */
+        o->steps = 20 + 3000000L / o->batch;
+}
+
+/* PyTorch's nn.Linear init, U(-1/sqrt(in), 1/sqrt(in)) for weights and biases. */
+static void build(net *m, const options *o)
+{
+    m->p = lg_params_new();
+    lg_rng_init(&m->rng, 42);
+    for (int k = 0; m->p && k < o->layers; k++) {
+        char name[32];
+        int64_t ws[2] = {o->widths[k + 1], o->widths[k]};
+        snprintf(name, sizeof name, "fc%d.weight", k + 1);
+        m->w[k] = lg_params_add(m->p, name, LG_F32, 2, ws);
+        snprintf(name, sizeof name, "fc%d.bias", k + 1);
+        m->b[k] = lg_params_add(m->p, name, LG_F32, 1, ws);
+        if (!m->w[k] || !m->b[k])
+            die("parameters", lg_last_errmsg());
+    }
+    for (int k = 0; k < o->layers; k++) {
+        double bound = 1.0 / sqrt((double)o->widths[k]);
+        lg_tensor *t[2] = {m->w[k], m->b[k]};
+        for (int j = 0; j < 2; j++) {
+            float *d = lg_tensor_data(t[j]);
+            for (int64_t i = 0; i < lg_tensor_numel(t[j]); i++)
+                d[i] = (float)(bound * (2 * lg_rng_uniform(&m->rng) - 1));
+        }
+    }
+    lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
+    m->opt = lg_optim_new(m->p, &c);
+    m->g = lg_graph_new();
+    int64_t xs[2] = {o->batch, o->widths[0]};
+    m->x = lg_tensor_new(LG_F32, 2, xs);
+    m->y = malloc(sizeof *m->y * (size_t)o->batch);
+    m->perm = malloc(sizeof *m->perm * (size_t)m->n);
+    if (!m->opt || !m->g || !m->x || !m->y || !m->perm)
+        die("setup", lg_last_errmsg());
+    m->cursor = m->n / o->batch; /* shuffle on the first step */
+}
+
+/* Next batch of the shuffled set, reshuffling after each pass (the partial batch dropped). */
+static void next_batch(net *m, int batch)
+{
+    if (m->cursor >= m->n / batch) {
+        lg_data_shuffle(m->perm, m->n, &m->rng);
+        m->cursor = 0;
+    }
+    lg_dataset view = *m->train;
+    view.n = m->n;
+    if (lg_dataset_batch(&view, m->perm, batch, m->cursor++, m->x, m->y) != LG_OK)
+        die("batch", lg_last_errmsg());
+}
+
+/* Forward and backward of one batch; with `update`, the Adam step too. Returns the loss. */
+static double step(net *m, const options *o, int update)
+{
+    next_batch(m, o->batch);
+    lg_graph_reset(m->g);
+    lg_params_zero_grad(m->p);
+    lg_tensor *h = m->x;
+    for (int k = 0; k < o->layers; k++) {
+        h = lg_linear(m->g, h, m->w[k], m->b[k]);
+        if (k < o->layers - 1)
+            h = lg_relu(m->g, h);
+    }
+    lg_tensor *l = lg_cross_entropy(m->g, h, m->y);
+    if (!l || lg_backward(m->g, l) != LG_OK)
+        die("step", lg_graph_errmsg(m->g));
+    if (update) {
+        lg_optim_set_lr(m->opt, cosine_lr(1e-3, m->step++, m->total));
+        if (lg_optim_step(m->opt) != LG_OK)
+            die("optimizer", lg_last_errmsg());
+    }
+    return lg_tensor_item(l, 0);
+}
+
+/* cblas_sgemm GFLOP/s at 1024^3 on the current thread count, over about 0.15 s. */
+static double sgemm_gflops(void)
+{
+    enum { N = 1024 };
+    static float *a, *b, *c;
+    if (!a) {
+        a = malloc(sizeof *a * N * N);
+        b = malloc(sizeof *b * N * N);
+        c = malloc(sizeof *c * N * N);
+        if (!a || !b || !c)
+            die("sgemm", "out of memory");
+        for (long i = 0; i < (long)N * N; i++) {
+            a[i] = (float)(i % 7) * 0.1f;
+            b[i] = (float)(i % 5) * 0.1f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+    }
+    double t0 = now_s(), t;
+    long calls = 0;
+    do {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+        calls++;
+        t = now_s() - t0;
+    } while (t < 0.15);
+    return 2.0 * N * N * N * (double)calls / t * 1e-9;
+}
+
+/* Matmul FLOPs to train on one sample: forward, dW and dX of every layer but the first
+ * (the input needs no gradient). */
+static double flops_per_sample(const options *o)
+{
+    double f = 0;
+    for (int k = 0; k < o->layers; k++)
+        f += 2.0 * (double)(o->widths[k] * o->widths[k + 1]) * (k ? 3 : 2);
+    return f;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse(argc, argv, &o);
+    counter allocs = {0};
+    lg_allocator al = counter_allocator(&allocs);
+    lg_set_allocator(&al);
+    if (lg_set_num_threads(o.threads) != LG_OK)
+        die("threads", lg_last_errmsg());
+    lg_dataset train = {0}, test = {0};
+    if (load_data_normalized("mlp bench", o.data, &train, &test))
+        return 1;
+    lg_dataset_free(&test);
+    if (train.features != o.widths[0])
+        die("--widths", "the first width must be the image size (784)");
+    net m = {.train = &train};
+    m.n = o.train_limit && o.train_limit < train.n ? o.train_limit : train.n;
+    if (m.n < o.batch)
+        die("--train-limit", "fewer samples than one batch");
+    build(&m, &o);
+    double a[MAX_REPS], b[MAX_REPS];
+    volatile double sink = 0;
+    if (!strcmp(o.mode, "train")) {
+        m.total = (o.reps + 1) * o.steps + 1;
+        sink += step(&m, &o, 1);
+        long before = allocs.calls, counted = o.steps / 4 + (long)o.reps * o.steps;
+        for (long i = 0; i < o.steps / 4; i++) /* warm-up */
+            sink += step(&m, &o, 1);
+        for (int r = 0; r < o.reps; r++) {
+            double t0 = now_s();
+            for (long i = 0; i < o.steps; i++)
+                sink += step(&m, &o, 1);
+            a[r] = (double)o.steps * o.batch / (now_s() - t0);
+            b[r] = sgemm_gflops();
+        }
+        long after = allocs.calls;
+        double fps = flops_per_sample(&o), sps = median(a, o.reps), gf = median(b, o.reps);
+        printf("{\"samples_per_s\": %.1f, \"sgemm_gflops\": %.2f, \"flops_per_sample\": %.0f, "
+               "\"gemm_fraction\": %.4f, \"ms_per_step\": %.4f, \"allocs_per_step\": %.4f, "
+               "\"steps\": %ld}\n",
+               sps, gf, fps, sps * fps / (gf * 1e9), 1e3 * o.batch / sps,
+               (double)(after - before) / (double)counted,
+               o.steps);
+    } else if (!strcmp(o.mode, "epoch")) {
+        long per_epoch = (long)(m.n / o.batch);
+        m.total = (o.reps + 1) * per_epoch;
+        for (long i = 0; i < per_epoch; i++) /* warm-up epoch */
+            sink += step(&m, &o, 1);
+        for (int r = 0; r < o.reps; r++) {
+            double t0 = now_s();
+            for (long i = 0; i < per_epoch; i++)
+                sink += step(&m, &o, 1);
+            a[r] = now_s() - t0;
+        }
+        printf("{\"epoch_s\": %.4f, \"samples\": %lld}\n", median(a, o.reps),
+               (long long)(per_epoch * o.batch));
+    } else if (!strcmp(o.mode, "anomaly")) {
+        for (long i = 0; i < o.steps / 4 + 1; i++)
+            sink += step(&m, &o, 0);
+        for (int r = 0; r < o.reps; r++)
+            for (int on = 0; on < 2; on++) {
+                lg_graph_set_anomaly(m.g, on);
+                double t0 = now_s();
+                for (long i = 0; i < o.steps; i++)
+                    sink += step(&m, &o, 0);
+                (on ? b : a)[r] = 1e3 * (now_s() - t0) / (double)o.steps;
+            }
+        printf("{\"off_ms\": %.4f, \"on_ms\": %.4f}\n", median(a, o.reps), median(b, o.reps));
+    } else {
+        die(o.mode, "--mode is train, epoch or anomaly");
+    }
+    free(m.y);
+    free(m.perm);
+    lg_tensor_free(m.x);
+    lg_graph_free(m.g);
+    lg_optim_free(m.opt);
+    lg_params_free(m.p);
+    lg_dataset_free(&train);
+    return sink != sink; /* a NaN loss fails the run */
+}
