@@ -14,7 +14,9 @@
 #include "../tensor/tensor_impl.h"
 
 #define CHUNK ((size_t)1 << 16)       /* bytes read from the file at a time */
-#define FIRST_CAP ((size_t)1 << 20)   /* first data buffer when the length is not known */
+/* The first data buffer when the length is not known (gzip); it doubles as data arrives.
+ * Small, so that a tiny file claiming gigabytes gets no more than this. */
+#define FIRST_CAP ((size_t)1 << 16)
 #define MAX_DIM 0x7fffffffu           /* larger is a negative int32 to other readers */
 #define IDX_UBYTE 0x08
 
@@ -286,8 +288,9 @@ static lg_status grow(reader *r, uint8_t **buf, size_t *cap, size_t new_cap, siz
 
 /* Reads exactly x->bytes of data into x->data, then requires the end of the data.
  * `known` is how many data bytes the file is known to hold (SIZE_MAX when unknown); the
- * buffer starts at that size, or small and doubling, so a lying header cannot make it
- * larger than twice the data present. */
+ * buffer starts at that size, or at FIRST_CAP and doubling, so a lying header cannot make
+ * it larger than max(FIRST_CAP, twice the data present); while it grows, the old and the
+ * new buffer together hold at most three times the data present. */
 static lg_status read_data(reader *r, lg_idx *x, size_t known)
 {
     char dt[96];
