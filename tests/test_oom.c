@@ -118,10 +118,17 @@ static void expect_same_bits(const char *what, const void *a, const void *b, siz
         fail_msg("%s differs from the reference after recovery", what);
 }
 
-/* ---- MLP: Linear(12,16)+ReLU+Linear(16,5), cross-entropy, Adam ---- */
+/* ---- MLP: Linear+ReLU+Linear, cross-entropy, Adam ---- */
 
-enum { N = 8, IN = 12, HID = 16, OUT = 5, MAX_PARAM_FLOATS = 512 };
-static const int32_t labels[N] = {0, 1, 2, 3, 4, 0, 2, 4};
+/* The small model fits the graph's first arena chunk; the large one (MNIST's input width)
+ * needs several, so failures land between ops and in the middle of backward too. */
+typedef struct mlp_dims {
+    int64_t n, in, hid, out;
+} mlp_dims;
+static const mlp_dims small_dims = {8, 12, 16, 5}, large_dims = {512, 784, 512, 10};
+
+enum { MAX_N = 512 };
+static int32_t labels[MAX_N]; /* i mod 5, set by main: valid for both class counts */
 
 static lg_tensor *input_batch(lg_dtype dt, int64_t rows, int64_t cols, uint64_t seed)
 {
@@ -131,6 +138,7 @@ static lg_tensor *input_batch(lg_dtype dt, int64_t rows, int64_t cols, uint64_t 
 }
 
 typedef struct mlp {
+    const mlp_dims *d;
     lg_params *p;
     lg_linear_layer fc1, fc2;
     lg_optim *opt;
@@ -140,19 +148,19 @@ typedef struct mlp {
 } mlp;
 
 /* Builds everything; the first error is returned (for the from-nothing sweep). */
-static lg_status mlp_build(mlp *m)
+static lg_status mlp_build(mlp *m, const mlp_dims *d)
 {
-    *m = (mlp){0};
+    *m = (mlp){.d = d};
     lg_rng r;
     lg_rng_init(&r, 7);
     m->p = lg_params_new();
     m->g = lg_graph_new();
-    m->x = input_batch(LG_F32, N, IN, 11);
+    m->x = input_batch(LG_F32, d->n, d->in, 11);
     if (!m->p || !m->g || !m->x)
         return LG_ERR_OOM;
-    lg_status s = lg_linear_layer_init(&m->fc1, m->p, "fc1", IN, HID, true, LG_F32, &r);
+    lg_status s = lg_linear_layer_init(&m->fc1, m->p, "fc1", d->in, d->hid, true, LG_F32, &r);
     if (s == LG_OK)
-        s = lg_linear_layer_init(&m->fc2, m->p, "fc2", HID, OUT, true, LG_F32, &r);
+        s = lg_linear_layer_init(&m->fc2, m->p, "fc2", d->hid, d->out, true, LG_F32, &r);
     if (s != LG_OK)
         return s;
     lg_optim_config oc = lg_optim_defaults(LG_OPTIM_ADAM);
@@ -183,80 +191,110 @@ static lg_status mlp_step(mlp *m)
     return s == LG_OK ? lg_optim_step(m->opt) : s;
 }
 
-/* The values of every parameter of p, concatenated (f32 stores only). */
-static size_t param_bytes(const lg_params *p, float *out)
+/* Every parameter's values (f32 stores), concatenated, in a plain malloc'd buffer that
+ * the counting allocator does not see. */
+typedef struct snapshot {
+    float *v;
+    size_t bytes;
+} snapshot;
+
+static snapshot snap(const lg_params *p)
 {
-    size_t n = 0;
+    size_t n = (size_t)lg_params_numel(p, false), at = 0;
+    snapshot s = {malloc(n * sizeof(float)), n * sizeof(float)};
+    assert_non_null(s.v);
     for (int i = 0; i < lg_params_count(p); i++) {
         const lg_tensor *t = lg_params_at(p, i);
-        size_t k = (size_t)lg_tensor_numel(t);
-        assert_true(n + k <= MAX_PARAM_FLOATS);
-        memcpy(out + n, lg_tensor_cdata(t), k * sizeof(float));
-        n += k;
+        memcpy(s.v + at, lg_tensor_cdata(t), (size_t)lg_tensor_numel(t) * sizeof(float));
+        at += (size_t)lg_tensor_numel(t);
     }
-    return n * sizeof(float);
+    return s;
 }
 
+static void expect_params(const char *what, const lg_params *p, const snapshot *want)
+{
+    snapshot now = snap(p);
+    assert_int_equal(now.bytes, want->bytes);
+    expect_same_bits(what, now.v, want->v, now.bytes);
+    free(now.v);
+}
+
+/* What one clean step from the fixed initialisation gives. */
 typedef struct step_ref {
     double loss;
-    float params[MAX_PARAM_FLOATS];
-    size_t bytes;
+    snapshot params;
 } step_ref;
 
 static void verify_step(const char *what, const lg_params *p, double loss, const step_ref *ref)
 {
-    float now[MAX_PARAM_FLOATS];
-    assert_int_equal(param_bytes(p, now), ref->bytes);
     expect_same_bits(what, &loss, &ref->loss, sizeof loss);
-    expect_same_bits(what, now, ref->params, ref->bytes);
+    expect_params(what, p, &ref->params);
 }
 
-static mlp the_mlp;
-static step_ref mlp_ref;
+/* A sweep's context: the model's size, its reference step, the model under test. */
+typedef struct mlp_case {
+    const mlp_dims *d;
+    step_ref ref;
+    mlp m;
+} mlp_case;
 
-static void mlp_setup(void *ctx) { assert_int_equal(mlp_build(ctx), LG_OK); }
-static lg_status mlp_run(void *ctx) { return mlp_step(ctx); }
-static lg_graph *mlp_graph(void *ctx) { return ((mlp *)ctx)->g; }
-static void mlp_verify(void *ctx) { verify_step("MLP step", ((mlp *)ctx)->p, ((mlp *)ctx)->loss, &mlp_ref); }
-static void mlp_teardown(void *ctx) { mlp_free(ctx); }
+static mlp_case small_mlp = {.d = &small_dims}, large_mlp = {.d = &large_dims};
+
+static void make_ref(mlp_case *mc)
+{
+    if (mc->ref.params.v)
+        return;
+    mlp m;
+    assert_int_equal(mlp_build(&m, mc->d), LG_OK);
+    assert_int_equal(mlp_step(&m), LG_OK);
+    mc->ref = (step_ref){m.loss, snap(m.p)};
+    mlp_free(&m);
+}
+
+static void mlp_setup(void *ctx) { mlp_case *mc = ctx; assert_int_equal(mlp_build(&mc->m, mc->d), LG_OK); }
+static lg_status mlp_run(void *ctx) { return mlp_step(&((mlp_case *)ctx)->m); }
+static lg_graph *mlp_graph(void *ctx) { return ((mlp_case *)ctx)->m.g; }
+static void mlp_teardown(void *ctx) { mlp_free(&((mlp_case *)ctx)->m); }
+
+static void mlp_verify(void *ctx)
+{
+    mlp_case *mc = ctx;
+    verify_step("MLP step", mc->m.p, mc->m.loss, &mc->ref);
+}
 
 /* The failed step changed no parameter (Adam never ran); a clean one gives the reference. */
 static void mlp_recover(void *ctx)
 {
-    mlp *m = ctx;
-    assert_int_equal(lg_optim_steps(m->opt), 0);
-    assert_int_equal(mlp_step(m), LG_OK);
-    mlp_verify(m);
+    mlp_case *mc = ctx;
+    assert_int_equal(lg_optim_steps(mc->m.opt), 0);
+    assert_int_equal(mlp_step(&mc->m), LG_OK);
+    mlp_verify(mc);
 }
 
 static void test_oom_mlp_training_step_recovers_after_reset(void **state)
 {
     (void)state;
-    mlp m;
-    assert_int_equal(mlp_build(&m), LG_OK);
-    assert_int_equal(mlp_step(&m), LG_OK);
-    mlp_ref.loss = m.loss;
-    mlp_ref.bytes = param_bytes(m.p, mlp_ref.params);
-    mlp_free(&m);
     const sweep_ops ops = {mlp_setup, mlp_run, mlp_graph, mlp_verify, mlp_recover, mlp_teardown};
-    sweep("mlp_step", &ops, &the_mlp);
+    make_ref(&small_mlp);
+    make_ref(&large_mlp);
+    sweep("mlp_step_small", &ops, &small_mlp);
+    sweep("mlp_step_784x512_batch512", &ops, &large_mlp);
 }
 
-/* From an empty process to a freed model: store, layers, optimizer, graph, one step. */
+/* From an empty process to a freed model: store, layers, optimizer, graph, one step.
+ * Everything is built under injection; the model is freed in teardown. */
 static lg_status lifecycle_run(void *ctx)
 {
-    mlp *m = ctx;
-    lg_status s = mlp_build(m);
-    if (s == LG_OK)
-        s = mlp_step(m);
-    if (s == LG_OK)
-        mlp_verify(m);
-    lg_graph *g = m->g;
-    if (s != LG_OK && g && lg_graph_status(g) != LG_OK)
-        expect_oom_message(lg_graph_errmsg(g));
-    mlp_free(m);
-    *m = (mlp){0};
-    return s;
+    mlp_case *mc = ctx;
+    lg_status s = mlp_build(&mc->m, mc->d);
+    return s == LG_OK ? mlp_step(&mc->m) : s;
+}
+
+/* The graph holds the error only when the failure was in it. */
+static lg_graph *lifecycle_graph(void *ctx)
+{
+    lg_graph *g = ((mlp_case *)ctx)->m.g;
+    return g && lg_graph_status(g) != LG_OK ? g : NULL;
 }
 
 static void nothing(void *ctx) { (void)ctx; }
@@ -264,32 +302,13 @@ static void nothing(void *ctx) { (void)ctx; }
 static void test_oom_mlp_from_nothing_leaks_nothing(void **state)
 {
     (void)state;
-    const sweep_ops ops = {nothing, lifecycle_run, NULL, nothing, NULL, nothing};
-    assert_true(mlp_ref.bytes > 0); /* the step test above made the reference */
-    /* the message check is inside lifecycle_run: errors may come from the graph or not */
-    install_counter();
-    long points = 0;
-    for (long k = 1;; k++) {
-        c = (counter){.fail_at = k};
-        lg_status s = ops.run(&the_mlp);
-        bool hit = c.calls >= k;
-        assert_int_equal(c.live, 0);
-        assert_int_equal(c.live_bytes, 0);
-        if (!hit) {
-            assert_int_equal(s, LG_OK);
-            break;
-        }
-        if (s != LG_ERR_OOM)
-            fail_msg("mlp_lifecycle: allocation %ld failed but the run returned %s", k,
-                     lg_status_str(s));
-        points++;
-    }
-    lg_set_allocator(NULL);
-    total_points += points;
-    printf("oom sweep mlp_lifecycle: %ld points\n", points);
+    const sweep_ops ops = {nothing, lifecycle_run, lifecycle_graph, mlp_verify, NULL,
+                           mlp_teardown};
+    make_ref(&small_mlp);
+    sweep("mlp_lifecycle", &ops, &small_mlp);
 }
 
-/* ---- LoRA: a frozen Linear(12,5) with a rank-2 adapter, cross-entropy, Adam ---- */
+/* ---- LoRA: a frozen Linear(12,5) with a rank-2 adapter and dropout, cross-entropy, Adam ---- */
 
 typedef struct lora_fx {
     lg_params *p;
@@ -311,11 +330,12 @@ static void lora_setup(void *ctx)
     lg_rng_init(&r, 21);
     f->p = lg_params_new();
     f->g = lg_graph_new();
-    f->x = input_batch(LG_F32, N, IN, 23);
+    f->x = input_batch(LG_F32, small_dims.n, small_dims.in, 23);
     assert_non_null(f->p);
     assert_non_null(f->g);
     assert_non_null(f->x);
-    assert_int_equal(lg_linear_layer_init(&f->base, f->p, "fc", IN, OUT, true, LG_F32, &r), LG_OK);
+    assert_int_equal(lg_linear_layer_init(&f->base, f->p, "fc", small_dims.in, small_dims.out,
+                                          true, LG_F32, &r), LG_OK);
     lg_lora_config lc = {.rank = 2, .alpha = 4, .dropout = 0.25};
     assert_int_equal(lg_lora_init(&f->l, f->p, "fc", &lc, &r), LG_OK);
     lg_optim_config oc = lg_optim_defaults(LG_OPTIM_ADAM);
@@ -338,10 +358,15 @@ static lg_status lora_run(void *ctx)
 }
 
 static lg_graph *lora_graph(void *ctx) { return ((lora_fx *)ctx)->g; }
-static void lora_verify(void *ctx) { verify_step("LoRA step", ((lora_fx *)ctx)->p, ((lora_fx *)ctx)->loss, &lora_ref); }
 
-/* The dropout stream advanced in the failed step: a fresh layer's stream is restored
- * from a copy so that the clean step draws the reference's mask. */
+static void lora_verify(void *ctx)
+{
+    lora_fx *f = ctx;
+    verify_step("LoRA step", f->p, f->loss, &lora_ref);
+}
+
+/* The dropout stream may have advanced in the failed step: restoring it makes the clean
+ * step draw the reference's mask. */
 static lg_rng lora_rng0;
 
 static void lora_recover(void *ctx)
@@ -369,55 +394,63 @@ static void test_oom_lora_training_step_recovers_after_reset(void **state)
     lora_setup(&f);
     lora_rng0 = f.l.rng;
     assert_int_equal(lora_run(&f), LG_OK);
-    lora_ref.loss = f.loss;
-    lora_ref.bytes = param_bytes(f.p, lora_ref.params);
+    lora_ref = (step_ref){f.loss, snap(f.p)};
     lora_teardown(&f);
     const sweep_ops ops = {lora_setup, lora_run, lora_graph, lora_verify, lora_recover,
                            lora_teardown};
     sweep("lora_step", &ops, &f);
+    free(lora_ref.params.v);
 }
 
 /* ---- checkpoints: model and optimizer state, save and load ---- */
 
+/* The small model after one step; `path` holds it untrained ("old"), and "oom_opt"
+ * holds the optimizer at step 0. */
 typedef struct ckpt_fx {
-    mlp m;             /* a trained model (one Adam step) */
-    char path[256];    /* holds the "old" values: the untrained model */
-    float old[MAX_PARAM_FLOATS];
-    size_t bytes;
+    mlp m;
+    char path[256], opt_path[256];
+    snapshot old;
 } ckpt_fx;
 
-static void ckpt_setup_common(ckpt_fx *f)
+static void ckpt_setup(void *ctx)
 {
-    assert_int_equal(mlp_build(&f->m), LG_OK);
-    f->bytes = param_bytes(f->m.p, f->old);
+    ckpt_fx *f = ctx;
+    assert_int_equal(mlp_build(&f->m, &small_dims), LG_OK);
+    f->old = snap(f->m.p);
     assert_int_equal(lg_checkpoint_save(f->m.p, f->path, NULL, NULL, 0), LG_OK);
-    assert_int_equal(lg_optim_save(f->m.opt, tpath("oom_opt.safetensors"), NULL, 0), LG_OK);
+    assert_int_equal(lg_optim_save(f->m.opt, f->opt_path, NULL, 0), LG_OK);
     assert_int_equal(mlp_step(&f->m), LG_OK);
 }
 
-static void ckpt_teardown(void *ctx) { mlp_free(&((ckpt_fx *)ctx)->m); }
-
-static void expect_no_temp_files(void)
+static void ckpt_teardown(void *ctx)
 {
-    assert_int_equal(count_files("oom_model.safetensors.tmp"), 0);
-    assert_int_equal(count_files("oom_opt.safetensors.tmp"), 0);
+    ckpt_fx *f = ctx;
+    mlp_free(&f->m);
+    free(f->old.v);
+}
+
+static void expect_no_temp_files(void) { assert_int_equal(count_files(".tmp"), 0); }
+
+/* The file at path loads into a fresh store with the values `want`. */
+static void expect_file_holds(const char *what, const char *path, const snapshot *want)
+{
+    mlp fresh;
+    assert_int_equal(mlp_build(&fresh, &small_dims), LG_OK);
+    assert_int_equal(lg_checkpoint_load(fresh.p, path, NULL, true), LG_OK);
+    expect_params(what, fresh.p, want);
+    mlp_free(&fresh);
 }
 
 /* Saving the trained model over the old file. */
-static void save_setup(void *ctx) { ckpt_setup_common(ctx); }
-static lg_status save_run(void *ctx) { ckpt_fx *f = ctx; return lg_checkpoint_save(f->m.p, f->path, NULL, (const char *[]){"k", "v"}, 1); }
-
-/* The file at path holds the trained values. */
-static void save_verify(void *ctx)
+static lg_status save_run(void *ctx)
 {
     ckpt_fx *f = ctx;
-    mlp fresh;
-    float got[MAX_PARAM_FLOATS], want[MAX_PARAM_FLOATS];
-    assert_int_equal(mlp_build(&fresh), LG_OK);
-    assert_int_equal(lg_checkpoint_load(fresh.p, f->path, NULL, true), LG_OK);
-    assert_int_equal(param_bytes(fresh.p, got), param_bytes(f->m.p, want));
-    expect_same_bits("saved model", got, want, f->bytes);
-    mlp_free(&fresh);
+    return lg_checkpoint_save(f->m.p, f->path, NULL, (const char *[]){"k", "v"}, 1);
+}
+
+static void save_verify(void *ctx)
+{
+    expect_file_holds("saved model", ((ckpt_fx *)ctx)->path, &small_mlp.ref.params);
     expect_no_temp_files();
 }
 
@@ -425,91 +458,93 @@ static void save_verify(void *ctx)
 static void save_recover(void *ctx)
 {
     ckpt_fx *f = ctx;
-    mlp fresh;
-    float got[MAX_PARAM_FLOATS];
-    assert_int_equal(mlp_build(&fresh), LG_OK);
-    assert_int_equal(lg_checkpoint_load(fresh.p, f->path, NULL, true), LG_OK);
-    param_bytes(fresh.p, got);
-    expect_same_bits("model file after a failed save", got, f->old, f->bytes);
-    mlp_free(&fresh);
+    expect_file_holds("model file after a failed save", f->path, &f->old);
     expect_no_temp_files();
     assert_int_equal(save_run(f), LG_OK);
     save_verify(f);
 }
 
 /* Loading the old file into the trained model. */
-static void load_setup(void *ctx) { ckpt_setup_common(ctx); }
-static lg_status load_run(void *ctx) { ckpt_fx *f = ctx; return lg_checkpoint_load(f->m.p, f->path, NULL, true); }
+static lg_status load_run(void *ctx)
+{
+    ckpt_fx *f = ctx;
+    return lg_checkpoint_load(f->m.p, f->path, NULL, true);
+}
 
 static void load_verify(void *ctx)
 {
     ckpt_fx *f = ctx;
-    float got[MAX_PARAM_FLOATS];
-    param_bytes(f->m.p, got);
-    expect_same_bits("loaded model", got, f->old, f->bytes);
+    expect_params("loaded model", f->m.p, &f->old);
 }
 
-/* A failed load changed nothing (the file is checked before any value changes); the store
- * still trains, and a clean load gives the file's values. */
+/* A failed load changed nothing (the file is checked before any value changes); a clean
+ * load then gives the file's values, and a step from there the reference step. */
 static void load_recover(void *ctx)
 {
     ckpt_fx *f = ctx;
-    float got[MAX_PARAM_FLOATS], trained[MAX_PARAM_FLOATS];
-    param_bytes(f->m.p, got);
-    mlp once;
-    assert_int_equal(mlp_build(&once), LG_OK);
-    assert_int_equal(mlp_step(&once), LG_OK);
-    param_bytes(once.p, trained);
-    mlp_free(&once);
-    expect_same_bits("model after a failed load", got, trained, f->bytes);
-    assert_int_equal(mlp_step(&f->m), LG_OK);
-    lg_status s = load_run(f);
-    if (s != LG_OK)
-        fail_msg("clean load after a failed one: %s", lg_last_errmsg());
+    expect_params("model after a failed load", f->m.p, &small_mlp.ref.params);
+    assert_int_equal(load_run(f), LG_OK);
     load_verify(f);
 }
 
-/* Optimizer state: save after the step, load the step-0 state. */
-static lg_status opt_save_run(void *ctx) { return lg_optim_save(((ckpt_fx *)ctx)->m.opt, tpath("oom_opt2.safetensors"), NULL, 0); }
+/* Optimizer state: save the state after the step; load the step-0 state. */
+static lg_status opt_save_run(void *ctx)
+{
+    ckpt_fx *f = ctx;
+    return lg_optim_save(f->m.opt, tpath("oom_opt_saved.safetensors"), NULL, 0);
+}
+
 static void opt_save_verify(void *ctx)
 {
     ckpt_fx *f = ctx;
-    assert_int_equal(lg_optim_load(f->m.opt, tpath("oom_opt2.safetensors")), LG_OK);
+    assert_int_equal(lg_optim_load(f->m.opt, tpath("oom_opt_saved.safetensors")), LG_OK);
     assert_int_equal(lg_optim_steps(f->m.opt), 1);
-    assert_int_equal(count_files("oom_opt2.safetensors.tmp"), 0);
+    expect_no_temp_files();
 }
+
 static void opt_save_recover(void *ctx)
 {
-    assert_int_equal(count_files("oom_opt2.safetensors.tmp"), 0);
+    expect_no_temp_files();
     assert_int_equal(opt_save_run(ctx), LG_OK);
     opt_save_verify(ctx);
 }
-static lg_status opt_load_run(void *ctx) { return lg_optim_load(((ckpt_fx *)ctx)->m.opt, tpath("oom_opt.safetensors")); }
-static void opt_load_verify(void *ctx) { assert_int_equal(lg_optim_steps(((ckpt_fx *)ctx)->m.opt), 0); }
+
+static lg_status opt_load_run(void *ctx)
+{
+    ckpt_fx *f = ctx;
+    return lg_optim_load(f->m.opt, f->opt_path);
+}
+
+/* Back at step 0 with the untrained weights, a step gives the reference step again. */
+static void opt_load_verify(void *ctx)
+{
+    ckpt_fx *f = ctx;
+    assert_int_equal(lg_optim_steps(f->m.opt), 0);
+    assert_int_equal(lg_checkpoint_load(f->m.p, f->path, NULL, true), LG_OK);
+    assert_int_equal(mlp_step(&f->m), LG_OK);
+    verify_step("step after an optimizer load", f->m.p, f->m.loss, &small_mlp.ref);
+}
+
 static void opt_load_recover(void *ctx)
 {
     ckpt_fx *f = ctx;
     assert_int_equal(lg_optim_steps(f->m.opt), 1); /* unchanged by the failed load */
     assert_int_equal(opt_load_run(f), LG_OK);
     opt_load_verify(f);
-    /* and training goes on from step 0: the step gives the reference's result again,
-     * from the trained weights reloaded to the untrained ones */
-    assert_int_equal(lg_checkpoint_load(f->m.p, f->path, NULL, true), LG_OK);
-    assert_int_equal(mlp_step(&f->m), LG_OK);
-    verify_step("step after optimizer load", f->m.p, f->m.loss, &mlp_ref);
 }
 
 static void test_oom_checkpoint_save_and_load(void **state)
 {
     (void)state;
-    assert_true(mlp_ref.bytes > 0);
-    ckpt_fx f;
+    make_ref(&small_mlp);
+    ckpt_fx f = {0};
     snprintf(f.path, sizeof f.path, "%s", tpath("oom_model.safetensors"));
-    const sweep_ops save = {save_setup, save_run, NULL, save_verify, save_recover, ckpt_teardown};
-    const sweep_ops load = {load_setup, load_run, NULL, load_verify, load_recover, ckpt_teardown};
-    const sweep_ops osave = {save_setup, opt_save_run, NULL, opt_save_verify, opt_save_recover,
+    snprintf(f.opt_path, sizeof f.opt_path, "%s", tpath("oom_opt.safetensors"));
+    const sweep_ops save = {ckpt_setup, save_run, NULL, save_verify, save_recover, ckpt_teardown};
+    const sweep_ops load = {ckpt_setup, load_run, NULL, load_verify, load_recover, ckpt_teardown};
+    const sweep_ops osave = {ckpt_setup, opt_save_run, NULL, opt_save_verify, opt_save_recover,
                              ckpt_teardown};
-    const sweep_ops oload = {save_setup, opt_load_run, NULL, opt_load_verify, opt_load_recover,
+    const sweep_ops oload = {ckpt_setup, opt_load_run, NULL, opt_load_verify, opt_load_recover,
                              ckpt_teardown};
     sweep("checkpoint_save", &save, &f);
     sweep("checkpoint_load", &load, &f);
@@ -519,12 +554,10 @@ static void test_oom_checkpoint_save_and_load(void **state)
 
 /* ---- linalg: each function, forward and (where differentiable) backward ---- */
 
-enum { LN = 4, LK = 3 };
-
 typedef struct linalg_in {
-    lg_tensor *a; /* (4,4), diagonally dominant: invertible, well conditioned */
-    lg_tensor *b; /* (4,3), full column rank */
-    lg_tensor *v; /* (4) */
+    lg_tensor *a; /* (n,n), diagonally dominant: invertible, well conditioned */
+    lg_tensor *b; /* (n,k), k < n, full column rank */
+    lg_tensor *v; /* (n) */
 } linalg_in;
 
 /* sum(x ⊙ W) with fixed, distinct weights W, so every element gets its own gradient. */
@@ -555,7 +588,7 @@ static lg_tensor *spd(lg_graph *g, lg_tensor *a)
 
 static lg_tensor *add(lg_graph *g, lg_tensor *x, lg_tensor *y) { return lg_add(g, x, y); }
 
-static lg_tensor *case_solve(lg_graph *g, const linalg_in *in) { return wsum(g, add(g, lg_solve(g, in->a, in->b), lg_solve(g, in->a, lg_reshape(g, in->v, 2, (int64_t[]){LN, 1})))); }
+static lg_tensor *case_solve(lg_graph *g, const linalg_in *in) { return wsum(g, add(g, lg_solve(g, in->a, in->b), lg_solve(g, in->a, lg_reshape(g, in->v, 2, (int64_t[]){lg_tensor_numel(in->v), 1})))); }
 static lg_tensor *case_solve_triangular(lg_graph *g, const linalg_in *in) { return add(g, wsum(g, lg_solve_triangular(g, in->a, in->b, false, false)), wsum(g, lg_solve_triangular(g, in->a, in->v, true, true))); }
 static lg_tensor *case_cholesky(lg_graph *g, const linalg_in *in) { return wsum(g, lg_cholesky(g, spd(g, in->a))); }
 static lg_tensor *case_cholesky_solve(lg_graph *g, const linalg_in *in) { return wsum(g, lg_cholesky_solve(g, lg_cholesky(g, spd(g, in->a)), in->b)); }
@@ -681,13 +714,13 @@ enum { N_LINALG = sizeof linalg_cases / sizeof linalg_cases[0] };
 typedef struct linalg_fx {
     const linalg_case *lc;
     lg_dtype dt;
+    int64_t n, k;
     lg_graph *g;
     linalg_in in;
     double value;
-    /* the reference: value and the three inputs' gradients (f64 or f32 bytes) */
+    /* the reference: value and the three inputs' gradients (malloc'd, NULL for none) */
     double ref_value;
-    unsigned char ref_grad[3][LN * LN * sizeof(double)];
-    bool ref_has_grad[3];
+    void *ref_grad[3];
 } linalg_fx;
 
 static lg_tensor **input_slot(linalg_in *in, int i)
@@ -700,15 +733,15 @@ static void linalg_setup(void *ctx)
     linalg_fx *f = ctx;
     f->g = lg_graph_new();
     assert_non_null(f->g);
-    f->in.a = input_batch(f->dt, LN, LN, 31);
-    f->in.b = input_batch(f->dt, LN, LK, 37);
-    f->in.v = input_batch(f->dt, 1, LN, 41);
+    f->in.a = input_batch(f->dt, f->n, f->n, 31);
+    f->in.b = input_batch(f->dt, f->n, f->k, 37);
+    f->in.v = input_batch(f->dt, 1, f->n, 41);
     assert_non_null(f->in.a);
     assert_non_null(f->in.b);
     assert_non_null(f->in.v);
-    assert_int_equal(lg_tensor_reshape(f->in.v, 1, (int64_t[]){LN}), LG_OK);
-    for (int i = 0; i < LN; i++) /* diagonal dominance: |a_ii| >= 4 > Σ|a_ij| */
-        lg_tensor_set(f->in.a, (int64_t[]){i, i}, 4 + 0.5 * i);
+    assert_int_equal(lg_tensor_reshape(f->in.v, 1, (int64_t[]){f->n}), LG_OK);
+    for (int64_t i = 0; i < f->n; i++) /* diagonal dominance: |a_ii| >= n > Σ_j≠i |a_ij| */
+        lg_tensor_set(f->in.a, (int64_t[]){i, i}, (double)f->n + 0.5 * (double)i);
     for (int i = 0; i < 3; i++)
         assert_int_equal(lg_tensor_set_requires_grad(*input_slot(&f->in, i), f->lc->differentiable), LG_OK);
 }
@@ -731,10 +764,12 @@ static void linalg_record_ref(linalg_fx *f)
     f->ref_value = f->value;
     for (int i = 0; i < 3; i++) {
         const lg_tensor *gr = lg_tensor_grad(*input_slot(&f->in, i));
-        f->ref_has_grad[i] = gr != NULL;
-        if (gr)
-            memcpy(f->ref_grad[i], lg_tensor_cdata(gr),
-                   (size_t)lg_tensor_numel(gr) * lg_dtype_size(f->dt));
+        size_t bytes = gr ? (size_t)lg_tensor_numel(gr) * lg_dtype_size(f->dt) : 0;
+        f->ref_grad[i] = gr ? malloc(bytes) : NULL;
+        if (gr) {
+            assert_non_null(f->ref_grad[i]);
+            memcpy(f->ref_grad[i], lg_tensor_cdata(gr), bytes);
+        }
     }
 }
 
@@ -746,7 +781,7 @@ static void linalg_verify(void *ctx)
     expect_same_bits(what, &f->value, &f->ref_value, sizeof f->value);
     for (int i = 0; i < 3; i++) {
         const lg_tensor *gr = lg_tensor_grad(*input_slot(&f->in, i));
-        assert_int_equal(gr != NULL, f->ref_has_grad[i]);
+        assert_int_equal(gr != NULL, f->ref_grad[i] != NULL);
         snprintf(what, sizeof what, "%s (%s) gradient of input %d", f->lc->name,
                  lg_dtype_name(f->dt), i);
         if (gr)
@@ -774,26 +809,37 @@ static void linalg_teardown(void *ctx)
     f->in = (linalg_in){0};
 }
 
-static void test_oom_every_linalg_function_forward_and_backward(void **state)
+/* Every case at one size and dtype; returns the points injected. */
+static long sweep_linalg(lg_dtype dt, int64_t n, int64_t k)
 {
-    (void)state;
     const sweep_ops ops = {linalg_setup, linalg_run, linalg_graph, linalg_verify,
                            linalg_recover, linalg_teardown};
     long sum = 0;
-    for (int d = 0; d < 2; d++) {
-        for (int i = 0; i < N_LINALG; i++) {
-            linalg_fx f = {.lc = &linalg_cases[i], .dt = d ? LG_F32 : LG_F64};
-            linalg_setup(&f);
-            if (linalg_run(&f) != LG_OK)
-                fail_msg("linalg %s: clean run failed: %s", f.lc->name, lg_graph_errmsg(f.g));
-            linalg_record_ref(&f);
-            linalg_teardown(&f);
-            char name[64];
-            snprintf(name, sizeof name, "linalg_%s_%s", f.lc->name, lg_dtype_name(f.dt));
-            sum += sweep(name, &ops, &f);
-        }
+    for (int i = 0; i < N_LINALG; i++) {
+        linalg_fx f = {.lc = &linalg_cases[i], .dt = dt, .n = n, .k = k};
+        linalg_setup(&f);
+        if (linalg_run(&f) != LG_OK)
+            fail_msg("linalg %s: clean run failed: %s", f.lc->name, lg_graph_errmsg(f.g));
+        linalg_record_ref(&f);
+        linalg_teardown(&f);
+        char name[96];
+        snprintf(name, sizeof name, "linalg_%s_%s_%lldx%lld", f.lc->name, lg_dtype_name(dt),
+                 (long long)n, (long long)n);
+        sum += sweep(name, &ops, &f);
+        for (int j = 0; j < 3; j++)
+            free(f.ref_grad[j]);
     }
-    printf("oom sweep linalg (all functions, f64 and f32): %ld points\n", sum);
+    return sum;
+}
+
+/* At 4x4 everything fits the arena's first chunk; at 160x160 (f64) a call needs several
+ * chunks, so failures also land inside a function and inside its backward. */
+static void test_oom_every_linalg_function_forward_and_backward(void **state)
+{
+    (void)state;
+    long sum = sweep_linalg(LG_F64, 4, 3) + sweep_linalg(LG_F32, 4, 3) +
+               sweep_linalg(LG_F64, 160, 120);
+    printf("oom sweep linalg (all functions, f64 and f32 4x4, f64 160x160): %ld points\n", sum);
 }
 
 static void test_oom_total(void **state)
@@ -807,6 +853,8 @@ int main(void)
 {
     if (tmp_dir_make("oom") != 0)
         return 1;
+    for (int i = 0; i < MAX_N; i++)
+        labels[i] = i % 5;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_mlp_training_step_recovers_after_reset),
         cmocka_unit_test(test_oom_mlp_from_nothing_leaks_nothing),
