@@ -27,12 +27,11 @@ bool la_check_matrix(lg_graph *g, const char *name, const char *what, const lg_t
 
 bool la_check_finite(lg_graph *g, const char *name, const char *what, const lg_tensor *t)
 {
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (!isfinite(lg_load(t->data, t->dtype, i))) {
-            lg_fail(g, LG_ERR_NUMERIC, "%s: %s %s holds %g at flat index %lld", name, what,
-                    lg_tshape(t).s, lg_load(t->data, t->dtype, i), (long long)i);
-            return false;
-        }
+    int64_t i = lg_first_nonfinite(t->data, t->dtype, t->numel);
+    if (i >= 0) {
+        lg_fail(g, LG_ERR_NUMERIC, "%s: %s %s holds %g at flat index %lld", name, what,
+                lg_tshape(t).s, lg_load(t->data, t->dtype, i), (long long)i);
+        return false;
     }
     return true;
 }

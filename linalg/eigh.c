@@ -5,22 +5,16 @@
 
 static bool check_symmetric(lg_graph *g, const char *name, const lg_tensor *a)
 {
-    int64_t n = a->shape[0];
-    double amax = 1;
-    for (int64_t i = 0; i < a->numel; i++)
-        amax = fmax(amax, fabs(lg_load(a->data, a->dtype, i)));
-    double tol = sqrt(la_eps(a->dtype)) * amax;
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < i; j++) {
-            double d = fabs(lg_load(a->data, a->dtype, i * n + j) -
-                            lg_load(a->data, a->dtype, j * n + i));
-            if (d > tol) {
-                lg_fail(g, LG_ERR_NUMERIC, "%s: matrix is not symmetric: |A(%lld,%lld) - "
-                        "A(%lld,%lld)| = %g exceeds %g", name, (long long)i, (long long)j,
-                        (long long)j, (long long)i, d, tol);
-                return false;
-            }
-        }
+    int64_t n = a->shape[0], i, j;
+    double tol = sqrt(la_eps(a->dtype)) * la_max_abs(a->dtype, a->numel, a->data, 1.0);
+    if (la_first_asymmetric(a->dtype, n, a->data, tol, &i, &j)) {
+        double d = fabs(lg_load(a->data, a->dtype, i * n + j) -
+                        lg_load(a->data, a->dtype, j * n + i));
+        lg_fail(g, LG_ERR_NUMERIC, "%s: matrix is not symmetric: |A(%lld,%lld) - A(%lld,%lld)| "
+                "= %g exceeds %g", name, (long long)i, (long long)j, (long long)j,
+                (long long)i, d, tol);
+        return false;
+    }
     return true;
 }
 
@@ -50,7 +44,9 @@ static bool check_gaps(lg_graph *g, const char *name, const lg_tensor *v)
  *   K = ½(Vᵀ dV - dVᵀ V)   (skew part; the symmetric part is not a valid direction)
  *   F = K / E,  E_ij = λj - λi for i != j (diagonal of E set to 1; K's is 0)
  *   dA += V (F + diag(dλ)) Vᵀ
- * Without dV this is V diag(dλ) Vᵀ, defined for repeated eigenvalues too. */
+ * Without dV this is V diag(dλ) Vᵀ, defined for repeated eigenvalues too. F + diag(dλ)
+ * is symmetric (K and E are both antisymmetric): la_eigh_gap builds it in one pass and
+ * la_sym_sandwich applies V · Vᵀ with a trmm and a syr2k instead of two GEMMs. */
 static void eigh_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
     lg_tensor *lam = n->out[0], *v = n->out[1];
@@ -61,13 +57,7 @@ static void eigh_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_ten
     if (!check_gaps(g, n->op->name, lam))
         return;
     lg_tensor *m = lg_matmul_t(g, v, gy[1], true, false);
-    lg_tensor *k = lg_scale(g, lg_sub(g, m, lg_transpose(g, m)), 0.5);
-    lg_tensor *e = lg_add(g, lg_sub(g, la_row(g, lam), la_col(g, lam)),
-                          la_eye(g, lam->dtype, lam->numel));
-    lg_tensor *inner = lg_div(g, k, e);
-    if (gy[0])
-        inner = lg_add(g, inner, la_diag_embed(g, gy[0]));
-    gx[0] = lg_matmul_t(g, lg_matmul(g, v, inner), v, false, true);
+    gx[0] = la_sym_sandwich(g, v, la_eigh_gap(g, m, lam, gy[0]));
 }
 static const lg_op EIGH = {"lg_eigh", eigh_vjp};
 
@@ -119,9 +109,7 @@ lg_status lg_eigh(lg_graph *g, lg_tensor *a, lg_tensor **vals, lg_tensor **vecs)
         return (lg_fail(g, LG_ERR_ARG, "%s: syevd rejected argument %d", name, (int)-info),
                 g->status);
     /* The eigenvectors are buf's columns in column-major order, i.e. its rows as stored. */
-    int perm[2] = {1, 0};
-    if (n > 0)
-        g->be->permute(a->dtype, 2, a->shape, perm, buf->data, out[1]->data);
+    la_transpose_into(a->dtype, n, n, buf->data, out[1]->data);
     lg_record(g, &EIGH, 1, &a, 2, out);
     if (g->status != LG_OK)
         return g->status;

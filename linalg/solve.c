@@ -64,14 +64,15 @@ lg_tensor *la_lu_solve(lg_graph *g, const char *name, lg_tensor *a, const la_lu 
         return fail_singular(g, name, lu);
     int64_t n = lu->n, k = b->shape[1];
     lg_tensor *x = lg_graph_tensor(g, b->dtype, 2, b->shape);
-    void *buf = la_alloc(g, b->dtype, n * k, name);
+    /* getrs wants B column-major: (k,n) row-major is that, and for k = 1 it is B itself,
+     * solved in place in x. The factors are of Aᵀ, so A X = B is the transposed solve. */
+    void *buf = k == 1 ? (x ? x->data : NULL) : la_alloc(g, b->dtype, n * k, name);
     if (!x || !buf)
         return NULL;
-    /* getrs wants B column-major: (k,n) row-major is that. The factors are of Aᵀ, so
-     * A X = B is the transposed solve. */
-    int perm[2] = {1, 0};
-    if (n * k > 0)
-        g->be->permute(b->dtype, 2, b->shape, perm, b->data, buf);
+    if (k == 1)
+        memcpy(buf, b->data, (size_t)n * lg_dtype_size(b->dtype));
+    else
+        la_transpose_into(b->dtype, n, k, b->data, buf);
     char tr = trans ? 'N' : 'T';
     lapack_int info =
         b->dtype == LG_F64
@@ -81,9 +82,8 @@ lg_tensor *la_lu_solve(lg_graph *g, const char *name, lg_tensor *a, const la_lu 
                                   LDA(n), lu->ipiv, buf, LDA(n));
     if (info != 0)
         return lg_fail(g, LG_ERR_ARG, "%s: getrs rejected argument %d", name, (int)-info);
-    int64_t tshape[2] = {k, n};
-    if (n * k > 0)
-        g->be->permute(b->dtype, 2, tshape, perm, buf, x->data);
+    if (k != 1)
+        la_transpose_into(b->dtype, k, n, buf, x->data);
     bool is_inv = strcmp(name, INV.name) == 0;
     lg_node *nd = lg_record(g, is_inv ? &INV : &LU_SOLVE, 2, in, 1, &x);
     if (nd) {

@@ -131,6 +131,7 @@ static bool check_sv(lg_graph *g, const char *name, const lg_tensor *s, int64_t 
  *   m > k:  dA += (U G + (I - U Uᵀ) dU diag(1/σ)) Vᵀ
  *   n > k:  dA += U (G Vᵀ + diag(1/σ) dVᵀ (I - V Vᵀ))
  *   else:   dA += U G Vᵀ
+ * G is built in one pass by la_svd_gap.
  * With dS alone, dA = U diag(dS) Vᵀ (no division). With full_matrices, only the first k
  * columns of U and rows of Vᵀ take part (the others are an arbitrary basis). */
 static void svd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
@@ -150,21 +151,9 @@ static void svd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tens
     }
     if (!check_sv(g, n->op->name, s, m > nn ? m : nn, (m > k && gu) || (nn > k && gvt)))
         return;
-    lg_tensor *s2 = lg_mul(g, s, s);
-    lg_tensor *e = lg_add(g, lg_sub(g, la_row(g, s2), la_col(g, s2)), la_eye(g, s->dtype, k));
-    lg_tensor *gmat = NULL;
-    if (gu) {
-        lg_tensor *uhgu = lg_matmul_t(g, u, gu, true, false);
-        gmat = lg_mul(g, lg_sub(g, uhgu, lg_transpose(g, uhgu)), la_row(g, s));
-    }
-    if (gvt) {
-        lg_tensor *vhgv = lg_matmul_t(g, vt, gvt, false, true);
-        lg_tensor *t = lg_mul(g, la_col(g, s), lg_sub(g, vhgv, lg_transpose(g, vhgv)));
-        gmat = gmat ? lg_add(g, gmat, t) : t;
-    }
-    gmat = lg_div(g, gmat, e);
-    if (gs)
-        gmat = lg_add(g, gmat, la_diag_embed(g, gs));
+    lg_tensor *uhgu = gu ? lg_matmul_t(g, u, gu, true, false) : NULL;
+    lg_tensor *vhgv = gvt ? lg_matmul_t(g, vt, gvt, false, true) : NULL;
+    lg_tensor *gmat = la_svd_gap(g, uhgu, vhgv, s, gs);
     lg_tensor *ga;
     if (m > k && gu) {
         lg_tensor *gusinv = lg_div(g, gu, la_row(g, s));
