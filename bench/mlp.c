@@ -90,8 +90,8 @@ static void parse(int argc, char **argv, options *o)
     if (o->batch < 1 || o->threads < 1 || o->reps < 1 || o->reps > MAX_REPS || o->steps < 0 ||
         o->train_limit < 0)
         die("options", "batch, threads >= 1, reps in [1, 31], steps and limit >= 0");
-    if (!o->steps) /* about 0.3 s of work per window at ~100 GFLOP/s */
-        o->steps = 20 + 3000000L / o->batch;
+    if (!o->steps) /* 0.3 to 0.6 s per window here; batch 1 is capped at 2,000 steps */
+        o->steps = 20 + 40000L / o->batch < 2000 ? 20 + 40000L / o->batch : 2000;
 }
 
 /* PyTorch's nn.Linear init, U(-1/sqrt(in), 1/sqrt(in)) for weights and biases. */

@@ -56,7 +56,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)
-    steps = a.steps or 20 + 3000000 // a.batch
+    steps = a.steps or min(2000, 20 + 40000 // a.batch)
     widths = [int(w) for w in a.widths.split(",")]
 
     x, y = load(a.data, "train")
