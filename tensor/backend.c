@@ -1,4 +1,5 @@
 /* The CPU backend table: the reference implementation of every kernel. */
+#include "cpu_conv_impl.h"
 #include "cpu_impl.h"
 
 static const lg_backend cpu_backend = {
@@ -14,6 +15,15 @@ static const lg_backend cpu_backend = {
     .copy_rows = lg_cpu_copy_rows,
     .permute = lg_cpu_permute,
     .fill = lg_cpu_fill,
+    .conv2d_scratch = lg_cpu_conv2d_scratch,
+    .conv2d = lg_cpu_conv2d,
+    .conv2d_input_grad = lg_cpu_conv2d_input_grad,
+    .conv2d_weight_grad = lg_cpu_conv2d_weight_grad,
+    .max_pool = lg_cpu_max_pool,
+    .pool_scatter = lg_cpu_pool_scatter,
+    .pool_gather = lg_cpu_pool_gather,
+    .avg_pool = lg_cpu_avg_pool,
+    .avg_pool_adjoint = lg_cpu_avg_pool_adjoint,
 };
 
 const lg_backend *lg_cpu_backend(void) { return &cpu_backend; }

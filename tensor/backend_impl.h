@@ -34,6 +34,16 @@ typedef struct lg_bcast {
     int64_t stride[3][LG_MAX_DIMS];
 } lg_bcast;
 
+/* The geometry of one 2-D convolution or pooling: input (n, c, h, w), output (ho, wo),
+ * window (kh, kw) with stride, zero padding and dilation. Convolutions add co output
+ * channels and groups; pooling uses co = c, groups = 1, dilation 1. */
+typedef struct lg_conv_geom {
+    int64_t n, c, h, w;
+    int64_t co, kh, kw, ho, wo;
+    int64_t sh, sw, ph, pw, dh, dw;
+    int64_t groups;
+} lg_conv_geom;
+
 typedef struct lg_backend {
     const char *name;
     /* y[i] = f(x[i]) for n contiguous elements. */
@@ -69,6 +79,30 @@ typedef struct lg_backend {
     void (*permute)(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
                     const void *x, void *y);
     void (*fill)(lg_dtype dt, int64_t n, void *y, double v);
+    /* Convolution (cpu_conv.c), cross-correlation over NCHW x and OIHW w, as im2col
+     * then GEMMs. Each needs conv2d_scratch(dt, geom) bytes of scratch, 64-byte aligned.
+     * y = conv(x, w) + bias (bias may be NULL); dx = the adjoint in x, dw = the adjoint
+     * in w (both overwritten, not accumulated). */
+    size_t (*conv2d_scratch)(lg_dtype dt, const lg_conv_geom *cg);
+    void (*conv2d)(lg_dtype dt, const lg_conv_geom *cg, const void *x, const void *w,
+                   const void *bias, void *y, void *scratch);
+    void (*conv2d_input_grad)(lg_dtype dt, const lg_conv_geom *cg, const void *dy,
+                              const void *w, void *dx, void *scratch);
+    void (*conv2d_weight_grad)(lg_dtype dt, const lg_conv_geom *cg, const void *x,
+                               const void *dy, void *dw, void *scratch);
+    /* Pooling (cpu_pool.c) over (n, c, h, w). max_pool writes y and, per output, the
+     * flat index within its (h, w) plane of the first maximum (padding never wins).
+     * pool_scatter: dx = zeros, dx[plane, idx[q]] += dy[q] (max pool's adjoint);
+     * pool_gather: y[q] = x[plane, idx[q]] (scatter's adjoint). avg_pool divides by
+     * kh*kw (padding counts as zeros); avg_pool_adjoint is its transpose. */
+    void (*max_pool)(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y,
+                     int32_t *idx);
+    void (*pool_scatter)(lg_dtype dt, const lg_conv_geom *cg, const void *dy,
+                         const int32_t *idx, void *dx);
+    void (*pool_gather)(lg_dtype dt, const lg_conv_geom *cg, const void *x,
+                        const int32_t *idx, void *y);
+    void (*avg_pool)(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y);
+    void (*avg_pool_adjoint)(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *dx);
 } lg_backend;
 
 const lg_backend *lg_cpu_backend(void);
