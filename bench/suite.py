@@ -1,0 +1,341 @@
+"""Runs every benchmark of issue 5 beside its reference, lagrad and reference alternating for
+several rounds, and takes medians. Prints one markdown table and writes bench/results.json,
+one record per row: {"name", "lagrad", "reference", "unit", "ratio", "goal", "met", "note"}.
+Called by bench/run after the build; run it directly with:
+  /usr/bin/python3 bench/suite.py --build BUILD_DIR [--quick] [--json PATH]
+--quick runs each program once on a small problem and checks nothing about speed."""
+import argparse
+import json
+import os
+import re
+import statistics
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"
+ROWS = []
+
+
+def run(cmd, env=None, rusage=False):
+    """Runs cmd from the repository root; returns its stdout (and the child's rusage)."""
+    e = dict(os.environ)
+    for k, v in (env or {}).items():  # None: unset
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
+    p = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=subprocess.PIPE, text=True)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode:
+        sys.exit(f"bench: {' '.join(cmd)} failed with status {p.returncode}")
+    return (out, ru) if rusage else out
+
+
+def last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def alternate(rounds, *cmds):
+    """Runs the commands in turn, `rounds` times; returns one list of parsed outputs each."""
+    res = [[] for _ in cmds]
+    for _ in range(rounds):
+        for i, (cmd, env) in enumerate(cmds):
+            res[i].append(last_json(run(cmd, env)))
+    return res
+
+
+def med(records, key):
+    return statistics.median(r[key] for r in records)
+
+
+def row(name, lagrad, reference, unit, ratio, goal=None, met=None, note=""):
+    ROWS.append({"name": name, "lagrad": lagrad, "reference": reference, "unit": unit,
+                 "ratio": ratio, "goal": goal, "met": met, "note": note})
+
+
+def have_torch():
+    return subprocess.run([PY, "-c", "import torch"], capture_output=True).returncode == 0
+
+
+def overhead(b, a, torch):
+    lg = [last_json(run([f"{b}/bench/overhead", str(a.iters), "--json"]))]
+    pt = [last_json(run([PY, "bench/overhead_torch.py", str(a.titers)]))] if torch else []
+    for _ in range(a.rounds - 1):
+        lg.append(last_json(run([f"{b}/bench/overhead", str(a.iters), "--json"])))
+        if torch:
+            pt.append(last_json(run([PY, "bench/overhead_torch.py", str(a.titers)])))
+    for key, what, goal in (("forward_backward_us", "forward + backward", 30),
+                            ("forward_us", "forward only", None)):
+        l = med(lg, key)
+        t = med(pt, key) if pt else None
+        r = t / l if t else None
+        row(f"per-op overhead, sum(relu(A x) * w), A 4x4, {what}, 1 thread", l, t, "us",
+            r, f">= {goal}x faster" if goal else None,
+            (r >= goal) if goal and r else None, "ratio = pytorch / lagrad")
+
+
+def linear(b, a):
+    for th in ((1,) if a.quick else (1, 2)):
+        runs = [last_json(run([f"{b}/bench/linear", "--threads", str(th)] +
+                              (["--quick"] if a.quick else ["--reps", "5"])))
+                for _ in range(a.rounds)]
+        for i, shape in enumerate(runs[0]):
+            l = statistics.median(r[i]["lagrad_ms"] for r in runs)
+            s = statistics.median(r[i]["sgemm_ms"] for r in runs)
+            row(f"linear layer fwd+bwd ({shape['n']}x{shape['k']})(x{shape['m']}), "
+                f"{th} thread(s), vs 3 raw cblas_sgemm", l, s, "ms", l / s, "<= 1.10",
+                l / s <= 1.10)
+
+
+def mlp_cmds(b, a, batch, threads, widths="784,256,128,10", torch_env=None, torch_threads=None):
+    extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
+    lg = ([f"{b}/bench/mlp", "--batch", str(batch), "--threads", str(threads),
+           "--widths", widths] + extra, None)
+    pt = ([PY, "bench/mlp_torch.py", "--batch", str(batch), "--threads",
+           str(torch_threads or threads), "--widths", widths] + extra, torch_env)
+    return lg, pt
+
+
+def mlp(b, a, torch):
+    goals = {1: 10, 32: 1.8, 128: 1.3}
+    configs = [(32, 1)] if a.quick else [(1, 1), (32, 1), (128, 1), (1, 2), (32, 2), (128, 2)]
+    sps = {}
+    for batch, th in configs:
+        lg, pt = mlp_cmds(b, a, batch, th)
+        res = alternate(a.rounds, lg, pt) if torch else alternate(a.rounds, lg)
+        l, gf = med(res[0], "samples_per_s"), med(res[0], "sgemm_gflops")
+        fps = res[0][0]["flops_per_sample"]
+        t = med(res[1], "samples_per_s") if torch else None
+        sps[batch, th] = (l, t, gf, res)
+        row(f"MLP 784-256-128-10 Adam, Fashion-MNIST, batch {batch}, {th} thread(s)", l, t,
+            "samples/s", l / t if t else None, f">= {goals[batch]}x",
+            l / t >= goals[batch] if t else None, "ratio = lagrad / pytorch")
+        lf = l * fps / (gf * 1e9)
+        tf = t * fps / (gf * 1e9) if t else None
+        row(f"  GEMM-limit fraction, batch {batch}, {th} thread(s)", lf, tf, "fraction",
+            lf, ">= 0.85" if batch == 128 else None, lf >= 0.85 if batch == 128 else None,
+            f"samples/s x {fps / 1e6:.3f} MFLOP/sample / sgemm {gf:.0f} GFLOP/s (1024^3, "
+            "same run, same threads); reference column: pytorch's fraction")
+    return sps
+
+
+def small_net(b, a, torch):
+    for batch in ((32,) if a.quick else (32, 128)):
+        lg, pt = mlp_cmds(b, a, batch, 1, "784,128,10")
+        res = alternate(a.rounds, lg, pt) if torch else alternate(a.rounds, lg)
+        l = med(res[0], "samples_per_s")
+        t = med(res[1], "samples_per_s") if torch else None
+        row(f"MLP 784-128-10 Adam, batch {batch}, 1 thread", l, t, "samples/s",
+            l / t if t else None, None, None, "for comparison with other C frameworks")
+
+
+def threads(b, a, torch, sps):
+    if a.quick:
+        return
+    l1, t1, _, _ = sps[128, 1]
+    l2, t2, _, _ = sps[128, 2]
+    row("threads: lagrad MLP batch 128, 2 threads vs 1", l2, l1, "samples/s", l2 / l1,
+        ">= 1.6x", l2 / l1 >= 1.6, "reference column: lagrad on 1 thread")
+    if not torch:
+        return
+    settings = [("default OpenMP settings, 2 threads", {"OMP_WAIT_POLICY": None}, 2),
+                ("OMP_WAIT_POLICY=PASSIVE, 2 threads", {"OMP_WAIT_POLICY": "PASSIVE"}, 2),
+                ("1 torch thread + OPENBLAS_NUM_THREADS=2", {"OPENBLAS_NUM_THREADS": "2"}, 1)]
+    best = None
+    for name, env, tth in settings:
+        _, pt = mlp_cmds(b, a, 128, 2, torch_env=env, torch_threads=tth)
+        t = med(alternate(a.rounds, pt)[0], "samples_per_s")
+        row(f"threads: pytorch MLP batch 128, {name}, vs 1 thread", t, t1, "samples/s",
+            t / t1, None, None, "reference column: pytorch on 1 thread")
+        best = max(best or 0, t)
+    row("threads: lagrad 2 threads vs pytorch at its best 2-thread setting, batch 128", l2,
+        best, "samples/s", l2 / best, ">= 1.3x", l2 / best >= 1.3)
+
+
+def memory(b, a, torch):
+    lg = run([f"{b}/bench/mlp", "--batch", "128", "--steps", "20" if a.quick else "200",
+              "--reps", "1"])
+    allocs = last_json(lg)["allocs_per_step"]
+    row("heap allocations per training step after the first (lg_set_allocator hook)", allocs,
+        0, "allocations", None, "0", allocs == 0)
+    tmp = tempfile.mkdtemp(prefix="lagrad-bench-")
+    lim = ["--train-limit", "2000", "--test-limit", "1000"] if a.quick else []
+    out, ru = run([f"{b}/examples/mnist", "--epochs", "1", "--shift", "0",
+                   "--csv", f"{tmp}/rss_curves.csv", "--checkpoint", f"{tmp}/rss.safetensors"]
+                  + lim, rusage=True)
+    shutil.rmtree(tmp)
+    lk = ru.ru_maxrss
+    tk = None
+    if torch:
+        _, tru = run([PY, "bench/mlp_torch.py", "--mode", "peak"] +
+                     (["--train-limit", "2000"] if a.quick else []), rusage=True)
+        tk = tru.ru_maxrss
+    row("peak RSS, one epoch of examples/mnist vs bench/mlp_torch.py --mode peak",
+        lk / 1024, tk / 1024 if tk else None, "MiB", lk / tk if tk else None, "<= 1",
+        lk <= tk if tk else None,
+        "Fashion-MNIST: 70,000 images, 55 MB as bytes, 220 MB as float32")
+
+
+def linalg(b, a, torch):
+    q = ["--quick"] if a.quick else []
+    fw = [last_json(run([f"{b}/bench/linalg", "--json"] + q))
+          for _ in range(1 if a.quick else 2)]
+    for i, r in enumerate(fw[0]):
+        l = statistics.median(f[i]["lagrad_ms"] for f in fw)
+        m = statistics.median(f[i]["minimal_ms"] for f in fw)
+        rm = statistics.median(f[i]["rowmajor_ms"] for f in fw)
+        row(f"linalg forward {r['op']}, n = {r['n']}, {r.get('dtype', 'f64')}, 1 thread", l, m,
+            "ms", l / m, "<= 1.15", l / m <= 1.15,
+            f"reference: minimal direct LAPACKE; row-major LAPACKE {rm:.3f} ms")
+    bw = last_json(run([f"{b}/bench/linalg", "--backward", "--json"] + q))
+    pt = last_json(run([PY, "bench/linalg_torch.py"] + (["64", "3"] if a.quick else
+                                                         [str(bw["n"]), "7"]))) if torch else {}
+    for op in ("cholesky", "eigh", "svd"):
+        l = bw[op]["forward_ms"] + bw[op]["backward_ms"]
+        t = pt[op]["forward_ms"] + pt[op]["backward_ms"] if torch else None
+        goal = 0.5 if op == "cholesky" else 1.0
+        row(f"linalg forward+backward {op}, n = {bw['n']}, f64, vs torch.linalg", l, t, "ms",
+            l / t if t else None, f"<= {goal}", l / t <= goal if t else None,
+            f"backward alone: lagrad {bw[op]['backward_ms']:.3f} ms" +
+            (f", pytorch {pt[op]['backward_ms']:.3f} ms" if t else ""))
+    if not any("f32" == r.get("dtype") for r in fw[0]):
+        row("linalg forward in f32", None, None, "ms", None, "<= 1.15", None,
+            "not measured: bench/linalg.c times float64 only")
+
+
+def scaling(b, a, torch):
+    sizes = [2048] if a.quick else [7500, 15000, 30000, 60000]
+    rounds = 1 if a.quick else 2
+    per = {}
+    for n in sizes:
+        lg = ([f"{b}/bench/mlp", "--mode", "epoch", "--train-limit", str(n), "--reps",
+               "1" if a.quick else "2"], None)
+        pt = ([PY, "bench/mlp_torch.py", "--mode", "epoch", "--train-limit", str(n), "--reps",
+               "1" if a.quick else "2"], None)
+        res = alternate(rounds, lg, pt) if torch else alternate(rounds, lg)
+        l = med(res[0], "epoch_s")
+        t = med(res[1], "epoch_s") if torch else None
+        per[n] = (l / res[0][0]["samples"], t)
+    full = per[sizes[-1]][0]
+    for n in sizes:
+        us, t = per[n]
+        l = us * n
+        dev = us / full - 1
+        row(f"scaling: epoch of {n} samples, batch 128, 1 thread", l, t, "s",
+            l / t if t else None, "linear in samples (±15%)", abs(dev) <= 0.15,
+            f"{us * 1e6:.2f} us/sample, {dev * 100:+.0f}% vs the whole set; "
+            "reference: pytorch")
+    widths = [128, 256] if a.quick else [128, 256, 512, 1024]
+    base = None
+    for w in widths:
+        extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
+        r = last_json(run([f"{b}/bench/mlp", "--widths", f"784,{w},{w},10"] + extra))
+        gemm_ms = 128 * r["flops_per_sample"] / (r["sgemm_gflops"] * 1e9) * 1e3
+        ratio = r["ms_per_step"] / gemm_ms
+        base = base or ratio
+        row(f"scaling: step time, 784-{w}-{w}-10, batch 128, 1 thread", r["ms_per_step"],
+            gemm_ms, "ms", ratio, "follows GEMM cost", ratio <= 1.25 * base,
+            "reference: the step's matmul FLOPs at the sgemm rate of the same run; "
+            "met when time / GEMM time stays within 1.25x of width 128's")
+
+
+def anomaly(b, a):
+    extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
+    r = alternate(a.rounds, ([f"{b}/bench/mlp", "--mode", "anomaly"] + extra, None))[0]
+    on, off = med(r, "on_ms"), med(r, "off_ms")
+    row("anomaly mode: MLP forward+backward, batch 128, on vs off", on, off, "ms", on / off,
+        None, None, "lg_graph_set_anomaly: one extra read of every output and gradient")
+
+
+def kv(out, prefix):
+    for line in out.splitlines():
+        if line.startswith(prefix):
+            return dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+    return None
+
+
+def others(b, a, torch):
+    """The CNN and conv-layer benchmarks of the other engineers, when they exist."""
+    notes = []
+    if os.path.exists(f"{ROOT}/{b}/bench/cnn"):
+        q = ["--quick"] if a.quick else []
+        l = kv(run([f"{b}/bench/cnn"] + q), "cnn")
+        t = kv(run([PY, "bench/cnn_torch.py"] + q), "cnn") if torch and os.path.exists(
+            f"{ROOT}/bench/cnn_torch.py") else None
+        if l:
+            lv, tv = float(l["samples_per_s"]), float(t["samples_per_s"]) if t else None
+            row(f"CNN training, batch {l.get('batch', '?')}, {l.get('threads', '?')} thread(s)",
+                lv, tv, "samples/s", lv / tv if tv else None, None, None,
+                f"peak RSS lagrad {int(l.get('peak_rss_kb', 0)) // 1024} MiB" +
+                (f", pytorch {int(t.get('peak_rss_kb', 0)) // 1024} MiB" if t else ""))
+    else:
+        notes.append("CNN row skipped: bench/cnn.c does not exist yet")
+    if os.path.exists(f"{ROOT}/{b}/bench/conv_layer"):
+        out = run([f"{b}/bench/conv_layer"] + (["--quick"] if a.quick else []))
+        lines = [x for x in out.splitlines() if x.startswith("|") and "---" not in x]
+        for x in lines:
+            cells = [c.strip() for c in x.strip("|").split("|")]
+            row(f"conv layer: {cells[0]}", None, None, "", None, None, None,
+                "bench/conv_layer: " + " | ".join(cells[1:]))
+    else:
+        notes.append("conv-layer rows skipped: bench/conv_layer.c does not exist yet")
+    return notes
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "**no**"
+    if unit == "allocations":
+        return f"{v:g}"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", help="default: bench/results.json; with --quick, "
+                    "BUILD/bench/results-quick.json, so a smoke run leaves the tree alone")
+    a = ap.parse_args()
+    a.json = a.json or (os.path.join(ROOT, a.build, "bench", "results-quick.json") if a.quick
+                        else os.path.join(ROOT, "bench", "results.json"))
+    a.rounds = 1 if a.quick else 3
+    a.iters, a.titers = (2000, 200) if a.quick else (200000, 20000)
+    torch = have_torch()
+    b = a.build
+    overhead(b, a, torch)
+    linear(b, a)
+    sps = mlp(b, a, torch)
+    small_net(b, a, torch)
+    threads(b, a, torch, sps)
+    memory(b, a, torch)
+    linalg(b, a, torch)
+    scaling(b, a, torch)
+    anomaly(b, a)
+    notes = others(b, a, torch)
+    if not torch:
+        notes.append("pytorch not installed (apt-get install python3-torch): no reference")
+    print("| benchmark | lagrad | reference | unit | ratio | goal | met | note |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in ROWS:
+        print(f"| {r['name']} | {fmt(r['lagrad'], r['unit'])} | "
+              f"{fmt(r['reference'], r['unit'])} | {r['unit']} | {fmt(r['ratio'])} | "
+              f"{r['goal'] or '-'} | {fmt(r['met'])} | {r['note']} |")
+    for n in notes:
+        print(f"\n{n}")
+    with open(a.json, "w") as f:
+        json.dump(ROWS, f, indent=1)
+        f.write("\n")
+    print(f"\nwrote {os.path.relpath(a.json, ROOT)} ({len(ROWS)} rows)"
+          + (" -- quick run: the numbers say nothing about speed" if a.quick else ""))
+
+
+if __name__ == "__main__":
+    main()
