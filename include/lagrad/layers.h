@@ -201,6 +201,72 @@ typedef struct lg_lr_cosine_config {
  * or lr, a field outside its range above, t < 0. */
 lg_status lg_lr_cosine(const lg_lr_cosine_config *c, int64_t t, double *lr);
 
+/* ---- Conv2d and batch norm (the CNN layers over the ops of conv.h) ---- */
+
+#include "conv.h"
+
+/* y = conv2d(x, W, b) as PyTorch's nn.Conv2d: W "<name>.weight" (out, in/groups, kH, kW),
+ * b "<name>.bias" (out) or absent, so a state_dict loads as is. */
+typedef struct lg_conv2d_layer {
+    lg_tensor *weight;       /* "<name>.weight" (out, in/groups, kH, kW), in the store */
+    lg_tensor *bias;         /* "<name>.bias" (out), or NULL */
+    int64_t in_channels, out_channels;
+    int kernel[2];           /* (kH, kW) */
+    lg_conv2d_opts opts;     /* stride, padding, dilation, groups */
+} lg_conv2d_layer;
+
+/* Adds the weight and (with bias) the bias of dtype dt to p, initialised as
+ * nn.Conv2d.reset_parameters does: weight kaiming_uniform(a = √5), that is
+ * U(-1/√fan_in, 1/√fan_in) with fan_in = in/groups·kH·kW, then the bias from the same
+ * range, drawn from r in that order. o NULL means lg_conv2d_defaults(). *l is filled on
+ * success and zeroed on error (a weight added before the error stays in the store).
+ * Errors: NULL l, p, name or r, channels or kernel < 1, a bad stride/padding/dilation,
+ * groups not dividing both channel counts, a name in use or too long (LG_ERR_ARG); a bad
+ * dtype (LG_ERR_DTYPE); out of memory. */
+lg_status lg_conv2d_layer_init(lg_conv2d_layer *l, lg_params *p, const char *name,
+                               int64_t in_channels, int64_t out_channels, int kernel_h,
+                               int kernel_w, const lg_conv2d_opts *o, bool bias, lg_dtype dt,
+                               lg_rng *r);
+/* lg_conv2d(g, x, weight, bias, &opts) for x (N, in, H, W). Errors: NULL l or a layer
+ * without a weight (LG_ERR_ARG), x not 4-D with in channels (LG_ERR_SHAPE), and
+ * lg_conv2d's. */
+lg_tensor *lg_conv2d_layer_forward(lg_graph *g, const lg_conv2d_layer *l, lg_tensor *x);
+
+/* Batch norm over (N, C) or (N, C, H, W), as PyTorch's nn.BatchNorm1d/2d with
+ * track_running_stats. Everything lives in the store under PyTorch's state_dict names, so
+ * lg_checkpoint_save/load carry the running statistics:
+ *   "<name>.weight" (C) = 1 and "<name>.bias" (C) = 0, trainable (gamma and beta);
+ *   "<name>.running_mean" (C) = 0, "<name>.running_var" (C) = 1 and
+ *   "<name>.num_batches_tracked", a 0-dim tensor = 0: buffers, frozen in the store, so
+ *   optimizers, penalties and clipping leave them alone (do not unfreeze them: a frozen
+ *   buffer is what lg_batch_norm accepts).
+ * num_batches_tracked has the layer's dtype (f32 or f64), not PyTorch's int64, because
+ * lagrad checkpoints hold F32 and F64 only: a PyTorch file with an I64 counter loads after
+ * converting it (f32 counts exactly up to 2^24 batches). */
+typedef struct lg_batch_norm_layer {
+    lg_tensor *weight, *bias;                 /* gamma, beta */
+    lg_tensor *running_mean, *running_var;    /* buffers, updated in training */
+    lg_tensor *num_batches_tracked;           /* buffer, 0-dim, +1 per training forward */
+    int64_t num_features;
+    double momentum;                          /* PyTorch's default 0.1 */
+    double eps;                               /* PyTorch's default 1e-5 */
+} lg_batch_norm_layer;
+
+/* Adds the five tensors above to p (in that order) and freezes the three buffers.
+ * Errors: NULL l, p or name, num_features < 1, momentum outside [0, 1], eps < 0 or not
+ * finite, a name in use or too long (LG_ERR_ARG); a bad dtype (LG_ERR_DTYPE); out of
+ * memory. *l is zeroed on error. */
+lg_status lg_batch_norm_layer_init(lg_batch_norm_layer *l, lg_params *p, const char *name,
+                                   int64_t num_features, double momentum, double eps,
+                                   lg_dtype dt);
+/* lg_batch_norm with the layer's tensors: in training (lg_graph_set_training) batch
+ * statistics, the running ones updated and num_batches_tracked incremented (also in
+ * no-grad mode, as PyTorch does); in eval the running statistics. Errors: NULL l or an
+ * uninitialised layer (LG_ERR_ARG), x's channel axis not num_features (LG_ERR_SHAPE), and
+ * lg_batch_norm's. */
+lg_tensor *lg_batch_norm_layer_forward(lg_graph *g, const lg_batch_norm_layer *l,
+                                       lg_tensor *x);
+
 #ifdef __cplusplus
 }
 #endif
