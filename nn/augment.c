@@ -28,7 +28,7 @@
 DEFINE_SHIFT(float, shift_f32)
 DEFINE_SHIFT(double, shift_f64)
 
-/* Largest image the on-stack copy holds; bigger images are shifted in two passes. */
+/* Largest image the on-stack copy of one image holds (64x64). */
 #define SHIFT_MAX_PIXELS 4096
 
 lg_status lg_data_random_shift(lg_tensor *x, int64_t height, int64_t width, int max_shift,
