@@ -8,8 +8,10 @@
  * With --backward it times lagrad's forward and backward of the losses that
  * bench/linalg_torch.py gives PyTorch, at n = 256.
  * Times are medians of runs interleaved across the implementations, on one thread
- * unless --threads says otherwise. Not here: float32, batched shapes, other LAPACKs.
- * Usage: linalg [--quick] [--json] [--backward] [--threads N] */
+ * unless --threads says otherwise. --dtype f32 runs everything in float32 (s* LAPACKE
+ * routines); --n N runs the forward at that size only, or the backward at that size
+ * instead of 256. Not here: batched shapes, other LAPACKs.
+ * Usage: linalg [--quick] [--json] [--backward] [--threads N] [--dtype f32|f64] [--n N] */
 #include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,23 +36,25 @@ static void die(const char *what, const char *msg)
 typedef struct problem {
     int op;
     int n;
+    lg_dtype dt;
+    size_t es;                 /* element size */
     lg_tensor *a, *b;          /* caller-owned inputs: A (n,n), b (n) */
     lg_graph *g;
-    double *buf, *x, *w, *u, *vt, *work;
+    void *buf, *x, *w, *u, *vt, *work;
     lapack_int *ipiv, *iwork, lwork, liwork;
     double out[N_IMPL];        /* a scalar from each impl's result, to compare */
 } problem;
 
-static double sum_abs(const double *p, int64_t n)
+static double sum_abs(lg_dtype dt, const void *p, int64_t n)
 {
     double s = 0;
     for (int64_t i = 0; i < n; i++)
-        s += fabs(p[i]);
+        s += fabs(dt == LG_F64 ? ((const double *)p)[i] : ((const float *)p)[i]);
     return s;
 }
 
 /* A (n,n): SPD (R Rᵀ/n + I) for cholesky and solve, symmetric for eigh, plain for svd. */
-static lg_tensor *make_matrix(int op, int n, lg_rng *rng)
+static lg_tensor *make_matrix(int op, int n, lg_rng *rng, lg_dtype dt)
 {
     int64_t s[2] = {n, n};
     lg_tensor *r = lg_tensor_normal(LG_F64, 2, s, 0, 1, rng);
@@ -73,24 +77,38 @@ static lg_tensor *make_matrix(int op, int n, lg_rng *rng)
             }
         }
     lg_tensor_free(r);
-    return a;
+    if (dt == LG_F64)
+        return a;
+    float *f = malloc(sizeof *f * (size_t)n * (size_t)n);
+    if (!f)
+        die("setup", "out of memory");
+    for (int64_t i = 0; i < (int64_t)n * n; i++)
+        f[i] = (float)ap[i];
+    lg_tensor *af = lg_tensor_from_data(LG_F32, 2, s, f);
+    free(f);
+    lg_tensor_free(a);
+    if (!af)
+        die("setup", lg_last_errmsg());
+    return af;
 }
 
-static void setup(problem *p, int op, int n, lg_rng *rng)
+static void setup(problem *p, int op, int n, lg_rng *rng, lg_dtype dt)
 {
     memset(p, 0, sizeof *p);
     p->op = op;
     p->n = n;
-    p->a = make_matrix(op, n, rng);
+    p->dt = dt;
+    p->es = dt == LG_F64 ? sizeof(double) : sizeof(float);
+    p->a = make_matrix(op, n, rng, dt);
     int64_t nn = n;
-    p->b = lg_tensor_normal(LG_F64, 1, &nn, 0, 1, rng);
+    p->b = lg_tensor_normal(dt, 1, &nn, 0, 1, rng);
     p->g = lg_graph_new();
-    size_t sq = sizeof(double) * (size_t)n * (size_t)n;
+    size_t sq = p->es * (size_t)n * (size_t)n;
     p->buf = malloc(sq);
     p->u = malloc(sq);
     p->vt = malloc(sq);
-    p->x = malloc(sizeof(double) * (size_t)n);
-    p->w = malloc(sizeof(double) * (size_t)n);
+    p->x = malloc(p->es * (size_t)n);
+    p->w = malloc(p->es * (size_t)n);
     p->ipiv = malloc(sizeof(lapack_int) * (size_t)n);
     p->iwork = malloc(sizeof(lapack_int) * (size_t)(8 * n + 1));
     if (!p->b || !p->g || !p->buf || !p->u || !p->vt || !p->x || !p->w || !p->ipiv ||
@@ -98,21 +116,30 @@ static void setup(problem *p, int op, int n, lg_rng *rng)
         die("setup", "out of memory");
     /* Workspace queries for the minimal references (eigh and svd). */
     double wq = 0;
+    float wqf = 0;
     lapack_int iq = 0;
     p->lwork = 1;
     p->liwork = 8 * n + 1;
+    bool f64 = dt == LG_F64;
     if (op == 1) {
-        LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'U', n, p->buf, n, p->w, &wq, -1, &iq, -1);
-        p->lwork = (lapack_int)wq;
+        if (f64)
+            LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'U', n, p->buf, n, p->w, &wq, -1, &iq, -1);
+        else
+            LAPACKE_ssyevd_work(LAPACK_COL_MAJOR, 'V', 'U', n, p->buf, n, p->w, &wqf, -1, &iq, -1);
+        p->lwork = f64 ? (lapack_int)wq : (lapack_int)wqf;
         p->liwork = iq > p->liwork ? iq : p->liwork;
         free(p->iwork);
         p->iwork = malloc(sizeof(lapack_int) * (size_t)p->liwork);
     } else if (op == 2) {
-        LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', n, n, p->buf, n, p->w, p->vt, n, p->u, n,
-                            &wq, -1, p->iwork);
-        p->lwork = (lapack_int)wq;
+        if (f64)
+            LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', n, n, p->buf, n, p->w, p->vt, n, p->u, n,
+                                &wq, -1, p->iwork);
+        else
+            LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'S', n, n, p->buf, n, p->w, p->vt, n, p->u, n,
+                                &wqf, -1, p->iwork);
+        p->lwork = f64 ? (lapack_int)wq : (lapack_int)wqf;
     }
-    p->work = malloc(sizeof(double) * (size_t)(p->lwork > 0 ? p->lwork : 1));
+    p->work = malloc(p->es * (size_t)(p->lwork > 0 ? p->lwork : 1));
     if (!p->work || !p->iwork)
         die("setup", "out of memory");
 }
@@ -139,7 +166,19 @@ static void run_lagrad(problem *p)
     }
     if (!r)
         die(OPS[p->op], lg_graph_errmsg(g));
-    p->out[0] = sum_abs(lg_tensor_cdata(r), lg_tensor_numel(r));
+    p->out[0] = sum_abs(p->dt, lg_tensor_cdata(r), lg_tensor_numel(r));
+}
+
+/* LAPACKE call f in the problem's precision: the s* routine for f32, d* for f64. */
+#define LAPACK(p, f, ...)                                                                  \
+    ((p)->dt == LG_F64 ? LAPACKE_d##f(__VA_ARGS__) : LAPACKE_s##f(__VA_ARGS__))
+
+/* Zeroes the strict upper triangle of row-major buf (n,n). */
+static void zero_upper(problem *p)
+{
+    for (int i = 0; i < p->n; i++)
+        memset((char *)p->buf + ((size_t)i * p->n + i + 1) * p->es, 0,
+               p->es * (size_t)(p->n - i - 1));
 }
 
 /* What a caller writes: the row-major drivers on a copy. */
@@ -147,26 +186,26 @@ static void run_rowmajor(problem *p)
 {
     int n = p->n;
     lapack_int info = 0;
-    memcpy(p->buf, lg_tensor_cdata(p->a), sizeof(double) * (size_t)n * (size_t)n);
+    memcpy(p->buf, lg_tensor_cdata(p->a), p->es * (size_t)n * (size_t)n);
     switch (p->op) {
     case 0:
-        info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', n, p->buf, n);
-        for (int i = 0; i < n; i++)
-            memset(p->buf + (size_t)i * n + i + 1, 0, sizeof(double) * (size_t)(n - i - 1));
-        p->out[1] = sum_abs(p->buf, (int64_t)n * n);
+        info = LAPACK(p, potrf, LAPACK_ROW_MAJOR, 'L', n, p->buf, n);
+        zero_upper(p);
+        p->out[1] = sum_abs(p->dt, p->buf, (int64_t)n * n);
         break;
     case 1:
-        info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', n, p->buf, n, p->w);
-        p->out[1] = sum_abs(p->w, n);
+        info = LAPACK(p, syevd, LAPACK_ROW_MAJOR, 'V', 'L', n, p->buf, n, p->w);
+        p->out[1] = sum_abs(p->dt, p->w, n);
         break;
     case 2:
-        info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', n, n, p->buf, n, p->w, p->u, n, p->vt, n);
-        p->out[1] = sum_abs(p->w, n);
+        info = LAPACK(p, gesdd, LAPACK_ROW_MAJOR, 'S', n, n, p->buf, n, p->w, p->u, n, p->vt,
+                      n);
+        p->out[1] = sum_abs(p->dt, p->w, n);
         break;
     default:
-        memcpy(p->x, lg_tensor_cdata(p->b), sizeof(double) * (size_t)n);
-        info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, n, 1, p->buf, n, p->ipiv, p->x, 1);
-        p->out[1] = sum_abs(p->x, n);
+        memcpy(p->x, lg_tensor_cdata(p->b), p->es * (size_t)n);
+        info = LAPACK(p, gesv, LAPACK_ROW_MAJOR, n, 1, p->buf, n, p->ipiv, p->x, 1);
+        p->out[1] = sum_abs(p->dt, p->x, n);
         break;
     }
     if (info != 0)
@@ -178,34 +217,34 @@ static void run_minimal(problem *p)
 {
     int n = p->n;
     lapack_int info = 0;
-    memcpy(p->buf, lg_tensor_cdata(p->a), sizeof(double) * (size_t)n * (size_t)n);
+    memcpy(p->buf, lg_tensor_cdata(p->a), p->es * (size_t)n * (size_t)n);
     switch (p->op) {
     case 0: /* upper factor of Aᵀ = A, read row-major, is L; zero what is above it */
-        info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', n, p->buf, n);
-        for (int i = 0; i < n; i++)
-            memset(p->buf + (size_t)i * n + i + 1, 0, sizeof(double) * (size_t)(n - i - 1));
-        p->out[2] = sum_abs(p->buf, (int64_t)n * n);
+        info = LAPACK(p, potrf_work, LAPACK_COL_MAJOR, 'U', n, p->buf, n);
+        zero_upper(p);
+        p->out[2] = sum_abs(p->dt, p->buf, (int64_t)n * n);
         break;
     case 1: /* eigenvectors come back as rows; lagrad returns them as columns */
-        info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'U', n, p->buf, n, p->w, p->work,
-                                   p->lwork, p->iwork, p->liwork);
+        info = LAPACK(p, syevd_work, LAPACK_COL_MAJOR, 'V', 'U', n, p->buf, n, p->w, p->work,
+                      p->lwork, p->iwork, p->liwork);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
-                p->u[(size_t)j * n + i] = p->buf[(size_t)i * n + j];
-        p->out[2] = sum_abs(p->w, n);
+                memcpy((char *)p->u + ((size_t)j * n + i) * p->es,
+                       (char *)p->buf + ((size_t)i * n + j) * p->es, p->es);
+        p->out[2] = sum_abs(p->dt, p->w, n);
         break;
     case 2: /* svd of Aᵀ = V S Uᵀ: LAPACK's U is our Vᵀ, its Vᵀ our U */
-        info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', n, n, p->buf, n, p->w, p->vt, n,
-                                   p->u, n, p->work, p->lwork, p->iwork);
-        p->out[2] = sum_abs(p->w, n);
+        info = LAPACK(p, gesdd_work, LAPACK_COL_MAJOR, 'S', n, n, p->buf, n, p->w, p->vt, n,
+                      p->u, n, p->work, p->lwork, p->iwork);
+        p->out[2] = sum_abs(p->dt, p->w, n);
         break;
     default: /* factors of Aᵀ: A x = b is the transposed solve */
-        info = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, n, n, p->buf, n, p->ipiv);
-        memcpy(p->x, lg_tensor_cdata(p->b), sizeof(double) * (size_t)n);
+        info = LAPACK(p, getrf_work, LAPACK_COL_MAJOR, n, n, p->buf, n, p->ipiv);
+        memcpy(p->x, lg_tensor_cdata(p->b), p->es * (size_t)n);
         if (info == 0)
-            info = LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, 'T', n, 1, p->buf, n, p->ipiv, p->x,
-                                       n);
-        p->out[2] = sum_abs(p->x, n);
+            info = LAPACK(p, getrs_work, LAPACK_COL_MAJOR, 'T', n, 1, p->buf, n, p->ipiv, p->x,
+                          n);
+        p->out[2] = sum_abs(p->dt, p->x, n);
         break;
     }
     if (info != 0)
@@ -237,15 +276,27 @@ static void time_problem(problem *p, int reps, double target_s, double *med)
     for (int k = 0; k < N_IMPL; k++)
         med[k] = median(t[k], reps);
     for (int k = 1; k < N_IMPL; k++)
-        if (fabs(p->out[k] - p->out[0]) > 1e-8 * fabs(p->out[0]))
+        if (fabs(p->out[k] - p->out[0]) > (p->dt == LG_F64 ? 1e-8 : 1e-3) * fabs(p->out[0]))
             fprintf(stderr, "linalg bench: %s n=%d: %s and lagrad disagree (%.12g vs %.12g)\n",
                     OPS[p->op], p->n, IMPLS[k], p->out[k], p->out[0]);
 }
 
-static void forward(bool quick, bool json)
+/* The bench's settings from the command line. */
+typedef struct opts {
+    bool quick, json;
+    lg_dtype dt;
+    int n; /* 0: the default sizes */
+} opts;
+
+static void forward(const opts *o)
 {
-    const int sizes[3] = {64, 256, 1024};
+    bool quick = o->quick, json = o->json;
+    int sizes[3] = {64, 256, 1024};
     int nsizes = quick ? 1 : 3;
+    if (o->n > 0) {
+        sizes[0] = o->n;
+        nsizes = 1;
+    }
     lg_rng rng;
     lg_rng_init(&rng, 42);
     if (json)
@@ -258,7 +309,7 @@ static void forward(bool quick, bool json)
         for (int op = 0; op < N_OPS; op++) {
             int n = sizes[si];
             problem p;
-            setup(&p, op, n, &rng);
+            setup(&p, op, n, &rng, o->dt);
             double med[N_IMPL];
             time_problem(&p, quick ? 3 : n >= 1024 ? 5 : 9, quick ? 0.01 : 0.05, med);
             if (json)
@@ -277,7 +328,7 @@ static void forward(bool quick, bool json)
         printf("]\n");
 }
 
-/* ---- backward at n = 256: the losses of bench/linalg_torch.py ----
+/* ---- backward at n = 256 (or --n): the losses of bench/linalg_torch.py ----
  * cholesky: Σ W ⊙ L                                      A SPD
  * eigh:     Σ w ⊙ λ + Σ W ⊙ V ⊙ V                        A symmetric
  * svd:      Σ w ⊙ S + Σ W ⊙ U ⊙ U + Σ W ⊙ Vᵀ ⊙ Vᵀ        A square
@@ -301,14 +352,16 @@ static lg_tensor *loss_of(lg_graph *g, int op, lg_tensor *a, lg_tensor *wm, lg_t
     }
 }
 
-static void backward(bool quick, bool json)
+static void backward(const opts *o)
 {
-    const int n = quick ? 64 : 256, reps = quick ? 3 : 7;
+    bool json = o->json;
+    const int n = o->n > 0 ? o->n : o->quick ? 64 : 256;
+    const int reps = o->quick ? 3 : n <= 256 ? MAX_REPS : 7;
     lg_rng rng;
     lg_rng_init(&rng, 7);
     int64_t sm[2] = {n, n}, sv = n;
-    lg_tensor *wm = lg_tensor_normal(LG_F64, 2, sm, 0, 1, &rng);
-    lg_tensor *wv = lg_tensor_normal(LG_F64, 1, &sv, 0, 1, &rng);
+    lg_tensor *wm = lg_tensor_normal(o->dt, 2, sm, 0, 1, &rng);
+    lg_tensor *wv = lg_tensor_normal(o->dt, 1, &sv, 0, 1, &rng);
     lg_graph *g = lg_graph_new();
     if (!wm || !wv || !g)
         die("setup", lg_last_errmsg());
@@ -317,7 +370,7 @@ static void backward(bool quick, bool json)
     else
         printf("%-9s %5s %12s %12s\n", "op", "n", "forward ms", "backward ms");
     for (int op = 0; op < 3; op++) {
-        lg_tensor *a = make_matrix(op, n, &rng);
+        lg_tensor *a = make_matrix(op, n, &rng, o->dt);
         lg_tensor_set_requires_grad(a, true);
         double tf[MAX_REPS], tb[MAX_REPS];
         for (int r = -1; r < reps; r++) { /* r = -1 warms up */
@@ -350,27 +403,34 @@ static void backward(bool quick, bool json)
 
 int main(int argc, char **argv)
 {
-    bool quick = false, json = false, bwd = false;
+    opts o = {.dt = LG_F64};
+    bool bwd = false;
     int threads = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
-            quick = true;
+            o.quick = true;
         else if (strcmp(argv[i], "--json") == 0)
-            json = true;
+            o.json = true;
         else if (strcmp(argv[i], "--backward") == 0)
             bwd = true;
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            o.n = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc &&
+                 (strcmp(argv[i + 1], "f32") == 0 || strcmp(argv[i + 1], "f64") == 0))
+            o.dt = strcmp(argv[++i], "f32") == 0 ? LG_F32 : LG_F64;
         else {
-            fprintf(stderr, "usage: linalg [--quick] [--json] [--backward] [--threads N]\n");
+            fprintf(stderr, "usage: linalg [--quick] [--json] [--backward] [--threads N] "
+                            "[--dtype f32|f64] [--n N]\n");
             return 2;
         }
     }
     if (lg_set_num_threads(threads > 0 ? threads : 1) != LG_OK)
         die("threads", "lg_set_num_threads failed");
     if (bwd)
-        backward(quick, json);
+        backward(&o);
     else
-        forward(quick, json);
+        forward(&o);
     return 0;
 }
