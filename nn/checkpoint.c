@@ -185,15 +185,15 @@ static lg_status parse_shape(const ctx *x, entry *e, const cJSON *v)
         zero |= u == 0;
         if (u && numel > ((uint64_t)1 << 62) / u)
             overflow = true;
-        else
+        else if (u)
             numel *= u;
     }
-    if (zero)
-        numel = 0;
-    else if (overflow)
+    /* The product of the non-zero dimensions is bounded even when a zero makes the tensor
+     * empty: its strides multiply them, and [0, 2^53, 2^53] would overflow those. */
+    if (overflow)
         return lg_set_error(LG_ERR_FORMAT, "%s: %s: tensor '%s': shape %s has too many "
                             "elements", x->fn, x->path, e->name, lg_shape_str(nd, e->shape).s);
-    e->numel = (int64_t)numel;
+    e->numel = zero ? 0 : (int64_t)numel;
     return LG_OK;
 }
 

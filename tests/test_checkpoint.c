@@ -463,6 +463,9 @@ static const hostile k_hostile[] = {
      "dimension 0 is not"},
     {"{\"a\":" T("F32", "[4294967296,4294967296,4294967296]", "[0,8]") "}", 8, LG_ERR_FORMAT,
      "too many elements"},
+    /* empty, but its strides would overflow (found by fuzz_safetensors) */
+    {"{\"a\":" T("F32", "[0,9007199254740992,9007199254740992,4]", "[0,0]") "}", 0,
+     LG_ERR_FORMAT, "too many elements"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, LG_ERR_FORMAT, "needs \"data_offsets\""},
     {"{\"a\":" T("F32", "[2]", "[0]") "}", 8, LG_ERR_FORMAT, "needs \"data_offsets\""},
     {"{\"a\":" T("F32", "[2]", "[0,8,16]") "}", 8, LG_ERR_FORMAT, "needs \"data_offsets\""},

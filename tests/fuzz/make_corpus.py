@@ -186,6 +186,15 @@ def regress():
     put(r, "crc-mismatch", good[:-1] + bytes([good[-1] ^ 0x80]))
     bad = good.replace(b'"lagrad.crc32":"', b'"lagrad.crc32":"z', 1)
     put(r, "crc-malformed", struct.pack("<Q", struct.unpack("<Q", bad[:8])[0] + 1) + bad[8:])
+    # found by fuzz_safetensors: an empty tensor whose other dimensions overflow its
+    # strides (UBSan in lg_tensor_new on the listed shape); now refused
+    put(r, "zero-numel-overflowing-dims", raw_header(
+        '{"a":{"dtype":"F32","shape":[0,9007199254740992,9007199254740992,4],'
+        '"data_offsets":[0,0]}}'))
+    # valid: an empty tensor whose other dimensions multiply to exactly 2^62
+    put(r, "ok-zero-numel-large-dims", raw_header(
+        '{"a":{"dtype":"F32","shape":[0,2147483648,2147483648],"data_offsets":[0,0]},'
+        '"__metadata__":{"lagrad.crc32":"00000000"}}'))
     put(r, "many-members", raw_header("{" + ",".join('"%d":0' % i for i in range(2000)) + "}"))
 
 
