@@ -66,9 +66,9 @@ typedef struct lg_checkpoint lg_checkpoint;
  * and lie inside the file; it must be a JSON object whose tensors each have a known
  * dtype, a shape of non-negative integers (the non-zero ones multiplying to at most 2^62,
  * even in an empty tensor, so that any listed shape makes a tensor) and data_offsets
- * [begin, end] with end - begin = dtype size x numel; the ranges must not overlap and together cover the
- * data section exactly (no holes or trailing bytes, as the format requires). Names are
- * unique; "__metadata__", if present, maps strings to strings. When it holds
+ * [begin, end] with end - begin = dtype size x numel; the ranges must not overlap and
+ * together cover the data section exactly (no holes or trailing bytes, as the format
+ * requires). Names are unique; "__metadata__", if present, maps strings to strings. When it holds
  * LG_CHECKPOINT_CRC_KEY, the data section is read once to check it.
  * *out gets the reader (close it with lg_checkpoint_close), or NULL on error.
  * What a hostile file can do: nothing beyond an error status. Every allocation is bounded
