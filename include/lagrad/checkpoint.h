@@ -78,8 +78,9 @@ typedef struct lg_checkpoint lg_checkpoint;
  * Errors: NULL argument (LG_ERR_ARG); the file cannot be opened, is not a regular file,
  * or a read fails (LG_ERR_IO); any violation above, or a checksum that is malformed or
  * does not match the data (LG_ERR_FORMAT, the message naming the file and what is wrong,
- * for a checksum the expected and the computed value); a dtype the safetensors format does not define, or whose
- * size lagrad does not know (LG_ERR_UNSUPPORTED); out of memory. The JSON parser (cJSON)
+ * for a checksum the expected and the computed value); a dtype the safetensors format
+ * does not define, or whose size lagrad does not know (LG_ERR_UNSUPPORTED); out of
+ * memory. The JSON parser (cJSON)
  * allocates with the C library's malloc, not through lagrad's allocator hook: its hooks
  * are process-wide and would capture other cJSON users in the program (and its free hook
  * gets no size, which lagrad's hook needs). cJSON also records its last parse error in a
