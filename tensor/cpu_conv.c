@@ -66,7 +66,7 @@ static void im2col(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *col
         im2col_f64(cg, x, cols);
 }
 
-static void col2im(lg_dtype dt, const lg_conv_geom *cg, const void *cols, void *x)
+static void col2im(lg_dtype dt, const lg_conv_geom *cg, void *cols, void *x)
 {
     if (dt == LG_F32)
         col2im_f32(cg, cols, x);

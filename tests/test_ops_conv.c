@@ -191,6 +191,10 @@ static void test_conv2d_matches_naive_convolution_and_its_gradients(void **state
         {{6, 8, 13, 11}, {12, 4, 3, 2}, {{2, 1}, {2, 1}, {1, 2}, 2}},
         {{4, 16, 9, 9}, {16, 16, 1, 1}, {{1, 1}, {0, 0}, {1, 1}, 1}},
         {{2, 3, 7, 7}, {4, 3, 3, 3}, {{1, 1}, {0, 0}, {1, 1}, 1}}, /* single-threaded */
+        /* "same" size with a 5-wide kernel on a 3-wide input: the contiguous-run im2col
+         * with offsets up to +-2 columns. */
+        {{3, 4, 6, 3}, {5, 4, 3, 5}, {{1, 1}, {2, 2}, {2, 1}, 1}},
+        {{2, 2, 4, 2}, {3, 2, 5, 5}, {{1, 1}, {2, 2}, {1, 1}, 1}}, /* padding = width */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_against_naive(&cases[i], 100 + 10 * i);
@@ -304,6 +308,13 @@ static void test_conv2d_gradcheck_1x1_kernel_without_bias(void **state)
                    (conv_case){opts(1, 1, 0, 0, 1, 1, 1), false}, 51, "1x1, no bias");
 }
 
+static void test_conv2d_gradcheck_same_size_dilated(void **state)
+{
+    (void)state;
+    gradcheck_conv((int64_t[]){1, 2, 5, 3}, (int64_t[]){2, 2, 3, 5},
+                   (conv_case){opts(1, 1, 2, 2, 2, 1, 1), true}, 71, "same size, dilated");
+}
+
 static void test_conv2d_gradcheck_non_square(void **state)
 {
     (void)state;
@@ -406,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_gradcheck_groups_2),
         cmocka_unit_test(test_conv2d_gradcheck_1x1_kernel_without_bias),
         cmocka_unit_test(test_conv2d_gradcheck_non_square),
+        cmocka_unit_test(test_conv2d_gradcheck_same_size_dilated),
         cmocka_unit_test(test_conv2d_step_allocates_nothing_after_the_first),
         cmocka_unit_test(test_conv2d_rejects_bad_shapes_and_arguments),
     };
