@@ -95,9 +95,10 @@ def linear(b, a):
 def mlp_cmds(b, a, batch, threads, widths="784,256,128,10", torch_env=None, torch_threads=None):
     extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
     lg = ([f"{b}/bench/mlp", "--batch", str(batch), "--threads", str(threads),
-           "--widths", widths] + extra, None)
+           "--widths", widths, "--data", a.data] + extra, None)
     pt = ([PY, "bench/mlp_torch.py", "--batch", str(batch), "--threads",
-           str(torch_threads or threads), "--widths", widths] + extra, torch_env)
+           str(torch_threads or threads), "--widths", widths, "--data", a.data] + extra,
+          torch_env)
     return lg, pt
 
 
@@ -159,20 +160,20 @@ def threads(b, a, torch, sps):
 
 def memory(b, a, torch):
     lg = run([f"{b}/bench/mlp", "--batch", "128", "--steps", "20" if a.quick else "200",
-              "--reps", "1"])
+              "--reps", "1", "--data", a.data])
     allocs = last_json(lg)["allocs_per_step"]
     row("heap allocations per training step after the first (lg_set_allocator hook)", allocs,
         0, "allocations", None, "0", allocs == 0)
     tmp = tempfile.mkdtemp(prefix="lagrad-bench-")
     lim = ["--train-limit", "2000", "--test-limit", "1000"] if a.quick else []
-    out, ru = run([f"{b}/examples/mnist", "--epochs", "1", "--shift", "0",
+    out, ru = run([f"{b}/examples/mnist", "--epochs", "1", "--shift", "0", "--data", a.data,
                    "--csv", f"{tmp}/rss_curves.csv", "--checkpoint", f"{tmp}/rss.safetensors"]
                   + lim, rusage=True)
     shutil.rmtree(tmp)
     lk = ru.ru_maxrss
     tk = None
     if torch:
-        _, tru = run([PY, "bench/mlp_torch.py", "--mode", "peak"] +
+        _, tru = run([PY, "bench/mlp_torch.py", "--mode", "peak", "--data", a.data] +
                      (["--train-limit", "2000"] if a.quick else []), rusage=True)
         tk = tru.ru_maxrss
     row("peak RSS, one epoch of examples/mnist vs bench/mlp_torch.py --mode peak",
@@ -213,10 +214,10 @@ def scaling(b, a, torch):
     rounds = 1 if a.quick else 2
     per = {}
     for n in sizes:
-        lg = ([f"{b}/bench/mlp", "--mode", "epoch", "--train-limit", str(n), "--reps",
-               "1" if a.quick else "2"], None)
-        pt = ([PY, "bench/mlp_torch.py", "--mode", "epoch", "--train-limit", str(n), "--reps",
-               "1" if a.quick else "2"], None)
+        reps = ["--reps", "1" if a.quick else "2", "--data", a.data]
+        lg = ([f"{b}/bench/mlp", "--mode", "epoch", "--train-limit", str(n)] + reps, None)
+        pt = ([PY, "bench/mlp_torch.py", "--mode", "epoch", "--train-limit", str(n)] + reps,
+              None)
         res = alternate(rounds, lg, pt) if torch else alternate(rounds, lg)
         l = med(res[0], "epoch_s")
         t = med(res[1], "epoch_s") if torch else None
@@ -234,7 +235,8 @@ def scaling(b, a, torch):
     base = None
     for w in widths:
         extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
-        r = last_json(run([f"{b}/bench/mlp", "--widths", f"784,{w},{w},10"] + extra))
+        r = last_json(run([f"{b}/bench/mlp", "--widths", f"784,{w},{w},10", "--data", a.data]
+                          + extra))
         gemm_ms = 128 * r["flops_per_sample"] / (r["sgemm_gflops"] * 1e9) * 1e3
         ratio = r["ms_per_step"] / gemm_ms
         base = base or ratio
@@ -246,7 +248,8 @@ def scaling(b, a, torch):
 
 def anomaly(b, a):
     extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
-    r = alternate(a.rounds, ([f"{b}/bench/mlp", "--mode", "anomaly"] + extra, None))[0]
+    r = alternate(a.rounds, ([f"{b}/bench/mlp", "--mode", "anomaly", "--data", a.data]
+                             + extra, None))[0]
     on, off = med(r, "on_ms"), med(r, "off_ms")
     row("anomaly mode: MLP forward+backward, batch 128, on vs off", on, off, "ms", on / off,
         None, None, "lg_graph_set_anomaly: one extra read of every output and gradient")
@@ -301,6 +304,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--json", help="default: bench/results.json; with --quick, "
                     "BUILD/bench/results-quick.json, so a smoke run leaves the tree alone")
     a = ap.parse_args()
