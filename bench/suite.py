@@ -270,8 +270,11 @@ def others(b, a, torch):
         l = kv(run([f"{b}/bench/cnn"] + q), "cnn")
         t = kv(run([PY, "bench/cnn_torch.py"] + q), "cnn") if torch and os.path.exists(
             f"{ROOT}/bench/cnn_torch.py") else None
-        if l:
-            lv, tv = float(l["samples_per_s"]), float(t["samples_per_s"]) if t else None
+        if not l or "samples_per_s" not in l:
+            notes.append("CNN row skipped: bench/cnn printed no 'cnn ... samples_per_s=' line")
+        else:
+            lv = float(l["samples_per_s"])
+            tv = float(t["samples_per_s"]) if t and "samples_per_s" in t else None
             row(f"CNN training, batch {l.get('batch', '?')}, {l.get('threads', '?')} thread(s)",
                 lv, tv, "samples/s", lv / tv if tv else None, None, None,
                 f"peak RSS lagrad {int(l.get('peak_rss_kb', 0)) // 1024} MiB" +
@@ -279,12 +282,22 @@ def others(b, a, torch):
     else:
         notes.append("CNN row skipped: bench/cnn.c does not exist yet")
     if os.path.exists(f"{ROOT}/{b}/bench/conv_layer"):
-        out = run([f"{b}/bench/conv_layer"] + (["--quick"] if a.quick else []))
-        lines = [x for x in out.splitlines() if x.startswith("|") and "---" not in x]
-        for x in lines:
-            cells = [c.strip() for c in x.strip("|").split("|")]
-            row(f"conv layer: {cells[0]}", None, None, "", None, None, None,
-                "bench/conv_layer: " + " | ".join(cells[1:]))
+        for th in ((1,) if a.quick else (1, 2)):
+            out = run([f"{b}/bench/conv_layer", str(th), "--header"])
+            lines = [[c.strip() for c in x.strip().strip("|").split("|")]
+                     for x in out.splitlines() if x.startswith("|") and "---" not in x]
+            head = lines[0] if lines else []
+            for cells in lines[1:]:
+                cell = dict(zip(head, cells))
+                try:
+                    l = float(cells[2])
+                    ref = float(cell["3 batched sgemms ms"])
+                except (ValueError, IndexError, KeyError):
+                    notes.append(f"conv_layer row not understood: {' | '.join(cells)}")
+                    continue
+                row(f"conv layer fwd+bwd {cells[0]}, {th} thread(s), vs 3 batched sgemm", l,
+                    ref, "ms", l / ref, None, None, "bench/conv_layer: " + "; ".join(
+                        f"{h} {c}" for h, c in zip(head[3:], cells[3:])))
     else:
         notes.append("conv-layer rows skipped: bench/conv_layer.c does not exist yet")
     return notes
