@@ -48,8 +48,10 @@ static void conv_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_ten
     if (lg_needs_grad(n, 1))
         gx[1] = conv_weight_grad(g, n->in[0], gy[0], cg);
     if (n->nin == 3 && lg_needs_grad(n, 2)) {
-        int64_t keep[3] = {cg->co, 1, 1};
-        gx[2] = lg_reshape(g, lg_sum_to(g, gy[0], 3, keep), 1, &cg->co);
+        /* Σ over N first, as column sums that read dy in order, then over H*W. */
+        int64_t rows[2] = {cg->n, cg->co * cg->ho * cg->wo}, plane[2] = {cg->co, rows[1] / cg->co};
+        lg_tensor *s = lg_sum_axis(g, lg_reshape(g, gy[0], 2, rows), 0, false);
+        gx[2] = lg_sum_axis(g, lg_reshape(g, s, 2, plane), 1, false);
     }
 }
 static const lg_op CONV2D = {"lg_conv2d", conv_vjp};
