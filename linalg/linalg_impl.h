@@ -60,8 +60,9 @@ lg_status la_svd(lg_graph *g, const char *name, lg_tensor *a, bool full, bool wa
                  lg_tensor **u, lg_tensor **s, lg_tensor **vt);
 
 /* Visits (i, j) for j < i, in LA_TILE x LA_TILE tiles so that both x_ij and x_ji stay in
- * cache: LA_FOR_LOWER_TILES(n, i, j) { body } */
-#define LA_TILE 32
+ * cache: LA_FOR_LOWER_TILES(n, i, j) { body }. Small tiles: with power-of-two n the rows of
+ * a tile map to a few L1 sets, and 32x32 tiles thrashed them (4-7x slower at n = 256). */
+#define LA_TILE 8
 #define LA_FOR_LOWER_TILES(n, i, j)                                                    \
     for (int64_t i##0 = 0; i##0 < (n); i##0 += LA_TILE)                                \
         for (int64_t j##0 = 0; j##0 <= i##0; j##0 += LA_TILE)                          \

@@ -84,9 +84,7 @@ lg_status lg_lstsq(lg_graph *g, lg_tensor *a, lg_tensor *b, double rcond, lg_lst
         return g->status;
     void *ab = at->data;
     /* gelsd wants A and B column-major: A's transpose as stored, B column by column. */
-    int perm[2] = {1, 0};
-    if (m * n > 0)
-        g->be->permute(dt, 2, a->shape, perm, a->data, ab);
+    la_transpose_into(dt, m, n, a->data, ab);
     g->be->fill(dt, ld * k, bb, 0.0);
     for (int64_t i = 0; i < m; i++)
         for (int64_t c = 0; c < k; c++)

@@ -169,9 +169,8 @@ lg_status lg_lu(lg_graph *g, lg_tensor *a, lg_tensor **p, lg_tensor **l, lg_tens
     if (!tp || !tl || !tu || !buf || !ipiv || !perm)
         return g->status;
     /* getrf needs A itself column-major: (n,m) row-major is that. */
-    int perm2[2] = {1, 0};
     if (m * n > 0) {
-        g->be->permute(a->dtype, 2, a->shape, perm2, a->data, buf->data);
+        la_transpose_into(a->dtype, m, n, a->data, buf->data);
         lapack_int lda = (lapack_int)m, info =
             a->dtype == LG_F64
                 ? LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, buf->data,
