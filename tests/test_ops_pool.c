@@ -146,6 +146,31 @@ static void test_max_pool2d_gradient_goes_to_the_first_maximum(void **state)
                   (double[]){0, 1, 0, 0});
 }
 
+static void test_max_pool2d_propagates_nan_like_torch(void **state)
+{
+    (void)state;
+    /* torch 1.13: F.max_pool2d([[1, nan, 5, 0], [3, 2, 1, 7]], 2) = [nan, 7], and the
+     * gradient of its sum goes to the NaN and to the 7. */
+    double xv[8] = {1, NAN, 5, 0, 3, 2, 1, 7};
+    int64_t sx[4] = {1, 1, 2, 4};
+    lg_tensor *x = ot_tensor(LG_F64, 4, sx, xv);
+    lg_tensor_set_requires_grad(x, true);
+    lg_graph *g = lg_graph_new();
+    lg_pool2d_opts o = popts(2, 2, 0, 0, 0, 0);
+    lg_tensor *y = lg_max_pool2d(g, x, &o);
+    assert_non_null(y);
+    assert_true(isnan(lg_tensor_item(y, 0)));
+    tu_assert_near(lg_tensor_item(y, 1), 7, 0);
+    int64_t s1[4] = {1, 1, 1, 2};
+    lg_tensor *ones = lg_tensor_ones(LG_F64, 4, s1);
+    assert_int_equal(lg_backward_ex(g, y, ones, false), LG_OK);
+    tu_assert_tensor_close(lg_tensor_grad(x), (double[]){0, 1, 0, 0, 0, 0, 0, 1}, 8, 0, 0,
+                           "NaN max pool gradient");
+    lg_graph_free(g);
+    lg_tensor_free(ones);
+    lg_tensor_free(x);
+}
+
 /* ---- gradcheck, first and second order, f64 ---- */
 
 typedef struct pool_case {
@@ -301,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_avg_pool2d_forward_matches_torch),
         cmocka_unit_test(test_global_avg_pool2d_and_flatten_forward),
         cmocka_unit_test(test_max_pool2d_gradient_goes_to_the_first_maximum),
+        cmocka_unit_test(test_max_pool2d_propagates_nan_like_torch),
         cmocka_unit_test(test_max_pool2d_gradcheck),
         cmocka_unit_test(test_avg_pool2d_gradcheck),
         cmocka_unit_test(test_global_avg_pool2d_and_flatten_gradcheck),
