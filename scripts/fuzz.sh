@@ -55,7 +55,7 @@ for t in $targets; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   corpus=$(find "$build/corpus/$t" -type f | wc -l)
-  echo "$t: $status, ${execs:-?} executions in ${secs} s (${rate:-?}/s), corpus $corpus files (log: $log)"
+  echo "$t: $status, ${execs:-?} executions (${rate:-?}/s, limit ${secs} s), corpus $corpus files (log: $log)"
 done
 if [ -n "$failed" ]; then
   echo "fuzz.sh: crashes in$failed; inputs in $build/artifacts/"
