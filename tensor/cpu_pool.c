@@ -1,17 +1,23 @@
 /* CPU pooling kernels: max pooling with argmax, its scatter adjoint and the gather that
  * is the scatter's adjoint, average pooling and its adjoint. Each (n, c) plane is
  * independent; OpenMP splits the planes when the input exceeds LG_OMP_MIN elements. */
+#include <string.h>
 #include "cpu_conv_impl.h"
 
+/* U: the unsigned integer as wide as T, for branch-free selects. */
 #define T float
+#define U uint32_t
 #define NAME(x) x##_f32
 #include "cpu_pool.inc"
 #undef T
+#undef U
 #undef NAME
 #define T double
+#define U uint64_t
 #define NAME(x) x##_f64
 #include "cpu_pool.inc"
 #undef T
+#undef U
 #undef NAME
 
 static bool parallel(const lg_conv_geom *cg)
