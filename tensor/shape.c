@@ -15,18 +15,21 @@ lg_status lg_shape_init(lg_tensor *t, int ndim, const int64_t *shape, const char
         snprintf(msg, msglen, "%s: shape is NULL for ndim %d", fn, ndim);
         return LG_ERR_ARG;
     }
-    int64_t n = 1;
+    /* The product of the non-zero dimensions is bounded too: a zero dimension makes numel
+     * 0, but the strides are still products of the others and must not overflow. */
+    int64_t n = 1, nonzero = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             snprintf(msg, msglen, "%s: negative dimension %lld in %s", fn,
                      (long long)shape[i], lg_shape_str(ndim, shape).s);
             return LG_ERR_SHAPE;
         }
-        if (shape[i] > 0 && n > INT64_MAX / 16 / shape[i]) {
+        if (shape[i] > 0 && nonzero > INT64_MAX / 16 / shape[i]) {
             snprintf(msg, msglen, "%s: shape %s is too large", fn, lg_shape_str(ndim, shape).s);
             return LG_ERR_SHAPE;
         }
         n *= shape[i];
+        nonzero *= shape[i] > 0 ? shape[i] : 1;
     }
     t->ndim = ndim;
     t->numel = n;

@@ -132,6 +132,14 @@ static void test_creation_rejects_bad_input(void **state)
     assert_null(lg_tensor_copy(NULL));
     int64_t huge[2] = {INT64_MAX / 2, 4};
     assert_null(lg_tensor_new(LG_F32, 2, huge));
+    /* empty, but its strides would overflow: 2^53 * 2^53 * 4 (found by fuzzing) */
+    int64_t hidden[4] = {0, 1LL << 53, 1LL << 53, 4}, empty[3] = {0, 1LL << 20, 3};
+    assert_null(lg_tensor_new(LG_F32, 4, hidden));
+    assert_non_null(strstr(lg_last_errmsg(), "too large"));
+    lg_tensor *e = lg_tensor_new(LG_F32, 3, empty);
+    assert_non_null(e);
+    assert_int_equal(lg_tensor_numel(e), 0);
+    lg_tensor_free(e);
     lg_tensor_free(NULL); /* a no-op */
 }
 
