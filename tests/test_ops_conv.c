@@ -357,6 +357,51 @@ static void test_conv2d_step_allocates_nothing_after_the_first(void **state)
     lg_set_allocator(NULL);
 }
 
+/* conv (threaded size), max pool, avg pool, loss and backward: every graph allocation. */
+static lg_status pool_conv_step(lg_graph *g, lg_tensor *x, lg_tensor *w, lg_tensor *b)
+{
+    lg_graph_reset(g);
+    lg_conv2d_opts o = opts(1, 1, 1, 1, 1, 1, 1);
+    lg_pool2d_opts p = {{2, 2}, {0, 0}, {0, 0}}, a = {{3, 3}, {1, 1}, {1, 1}};
+    lg_tensor *y = lg_avg_pool2d(g, lg_max_pool2d(g, lg_conv2d(g, x, w, b, &o), &p), &a);
+    lg_tensor *loss = lg_sum(g, lg_mul(g, y, y));
+    return loss ? lg_backward(g, loss) : lg_graph_status(g);
+}
+
+static void test_conv_and_pool_step_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    int64_t sx[4] = {8, 16, 10, 10}, sw[4] = {32, 16, 3, 3}, sb = 32;
+    counter c = {0};
+    lg_allocator al = counter_allocator(&c);
+    for (long k = 1;; k++) {
+        c = (counter){0};
+        lg_set_allocator(&al);
+        lg_tensor *all[3] = {tu_rand(4, sx, 1, 0, 0), tu_rand(4, sw, 2, 0, 0),
+                             tu_rand(1, &sb, 3, 0, 0)};
+        for (int i = 0; i < 3; i++)
+            lg_tensor_set_requires_grad(all[i], true);
+        c.fail_at = c.calls + k; /* the k-th allocation of graph and step fails */
+        lg_graph *g = lg_graph_new();
+        lg_status s = g ? pool_conv_step(g, all[0], all[1], all[2]) : LG_ERR_OOM;
+        bool reached = c.calls >= c.fail_at;
+        if (g && reached) {
+            assert_int_equal(s, LG_ERR_OOM);
+            assert_non_null(strstr(lg_graph_errmsg(g), "out of memory"));
+            assert_int_equal(pool_conv_step(g, all[0], all[1], all[2]), LG_OK); /* usable */
+        }
+        lg_graph_free(g);
+        ot_free_all(all, 3);
+        assert_int_equal(c.live, 0);
+        lg_set_allocator(NULL);
+        if (!reached) { /* the whole step ran before the k-th allocation */
+            assert_int_equal(s, LG_OK);
+            assert_true(k > 3);
+            break;
+        }
+    }
+}
+
 /* ---- errors ---- */
 
 static void test_conv2d_rejects_bad_shapes_and_arguments(void **state)
@@ -419,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_gradcheck_non_square),
         cmocka_unit_test(test_conv2d_gradcheck_same_size_dilated),
         cmocka_unit_test(test_conv2d_step_allocates_nothing_after_the_first),
+        cmocka_unit_test(test_conv_and_pool_step_fails_cleanly_at_every_allocation),
         cmocka_unit_test(test_conv2d_rejects_bad_shapes_and_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
