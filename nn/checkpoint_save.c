@@ -225,7 +225,7 @@ lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *p
     char *tmp = s == LG_OK ? lg_malloc(tmp_bytes) : NULL;
     if (s == LG_OK && !tmp)
         s = lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
-    if (s == LG_OK) {
+    if (tmp) { /* s is LG_OK here */
         snprintf(tmp, tmp_bytes, "%s.tmp.%ld", path, (long)getpid());
         s = write_and_rename(p, prefix, json, path, tmp);
     }
