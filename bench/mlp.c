@@ -6,7 +6,8 @@
  *   mlp [--widths 784,256,128,10] [--batch 128] [--threads 1] [--steps N] [--reps 3]
  *       [--mode train|epoch|anomaly] [--train-limit N] [--data DIR]
  *
- * train:   `reps` windows of `steps` steps after a warm-up; after each window the same
+ * A window is --steps steps, or without it as many steps as fit in 0.4 s (so a slow
+ * setting cannot stretch the run). train: `reps` windows after a warm-up; after each the same
  *          thread count times cblas_sgemm at 1024^3, the GEMM limit. Reports the median
  *          samples/s, the median sgemm GFLOP/s, the matmul FLOPs per trained sample and
  *          lagrad's heap allocations per step after the first (all of lagrad's memory goes
@@ -90,8 +91,6 @@ static void parse(int argc, char **argv, options *o)
     if (o->batch < 1 || o->threads < 1 || o->reps < 1 || o->reps > MAX_REPS || o->steps < 0 ||
         o->train_limit < 0)
         die("options", "batch, threads >= 1, reps in [1, 31], steps and limit >= 0");
-    if (!o->steps) /* 0.3 to 0.6 s per window here; batch 1 is capped at 2,000 steps */
-        o->steps = 20 + 40000L / o->batch < 2000 ? 20 + 40000L / o->batch : 2000;
 }
 
 /* PyTorch's nn.Linear init, U(-1/sqrt(in), 1/sqrt(in)) for weights and biases. */
@@ -166,6 +165,24 @@ static double step(net *m, const options *o, int update)
     return lg_tensor_item(l, 0);
 }
 
+/* One window: o->steps steps, or steps until `seconds` have passed when o->steps is 0.
+ * Returns the elapsed seconds; *done gets the step count. */
+static double window(net *m, const options *o, int update, double seconds, long *done)
+{
+    double t0 = now_s(), t = 0;
+    long i = 0;
+    volatile double sink = 0;
+    while (o->steps ? i < o->steps : t < seconds) {
+        sink += step(m, o, update);
+        i++;
+        t = now_s() - t0;
+    }
+    if (sink != sink)
+        die("step", "the loss is NaN");
+    *done = i;
+    return t;
+}
+
 /* cblas_sgemm GFLOP/s at 1024^3 on the current thread count, over about 0.15 s. */
 static double sgemm_gflops(void)
 {
@@ -226,16 +243,15 @@ int main(int argc, char **argv)
     double a[MAX_REPS], b[MAX_REPS];
     volatile double sink = 0;
     if (!strcmp(o.mode, "train")) {
-        m.total = (o.reps + 1) * o.steps + 1;
+        m.total = 1000000; /* a nominal schedule length: lr stays near 1e-3 */
         sink += step(&m, &o, 1);
-        long before = allocs.calls, counted = o.steps / 4 + (long)o.reps * o.steps;
-        for (long i = 0; i < o.steps / 4; i++) /* warm-up */
-            sink += step(&m, &o, 1);
+        long before = allocs.calls, counted = 0, n;
+        window(&m, &o, 1, 0.1, &n); /* warm-up */
+        counted += n;
         for (int r = 0; r < o.reps; r++) {
-            double t0 = now_s();
-            for (long i = 0; i < o.steps; i++)
-                sink += step(&m, &o, 1);
-            a[r] = (double)o.steps * o.batch / (now_s() - t0);
+            double t = window(&m, &o, 1, 0.4, &n);
+            counted += n;
+            a[r] = (double)n * o.batch / t;
             b[r] = sgemm_gflops();
         }
         long after = allocs.calls;
@@ -244,8 +260,7 @@ int main(int argc, char **argv)
                "\"gemm_fraction\": %.4f, \"ms_per_step\": %.4f, \"allocs_per_step\": %.4f, "
                "\"steps\": %ld}\n",
                sps, gf, fps, sps * fps / (gf * 1e9), 1e3 * o.batch / sps,
-               (double)(after - before) / (double)counted,
-               o.steps);
+               (double)(after - before) / (double)counted, counted);
     } else if (!strcmp(o.mode, "epoch")) {
         long per_epoch = (long)(m.n / o.batch);
         m.total = (o.reps + 1) * per_epoch;
@@ -260,15 +275,13 @@ int main(int argc, char **argv)
         printf("{\"epoch_s\": %.4f, \"samples\": %lld}\n", median(a, o.reps),
                (long long)(per_epoch * o.batch));
     } else if (!strcmp(o.mode, "anomaly")) {
-        for (long i = 0; i < o.steps / 4 + 1; i++)
-            sink += step(&m, &o, 0);
+        long n;
+        window(&m, &o, 0, 0.1, &n);
         for (int r = 0; r < o.reps; r++)
             for (int on = 0; on < 2; on++) {
                 lg_graph_set_anomaly(m.g, on);
-                double t0 = now_s();
-                for (long i = 0; i < o.steps; i++)
-                    sink += step(&m, &o, 0);
-                (on ? b : a)[r] = 1e3 * (now_s() - t0) / (double)o.steps;
+                double t = window(&m, &o, 0, 0.3, &n);
+                (on ? b : a)[r] = 1e3 * t / (double)n;
             }
         printf("{\"off_ms\": %.4f, \"on_ms\": %.4f}\n", median(a, o.reps), median(b, o.reps));
     } else {

@@ -5,7 +5,8 @@ Fashion-MNIST training set, no augmentation), timed the same way. Prints one JSO
   mlp_torch.py [--widths 784,256,128,10] [--batch 128] [--threads 1] [--steps N] [--reps 3]
                [--mode train|epoch|peak] [--train-limit N] [--data DIR]
 
-train: median samples/s of `reps` windows of `steps` steps after a warm-up.
+train: median samples/s of `reps` windows after a warm-up; a window is --steps steps, or
+       without it as many as fit in 0.4 s (so a slow setting cannot stretch the run).
 epoch: median seconds of `reps` whole epochs over the first --train-limit samples.
 peak:  one epoch over the whole set plus a test pass, as examples/mnist does (for peak RSS).
 The thread setting is the caller's: --threads calls torch.set_num_threads; OMP_WAIT_POLICY
@@ -56,7 +57,6 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)
-    steps = a.steps or min(2000, 20 + 40000 // a.batch)
     widths = [int(w) for w in a.widths.split(",")]
 
     x, y = load(a.data, "train")
@@ -90,17 +90,24 @@ def main():
         opt.step()
         return loss.item()
 
-    if a.mode == "train":
-        state["total"] = (a.reps + 1) * steps + 1
-        for _ in range(steps // 4 + 1):
+    def window(seconds):
+        """Steps for one window; returns (steps, elapsed seconds)."""
+        t0, t, i = time.perf_counter(), 0.0, 0
+        while (i < a.steps) if a.steps else (t < seconds):
             step()
-        rates = []
+            i += 1
+            t = time.perf_counter() - t0
+        return i, t
+
+    if a.mode == "train":
+        state["total"] = 1000000  # nominal: lr stays near 1e-3, as in bench/mlp
+        window(0.1)
+        rates, total = [], 0
         for _ in range(a.reps):
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                step()
-            rates.append(steps * a.batch / (time.perf_counter() - t0))
-        print(json.dumps({"samples_per_s": statistics.median(rates), "steps": steps}))
+            i, t = window(0.4)
+            rates.append(i * a.batch / t)
+            total += i
+        print(json.dumps({"samples_per_s": statistics.median(rates), "steps": total}))
     elif a.mode == "epoch":
         per_epoch = n // a.batch
         state["total"] = (a.reps + 1) * per_epoch
