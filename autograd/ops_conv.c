@@ -3,7 +3,6 @@
  * (conv_weight_grad: im2col then GEMM), and their VJPs are again conv, conv_input_grad
  * and conv_weight_grad: the three ops close under differentiation, so double backward
  * holds to any order. The kernels (im2col, col2im, GEMMs) are in tensor/cpu_conv.c. */
-#include <string.h>
 #include "ops_impl.h"
 #include "lagrad/conv.h"
 

@@ -17,6 +17,7 @@ enum { N = 64, C = 32, H = 14, W = 14, K = C * 9, L = H * W, REPS = 7 };
 
 typedef struct layer {
     int co;
+    lg_graph *g;
     lg_tensor *x, *w, *b, *dy;
     float *cols, *dcols, *big_dy, *out, *dw; /* raw GEMM operands (values irrelevant) */
 } layer;
@@ -34,9 +35,7 @@ static double timeit(double (*fn)(layer *, int), layer *l, int which)
 /* which: 0 forward only, 1 forward + backward into x only, 2 into w and b only, 3 all. */
 static double lagrad_step(layer *l, int which)
 {
-    static lg_graph *g;
-    if (!g)
-        g = lg_graph_new();
+    lg_graph *g = l->g;
     lg_tensor_set_requires_grad(l->x, which == 1 || which == 3);
     lg_tensor_set_requires_grad(l->w, which >= 2);
     lg_tensor_set_requires_grad(l->b, which >= 2);
@@ -118,7 +117,8 @@ static void run(int co, int threads)
     l.w = lg_tensor_normal(LG_F32, 4, (int64_t[]){co, C, 3, 3}, 0, 0.06, &rng);
     l.b = lg_tensor_normal(LG_F32, 1, (int64_t[]){co}, 0, 1, &rng);
     l.dy = lg_tensor_normal(LG_F32, 4, (int64_t[]){N, co, H, W}, 0, 1, &rng);
-    if (!l.x || !l.w || !l.b || !l.dy) {
+    l.g = lg_graph_new();
+    if (!l.x || !l.w || !l.b || !l.dy || !l.g) {
         fprintf(stderr, "conv_layer: %s\n", lg_last_errmsg());
         exit(1);
     }
@@ -145,6 +145,7 @@ static void run(int co, int threads)
     lg_tensor *ts[4] = {l.x, l.w, l.b, l.dy};
     for (int i = 0; i < 4; i++)
         lg_tensor_free(ts[i]);
+    lg_graph_free(l.g);
     free(l.cols);
     free(l.dcols);
     free(l.big_dy);
@@ -156,11 +157,15 @@ static void profile(void)
 {
     lg_rng rng;
     lg_rng_init(&rng, 1);
-    layer l = {.co = 64};
+    layer l = {.co = 64, .g = lg_graph_new()};
     l.x = lg_tensor_normal(LG_F32, 4, (int64_t[]){N, C, H, W}, 0, 1, &rng);
     l.w = lg_tensor_normal(LG_F32, 4, (int64_t[]){64, C, 3, 3}, 0, 0.06, &rng);
     l.b = lg_tensor_normal(LG_F32, 1, (int64_t[]){64}, 0, 1, &rng);
     l.dy = lg_tensor_normal(LG_F32, 4, (int64_t[]){N, 64, H, W}, 0, 1, &rng);
+    if (!l.x || !l.w || !l.b || !l.dy || !l.g) {
+        fprintf(stderr, "conv_layer: %s\n", lg_last_errmsg());
+        exit(1);
+    }
     double t = 0;
     for (int i = 0; i < 50; i++)
         t += lagrad_step(&l, 3);
@@ -168,6 +173,7 @@ static void profile(void)
     lg_tensor *ts[4] = {l.x, l.w, l.b, l.dy};
     for (int i = 0; i < 4; i++)
         lg_tensor_free(ts[i]);
+    lg_graph_free(l.g);
 }
 
 int main(int argc, char **argv)
