@@ -104,6 +104,24 @@ static void test_conv2d_null_opts_means_defaults(void **state)
     lg_tensor_free(w);
 }
 
+static void test_conv2d_empty_batch_gives_empty_output_and_zero_weight_grad(void **state)
+{
+    (void)state;
+    int64_t sx[4] = {0, 2, 4, 4}, sw[4] = {3, 2, 3, 3}, sy[4] = {0, 3, 4, 4};
+    lg_tensor *x = lg_tensor_zeros(LG_F64, 4, sx), *w = tu_rand(4, sw, 5, 0, 0);
+    lg_tensor_set_requires_grad(w, true);
+    lg_graph *g = lg_graph_new();
+    lg_conv2d_opts o = opts(1, 1, 1, 1, 1, 1, 1);
+    lg_tensor *y = lg_conv2d(g, x, w, NULL, &o);
+    ot_assert_shape(y, 4, sy);
+    assert_int_equal(lg_backward(g, lg_sum(g, y)), LG_OK);
+    double zeros[54] = {0};
+    tu_assert_tensor_close(lg_tensor_grad(w), zeros, 54, 0, 0, "dW of an empty batch");
+    lg_graph_free(g);
+    lg_tensor_free(x);
+    lg_tensor_free(w);
+}
+
 /* ---- a naive direct convolution and its gradients, the independent truth at sizes that
  * run the threaded, per-sample GEMM path ---- */
 
@@ -454,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_forward_matches_torch_padding_and_bias),
         cmocka_unit_test(test_conv2d_forward_matches_torch_stride_dilation_groups),
         cmocka_unit_test(test_conv2d_null_opts_means_defaults),
+        cmocka_unit_test(test_conv2d_empty_batch_gives_empty_output_and_zero_weight_grad),
         cmocka_unit_test(test_conv2d_matches_naive_convolution_and_its_gradients),
         cmocka_unit_test(test_conv2d_f32_matches_f64),
         cmocka_unit_test(test_conv2d_gradcheck_padding_and_bias),
