@@ -48,7 +48,7 @@ static void test_max_pool2d_forward_matches_torch(void **state)
 {
     (void)state;
     /* tests/conv_torch_ref.py: F.max_pool2d(x, 3, 2, 1), F.max_pool2d(x, (2,3), (1,2),
-     * (1,1)) and F.max_pool2d(x, 3, None, 1), torch 1.13. */
+     * (1,1)), F.max_pool2d(x, 3, None, 1) and F.max_pool2d(x, 2), torch 1.13. */
     static const double a[18] = {0, 1.75, 1, 0.5, 2, 1.5, 0.75, 0.75, 1.75,
                                  1.25, 1.25, 2, 1.75, 1.75, 1, 2, 2, 1.25};
     static const double b[36] = {
@@ -62,6 +62,9 @@ static void test_max_pool2d_forward_matches_torch(void **state)
     /* stride 0 means stride = kernel (PyTorch's default): F.max_pool2d(x, 3, None, 1). */
     check_pool_fwd(lg_max_pool2d, popts(3, 3, 0, 0, 1, 1), (int64_t[]){1, 2, 2, 2},
                    (double[]){0, 1.75, 0.75, 2, 1.25, 2, 2, 1.25}, 0, "max k3 p1 default stride");
+    /* F.max_pool2d(x, 2): the 2x2 stride-2 path. */
+    check_pool_fwd(lg_max_pool2d, popts(2, 2, 0, 0, 0, 0), (int64_t[]){1, 2, 2, 2},
+                   (double[]){0, 1.75, 0.5, 2, 1.25, 0.5, 1.75, 1}, 0, "max k2");
 }
 
 static void test_avg_pool2d_forward_matches_torch(void **state)
@@ -241,9 +244,13 @@ static void test_pooling_f32_matches_f64_on_large_inputs(void **state)
 {
     (void)state;
     int64_t sx[4] = {8, 16, 17, 17}; /* 36992 elements > LG_OMP_MIN */
-    pool_fn fs[2] = {lg_max_pool2d, lg_avg_pool2d};
-    lg_pool2d_opts o = popts(3, 3, 2, 2, 1, 1);
-    for (int k = 0; k < 2; k++) {
+    /* Max pooling twice: the general path and the 2x2 stride-2 one. */
+    pool_fn fs[3] = {lg_max_pool2d, lg_avg_pool2d, lg_max_pool2d};
+    lg_pool2d_opts os[3] = {popts(3, 3, 2, 2, 1, 1), popts(3, 3, 2, 2, 1, 1),
+                            popts(2, 2, 0, 0, 0, 0)};
+    for (int k = 0; k < 3; k++) {
+        lg_pool2d_opts o = os[k];
+        bool avg = k == 1;
         double *ref[2] = {NULL, NULL};
         int64_t n[2];
         for (int d = 0; d < 2; d++) {
@@ -265,8 +272,8 @@ static void test_pooling_f32_matches_f64_on_large_inputs(void **state)
                     ref[i] = v;
                 } else {
                     /* max pooling is exact in f32 here; averages round. */
-                    tu_assert_close_arr(v, ref[i], n[i], k ? 1e-4 : 0, k ? 1e-5 : 0,
-                                        k ? "avg f32 vs f64" : "max f32 vs f64");
+                    tu_assert_close_arr(v, ref[i], n[i], avg ? 1e-4 : 0, avg ? 1e-5 : 0,
+                                        avg ? "avg f32 vs f64" : "max f32 vs f64");
                     free(v);
                 }
             }
