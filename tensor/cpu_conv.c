@@ -41,7 +41,23 @@ static int conv_threads(const lg_conv_geom *cg)
     return nt > cg->n ? (int)cg->n : nt;
 }
 
-/* Per thread: the columns of one sample, then a partial weight gradient. */
+/* The forward runs CHUNK_COLS or so output columns per GEMM: ceil(CHUNK_COLS / (ho wo))
+ * samples side by side, so W is packed once per chunk. At x (64,32,14,14), 3x3, the whole
+ * forward took 2.60 ms (w 32 channels) and 3.68 ms (64) one sample per GEMM, 2.45 and 3.55
+ * at 512 (3 samples), 2.59 and 3.84 at 1024, where the chunk's columns outgrow the cache.
+ * The gradients stay per sample: their GEMMs would need dY regrouped first. */
+#define CHUNK_COLS 512
+
+static int64_t chunk(const lg_conv_geom *cg)
+{
+    int64_t L = odim(cg), nb = (CHUNK_COLS + L - 1) / L;
+    if (cols_are_x(cg)) /* x itself is the columns: no copy to batch into */
+        nb = 1;
+    return nb < cg->n ? nb : (cg->n > 0 ? cg->n : 1);
+}
+
+/* Per thread, the larger of: the forward's columns (K, nb L) and GEMM output (Co, nb L);
+ * the gradients' columns of one sample (K, L) and a partial weight gradient. */
 static size_t align64(size_t b) { return (b + 63) & ~(size_t)63; }
 static size_t cols_bytes(lg_dtype dt, const lg_conv_geom *cg)
 {
@@ -49,8 +65,10 @@ static size_t cols_bytes(lg_dtype dt, const lg_conv_geom *cg)
 }
 static size_t thread_bytes(lg_dtype dt, const lg_conv_geom *cg)
 {
-    size_t wgrad = (size_t)(cg->co * kdim(cg) / cg->groups) * lg_dtype_size(dt);
-    return cols_bytes(dt, cg) + align64(wgrad);
+    size_t es = lg_dtype_size(dt), wide = (size_t)(chunk(cg) * odim(cg));
+    size_t fwd = align64((size_t)kdim(cg) * wide * es) + align64((size_t)cg->co * wide * es);
+    size_t grad = cols_bytes(dt, cg) + align64((size_t)(cg->co * kdim(cg) / cg->groups) * es);
+    return fwd > grad ? fwd : grad;
 }
 
 size_t lg_cpu_conv2d_scratch(lg_dtype dt, const lg_conv_geom *cg)
@@ -58,12 +76,12 @@ size_t lg_cpu_conv2d_scratch(lg_dtype dt, const lg_conv_geom *cg)
     return (size_t)conv_threads(cg) * thread_bytes(dt, cg);
 }
 
-static void im2col(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *cols)
+static void im2col(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *cols, int64_t ld)
 {
     if (dt == LG_F32)
-        im2col_f32(cg, x, cols);
+        im2col_f32(cg, x, cols, ld);
     else
-        im2col_f64(cg, x, cols);
+        im2col_f64(cg, x, cols, ld);
 }
 
 static void col2im(lg_dtype dt, const lg_conv_geom *cg, void *cols, void *x)
@@ -80,28 +98,40 @@ static void *at(lg_dtype dt, const void *p, int64_t i)
     return (char *)p + (size_t)i * lg_dtype_size(dt);
 }
 
-/* Samples [n0, n1) of the forward: Y[n, g] (Cog, L) = W[g] (Cog, Kg) @ cols[g] (Kg, L),
- * with bias copied into Y first when given (then beta = 1). */
+/* Samples [n0, n1) of the forward, nb at a time: cols (K, m L) holds m samples' columns
+ * side by side, then per group Y[g] (Cog, m L) = W[g] (Cog, Kg) @ cols[g] (Kg, m L), and
+ * the result goes back to (m, Co, L) with the bias added. One sample at a time (m = 1)
+ * the GEMM writes y directly, over the bias copied there first (beta = 1). */
 static void forward_range(lg_dtype dt, const lg_conv_geom *cg, const void *x, const void *w,
-                          const void *bias, void *y, void *cols, int64_t n0, int64_t n1)
+                          const void *bias, void *y, void *scratch, int64_t n0, int64_t n1)
 {
     int64_t K = kdim(cg), L = odim(cg), G = cg->groups, cog = cg->co / G, kg = K / G;
-    for (int64_t n = n0; n < n1; n++) {
-        const void *xn = at(dt, x, n * cg->c * cg->h * cg->w);
+    int64_t nb = chunk(cg);
+    void *cols = scratch;
+    void *tmp = (char *)scratch + align64((size_t)(K * nb * L) * lg_dtype_size(dt));
+    for (int64_t n = n0; n < n1; n += nb) {
+        int64_t m = n1 - n < nb ? n1 - n : nb, ld = m * L;
         void *yn = at(dt, y, n * cg->co * L);
-        const void *cn = xn;
+        const void *cn = at(dt, x, n * cg->c * cg->h * cg->w);
         if (!cols_are_x(cg)) {
-            im2col(dt, cg, xn, cols);
+            for (int64_t j = 0; j < m; j++)
+                im2col(dt, cg, at(dt, x, (n + j) * cg->c * cg->h * cg->w), at(dt, cols, j * L),
+                       ld);
             cn = cols;
         }
-        if (bias && dt == LG_F32)
+        void *out = m == 1 ? yn : tmp;
+        if (m == 1 && bias && dt == LG_F32)
             fill_bias_f32(cg->co, L, bias, yn);
-        else if (bias)
+        else if (m == 1 && bias)
             fill_bias_f64(cg->co, L, bias, yn);
         for (int64_t gi = 0; gi < G; gi++)
-            lg_cpu_gemm(dt, 0, 0, 1, cog, L, kg, 1.0, at(dt, w, gi * cog * kg), 0,
-                        at(dt, cn, gi * kg * L), 0, bias ? 1.0 : 0.0,
-                        at(dt, yn, gi * cog * L), 0);
+            lg_cpu_gemm(dt, 0, 0, 1, cog, ld, kg, 1.0, at(dt, w, gi * cog * kg), 0,
+                        at(dt, cn, gi * kg * ld), 0, m == 1 && bias ? 1.0 : 0.0,
+                        at(dt, out, gi * cog * ld), 0);
+        if (m > 1 && dt == LG_F32)
+            unchunk_f32(m, cg->co, L, tmp, bias, yn);
+        else if (m > 1)
+            unchunk_f64(m, cg->co, L, tmp, bias, yn);
     }
 }
 
@@ -136,7 +166,7 @@ static void weight_grad_range(lg_dtype dt, const lg_conv_geom *cg, const void *x
         const void *xn = at(dt, x, n * cg->c * cg->h * cg->w);
         const void *cn = xn;
         if (!cols_are_x(cg)) {
-            im2col(dt, cg, xn, cols);
+            im2col(dt, cg, xn, cols, L);
             cn = cols;
         }
         for (int64_t gi = 0; gi < G; gi++)
