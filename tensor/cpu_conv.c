@@ -1,6 +1,7 @@
-/* CPU convolution: im2col then one GEMM per group and sample (forward), GEMM then col2im
- * (input gradient), im2col then GEMMs summed over samples (weight gradient). A sample's
- * columns (C*kh*kw, ho*wo) stay in the L2 cache between im2col and its GEMM. Large work
+/* CPU convolution: im2col then one GEMM per group and chunk of samples (forward), GEMM
+ * then col2im per sample (input gradient), im2col then GEMMs summed over samples (weight
+ * gradient). The columns (C*kh*kw, ho*wo per sample) stay in the L2 cache between im2col
+ * and their GEMM: one GEMM over the whole batch's columns measured slower. Large work
  * splits the samples over OpenMP threads, each with its own scratch; the weight gradient
  * sums the threads' partials in thread order, so results repeat at a fixed thread count. */
 #include <omp.h>
