@@ -327,6 +327,7 @@ def main():
     a.iters, a.titers = (2000, 200) if a.quick else (200000, 20000)
     torch = have_torch()
     b = a.build
+    load0 = os.getloadavg()[0]
     overhead(b, a, torch)
     linear(b, a)
     sps = mlp(b, a, torch)
@@ -345,6 +346,9 @@ def main():
         print(f"| {r['name']} | {fmt(r['lagrad'], r['unit'])} | "
               f"{fmt(r['reference'], r['unit'])} | {r['unit']} | {fmt(r['ratio'])} | "
               f"{r['goal'] or '-'} | {fmt(r['met'])} | {r['note']} |")
+    notes.append(f"1-minute load average: {load0:.2f} at the start, {os.getloadavg()[0]:.2f} "
+                 f"at the end, on {os.cpu_count()} CPUs (above ~0.5 the 2-thread rows measure "
+                 "the other processes)")
     for n in notes:
         print(f"\n{n}")
     with open(a.json, "w") as f:
