@@ -55,14 +55,14 @@ void lg_cpu_pool_scatter(lg_dtype dt, const lg_conv_geom *cg, const void *dy,
         float *b = dx;
         LG_PARALLEL_IF(parallel(cg),
             for (int64_t p = 0; p < planes; p++)
-                scatter_plane_f32(hw, l, s + p * l, idx + p * l, b + p * hw);
+                scatter_plane_f32(cg, s + p * l, idx + p * l, b + p * hw);
         );
     } else {
         const double *s = dy;
         double *b = dx;
         LG_PARALLEL_IF(parallel(cg),
             for (int64_t p = 0; p < planes; p++)
-                scatter_plane_f64(hw, l, s + p * l, idx + p * l, b + p * hw);
+                scatter_plane_f64(cg, s + p * l, idx + p * l, b + p * hw);
         );
     }
 }

@@ -205,6 +205,9 @@ static void test_max_pool2d_gradcheck(void **state)
                    "max k(2,3) s(1,2) p(1,1)");
     gradcheck_pool(lg_max_pool2d, popts(2, 2, 0, 0, 0, 0), (int64_t[]){2, 3, 4, 4}, 3,
                    "max k2");
+    /* An odd last row and column that no 2x2 window covers: their gradient is 0. */
+    gradcheck_pool(lg_max_pool2d, popts(2, 2, 0, 0, 0, 0), (int64_t[]){1, 2, 5, 7}, 31,
+                   "max k2, odd sizes");
 }
 
 static void test_avg_pool2d_gradcheck(void **state)
