@@ -18,6 +18,7 @@
 typedef struct options {
     const char *data;
     int pre_epochs, epochs, batch, threads, max_batches;
+    int64_t train_limit, test_limit; /* 0: all */
     double lr, lora_lr;
     uint64_t seed;
 } options;
@@ -26,6 +27,7 @@ static void usage(void)
 {
     printf("usage: lora_finetune [--data DIR] [--pretrain-epochs N] [--epochs N] [--batch N]\n"
            "                     [--lr X] [--lora-lr X] [--threads N] [--seed N] [--quick]\n"
+           "                     [--train-limit N] [--test-limit N]\n"
            "  --data DIR  an MNIST-format folder: {train,t10k}-{images-idx3,labels-idx1}-ubyte\n"
            "              (optionally .gz); default /usr/share/datasets/fashion-mnist\n"
            "  --pretrain-epochs N  epochs on classes 0-4 (default 2)\n"
@@ -33,18 +35,20 @@ static void usage(void)
            "  --lr X               Adam rate for pretraining and full fine-tuning (1e-3)\n"
            "  --lora-lr X          Adam rate for the LoRA adapters (3e-3)\n"
            "  --quick              10 batches per epoch (a smoke test, e.g. under ASan)\n"
+           "  --train-limit N, --test-limit N  use only the first N samples of a split\n"
            "  defaults: batch 128, cosine schedule per run, 1 thread, seed 42\n");
 }
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){"/usr/share/datasets/fashion-mnist", 2, 2, 128, 1, 0, 1e-3, 3e-3, 42};
+    *o = (options){"/usr/share/datasets/fashion-mnist", 2, 2, 128, 1, 0, 0, 0, 1e-3, 3e-3, 42};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { usage(); exit(0); }
         else if (!strcmp(a, "--quick")) { o->max_batches = 10; continue; }
         static const char *valued[] = {"--data", "--pretrain-epochs", "--epochs", "--batch",
-                                       "--lr", "--lora-lr", "--threads", "--seed"};
+                                       "--lr", "--lora-lr", "--threads", "--seed",
+                                       "--train-limit", "--test-limit"};
         bool known = false;
         for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
             known |= !strcmp(a, valued[k]);
@@ -63,6 +67,8 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--lr")) o->lr = atof(v);
         else if (!strcmp(a, "--lora-lr")) o->lora_lr = atof(v);
         else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(a, "--train-limit")) o->train_limit = atoll(v);
+        else if (!strcmp(a, "--test-limit")) o->test_limit = atoll(v);
         else o->seed = strtoull(v, NULL, 10); /* --seed */
         i++;
     }
@@ -421,8 +427,15 @@ int main(int argc, char **argv)
     int status = 1;
     if (!w.g || !w.x || !w.y)
         fprintf(stderr, "lora_finetune: setup failed: %s\n", lg_last_errmsg());
-    else
-        status = run(&o, &w, &train, &test);
+    else {
+        /* views of the first samples; the full sets stay whole for lg_dataset_free */
+        lg_dataset train_view = train, test_view = test;
+        if (o.train_limit > 0 && o.train_limit < train.n)
+            train_view.n = o.train_limit;
+        if (o.test_limit > 0 && o.test_limit < test.n)
+            test_view.n = o.test_limit;
+        status = run(&o, &w, &train_view, &test_view);
+    }
     free(w.y);
     free(w.perm);
     lg_tensor_free(w.x);

@@ -38,11 +38,11 @@ have_data=0
 settings() {
   case $1 in
     attention)     echo "--quick --steps 20" ;;
-    cnn)           echo "--data $DATA --epochs 1 --train-limit 128 --test-limit 64 --csv $OUT/cnn.csv --checkpoint $OUT/cnn.safetensors" ;;
+    cnn)           echo "--data $DATA --epochs 1 --train-limit 64 --test-limit 32 --batch 32 --csv $OUT/cnn.csv --checkpoint $OUT/cnn.safetensors" ;;
     gaussian)      echo "" ;;                 # fixed size: about 0.5 s natively
     least_squares) echo "" ;;
     logreg)        echo "1" ;;                # one epoch
-    lora_finetune) echo "--data $DATA --quick --pretrain-epochs 1 --epochs 1" ;;
+    lora_finetune) echo "--data $DATA --quick --pretrain-epochs 1 --epochs 1 --train-limit 2000 --test-limit 400" ;;
     mnist)         echo "--data $DATA --epochs 1 --train-limit 500 --test-limit 200 --threads 2 --csv $OUT/mnist.csv --checkpoint $OUT/mnist.safetensors" ;;
     pca)           echo "--data $DATA --n 500 --out $OUT" ;;
     svd_compress)  echo "--data $DATA --out $OUT" ;;
