@@ -5,6 +5,9 @@
 set -euo pipefail
 
 PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev zlib1g-dev python3-numpy)
+# --dev adds the tools of the hardening checks: clang (libFuzzer, scripts/fuzz.sh) and
+# valgrind (scripts/valgrind-examples.sh).
+[ "${1:-}" = "--dev" ] && PACKAGES+=(clang valgrind)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
