@@ -22,18 +22,6 @@ static int setup(void **state)
     return tmp_dir_make("ckpt");
 }
 
-/* Files in the test directory whose name contains `part`. */
-static int count_files(const char *part)
-{
-    DIR *d = opendir(g_dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strstr(e->d_name, part) != NULL;
-    closedir(d);
-    return n;
-}
 
 /* Element i of the test pattern: one IEEE division, special values first. The same
  * formula is in safetensors_interop.py, so both sides agree to the bit. */
@@ -169,7 +157,7 @@ static void test_checkpoint_round_trip_is_bit_exact(void **state)
     const char *path = tpath("model.safetensors");
     const char *meta[] = {"epoch", "3", "note", "a \"quoted\"\nline"};
     assert_int_equal(lg_checkpoint_save(a, path, NULL, meta, 2), LG_OK);
-    assert_int_equal(count_files(".tmp."), 0);
+    assert_int_equal(tmp_count_files(".tmp."), 0);
     assert_int_equal(lg_checkpoint_load(b, path, NULL, true), LG_OK);
     for (int i = 0; i < N_MODEL; i++)
         assert_filled(lg_params_at(b, i), i + 1);
@@ -285,7 +273,7 @@ static void test_checkpoint_prefix_saves_and_loads_only_the_adapter(void **state
     assert_int_equal(lg_checkpoint_save(a, tpath("none.safetensors"), "lroa.", NULL, 0),
                      LG_ERR_ARG);
     assert_msg_has("lroa.");
-    assert_int_equal(count_files("none"), 0);
+    assert_int_equal(tmp_count_files("none"), 0);
     assert_int_equal(lg_checkpoint_load(b, path, "lroa.", false), LG_ERR_ARG);
     lg_params_free(a);
     lg_params_free(b);
@@ -629,7 +617,7 @@ static void test_checkpoint_io_errors_name_the_path(void **state)
     assert_int_equal(mkdir(dir, 0700), 0);
     assert_int_equal(lg_checkpoint_save(a, dir, NULL, NULL, 0), LG_ERR_IO);
     assert_msg_has("cannot rename");
-    assert_int_equal(count_files(".tmp."), 0);
+    assert_int_equal(tmp_count_files(".tmp."), 0);
     assert_int_equal(rmdir(dir), 0);
     lg_params_free(a);
 }
@@ -653,7 +641,7 @@ static void test_checkpoint_save_rejects_bad_arguments(void **state)
     assert_non_null(lg_params_add(a, "__metadata__", LG_F32, 1, (int64_t[]){1}));
     assert_int_equal(lg_checkpoint_save(a, path, NULL, NULL, 0), LG_ERR_ARG);
     assert_msg_has("'__metadata__'");
-    assert_int_equal(count_files("args"), 0);
+    assert_int_equal(tmp_count_files("args"), 0);
     assert_int_equal(lg_checkpoint_load(NULL, path, NULL, false), LG_ERR_ARG);
     assert_int_equal(lg_checkpoint_load(a, NULL, NULL, false), LG_ERR_ARG);
     lg_params_free(a);

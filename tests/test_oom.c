@@ -22,18 +22,6 @@
 
 static counter c;
 
-/* Files in the test directory whose names contain `part`. */
-static int count_files(const char *part)
-{
-    DIR *d = opendir(g_dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += strstr(e->d_name, part) != NULL;
-    closedir(d);
-    return n;
-}
 static long total_points;
 
 /* ---- the sweep ---- */
@@ -429,7 +417,7 @@ static void ckpt_teardown(void *ctx)
     free(f->old.v);
 }
 
-static void expect_no_temp_files(void) { assert_int_equal(count_files(".tmp"), 0); }
+static void expect_no_temp_files(void) { assert_int_equal(tmp_count_files(".tmp"), 0); }
 
 /* The file at path loads into a fresh store with the values `want`. */
 static void expect_file_holds(const char *what, const char *path, const snapshot *want)

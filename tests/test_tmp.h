@@ -53,6 +53,20 @@ static inline void remove_tree(const char *dir)
     rmdir(dir);
 }
 
+/* Files in g_dir whose names contain `part`, or -1 when it cannot be read. */
+static inline int tmp_count_files(const char *part)
+{
+    DIR *d = opendir(g_dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strstr(e->d_name, part) != NULL;
+    closedir(d);
+    return n;
+}
+
 /* A cmocka group teardown: removes g_dir. */
 static inline int tmp_teardown(void **state)
 {
