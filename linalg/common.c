@@ -66,13 +66,21 @@ lg_tensor *la_copy(lg_graph *g, const lg_tensor *t)
     return c;
 }
 
-lg_tensor *la_eye(lg_graph *g, lg_dtype dt, int64_t n)
+/* An (n,n) constant: `off` everywhere but `on` on the diagonal. */
+static lg_tensor *diag_const(lg_graph *g, lg_dtype dt, int64_t n, double off, double on)
 {
     int64_t shape[2] = {n, n};
-    lg_tensor *e = lg_graph_full(g, dt, 2, shape, 0.0);
+    lg_tensor *e = lg_graph_full(g, dt, 2, shape, off);
     for (int64_t i = 0; e && i < n; i++)
-        lg_store(e->data, dt, i * n + i, 1.0);
+        lg_store(e->data, dt, i * n + i, on);
     return e;
+}
+
+lg_tensor *la_eye(lg_graph *g, lg_dtype dt, int64_t n) { return diag_const(g, dt, n, 0, 1); }
+
+lg_tensor *la_offdiag_mask(lg_graph *g, lg_dtype dt, int64_t n)
+{
+    return diag_const(g, dt, n, 1, 0);
 }
 
 lg_tensor *la_tri_mask(lg_graph *g, lg_dtype dt, int64_t n, bool lower, double diag)

@@ -4,15 +4,6 @@
  * run only for double backward). The callers check that the gaps are nonzero. */
 #include "linalg_impl.h"
 
-lg_tensor *la_offdiag_mask(lg_graph *g, lg_dtype dt, int64_t n)
-{
-    int64_t shape[2] = {n, n};
-    lg_tensor *m = lg_graph_full(g, dt, 2, shape, 1.0);
-    for (int64_t i = 0; m && i < n; i++)
-        lg_store(m->data, dt, i * n + i, 0.0);
-    return m;
-}
-
 /* F_ij = 1 / (v_j - v_i) off the diagonal, 0 on it, for a vector v (n). */
 static lg_tensor *gap_recip(lg_graph *g, lg_tensor *v)
 {
