@@ -1,5 +1,6 @@
 /* Linear layer: forward and backward of Y = X Wᵀ + b seeded with a fixed dY
- * (lg_backward_ex), with dX, dW and db accumulated into the leaves' grads, against the three raw cblas_sgemm calls that are its floor:
+ * (lg_backward_ex), with dX, dW and db accumulated into the leaves' grads, against the
+ * three raw cblas_sgemm calls that are its floor:
  * Y = X Wᵀ, dX = dY W, dW = dYᵀ X. Shapes (N, K)·(K, M)ᵀ: 128x784 by 784->256 and 1024^3.
  * Runs alternate lagrad and the reference; prints one JSON array of
  * {"n", "k", "m", "lagrad_ms", "sgemm_ms"}, medians.
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
         int n = shapes[s][0], k = shapes[s][1], m = shapes[s][2];
         lg_tensor *x = normal(n, k, &rng, true), *w = normal(m, k, &rng, true);
         lg_tensor *b = normal(m, 0, &rng, true), *dy = normal(n, m, &rng, false);
-        float *y = malloc(sizeof(float) * (size_t)n * m), *dx = malloc(sizeof(float) * (size_t)n * k);
+        float *y = malloc(sizeof(float) * (size_t)n * m);
+        float *dx = malloc(sizeof(float) * (size_t)n * k);
         float *dw = malloc(sizeof(float) * (size_t)m * k);
         lg_graph *g = lg_graph_new();
         if (!y || !dx || !dw || !g)
@@ -100,7 +102,8 @@ int main(int argc, char **argv)
         lg_tensor_zero_grad(x);
         lg_tensor_zero_grad(w);
         time_lagrad(g, x, w, b, dy, 1);
-        const float *gx = lg_tensor_cdata(lg_tensor_grad(x)), *gw = lg_tensor_cdata(lg_tensor_grad(w));
+        const float *gx = lg_tensor_cdata(lg_tensor_grad(x));
+        const float *gw = lg_tensor_cdata(lg_tensor_grad(w));
         double err = 0;
         for (int64_t i = 0; i < (int64_t)n * k; i++)
             err = fmax(err, fabs(gx[i] - dx[i]) / (1 + fabs(dx[i])));

@@ -106,8 +106,8 @@ def contention(gf1, gf2):
     """A note when sgemm at 2 threads ran under 1.6x its 1-thread rate in this run: then
     another process holds a core, and every 2-thread figure measures that process."""
     if gf1 and gf2 and gf2 / gf1 < 1.6:
-        return (f"CONTENDED: sgemm ran {gf2 / gf1:.2f}x faster on 2 threads than on 1 in this "
-                "run (quiet: ~1.95x); rerun on a quiet machine")
+        return (f"CONTENDED: sgemm on 2 threads ran at {gf2 / gf1:.2f}x its 1-thread rate in "
+                "this run (quiet: ~1.95x); rerun on a quiet machine")
     return None
 
 

@@ -115,7 +115,7 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
 #endif
 
 #define OPTIM_KERNELS(T, SUF, TMIN)                                                    \
-    OPTIM_CLONES static void sgd_##SUF(const lg_optim_config *c, int first, int64_t n,               \
+    OPTIM_CLONES static void sgd_##SUF(const lg_optim_config *c, int first, int64_t n,  \
                           T *restrict x, const T *restrict g, T *restrict m)            \
     {                                                                                   \
         const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;            \
