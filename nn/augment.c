@@ -36,8 +36,15 @@ lg_status lg_data_random_shift(lg_tensor *x, int64_t height, int64_t width, int 
 {
     if (!x || !r)
         return lg_set_error(LG_ERR_ARG, "lg_data_random_shift: %s is NULL", x ? "rng" : "x");
+    if (height < 1 || width < 1)
+        return lg_set_error(LG_ERR_ARG, "lg_data_random_shift: image size %lldx%lld",
+                            (long long)height, (long long)width);
+    /* bounded before multiplying, so height * width cannot overflow */
+    if (height > SHIFT_MAX_PIXELS || width > SHIFT_MAX_PIXELS / height)
+        return lg_set_error(LG_ERR_UNSUPPORTED, "lg_data_random_shift: %lldx%lld images exceed "
+                            "%d pixels", (long long)height, (long long)width, SHIFT_MAX_PIXELS);
     int64_t px = height * width;
-    if (height < 1 || width < 1 || x->numel % px != 0)
+    if (x->numel % px != 0)
         return lg_set_error(LG_ERR_ARG, "lg_data_random_shift: tensor %s does not hold whole "
                             "%lldx%lld images", lg_tshape(x).s, (long long)height,
                             (long long)width);
@@ -46,9 +53,6 @@ lg_status lg_data_random_shift(lg_tensor *x, int64_t height, int64_t width, int 
                             "for %lldx%lld images", max_shift,
                             (long long)(height < width ? height : width), (long long)height,
                             (long long)width);
-    if (px > SHIFT_MAX_PIXELS)
-        return lg_set_error(LG_ERR_UNSUPPORTED, "lg_data_random_shift: images of %lld pixels "
-                            "exceed %d", (long long)px, SHIFT_MAX_PIXELS);
     double src[SHIFT_MAX_PIXELS]; /* a copy of one image, f32 or f64 */
     int64_t span = 2 * (int64_t)max_shift + 1;
     for (int64_t i = 0; i < x->numel / px; i++) {

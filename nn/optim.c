@@ -204,7 +204,9 @@ lg_status lg_optim_step(lg_optim *o)
         }
         #pragma omp parallel
         {
-            /* Chunk edges on multiples of 16 elements keep the vector loops aligned. */
+            /* Contiguous chunks, edges on multiples of 16 elements from the parameter's start
+             * (whole vectors per thread; elements are independent, so any split gives the
+             * same bits). */
             int64_t t = omp_get_thread_num(), tn = omp_get_num_threads();
             int64_t lo = n * t / tn / 16 * 16, hi = t + 1 == tn ? n : n * (t + 1) / tn / 16 * 16;
             update_range(o, e, lo, hi);

@@ -2,11 +2,16 @@
  * are gathered into a temporary parameter store named after the parameters, which
  * lg_checkpoint_save and lg_checkpoint_load then handle like any other. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lagrad/checkpoint.h"
 #include "optim_impl.h"
+
+/* Metadata keys of the state file, reserved in lg_optim_save. */
+#define KIND_KEY "lagrad.optimizer"
+#define STEP_KEY "step"
 
 static const char *kind_name(lg_optim_kind k)
 {
@@ -92,8 +97,13 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
                         int n_meta)
 {
     static const char fn[] = "lg_optim_save";
-    if (!o || !path || n_meta < 0 || (n_meta > 0 && !meta))
-        return lg_set_error(LG_ERR_ARG, "%s: NULL optimizer, path or metadata", fn);
+    if (!o || !path || n_meta < 0 || n_meta > (INT_MAX - 4) / 2 || (n_meta > 0 && !meta))
+        return lg_set_error(LG_ERR_ARG, "%s: NULL optimizer, path or metadata, or %d metadata "
+                            "pairs", fn, n_meta);
+    for (int i = 0; i < n_meta; i++)
+        if (meta[2 * i] && (!strcmp(meta[2 * i], KIND_KEY) || !strcmp(meta[2 * i], STEP_KEY)))
+            return lg_set_error(LG_ERR_ARG, "%s: metadata key '%s' is reserved for the "
+                                "optimizer state", fn, meta[2 * i]);
     lg_status st = check_store(o, fn);
     if (st != LG_OK)
         return st;
@@ -110,9 +120,9 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
     }
     char step[24];
     snprintf(step, sizeof step, "%lld", (long long)o->steps);
-    all[0] = "lagrad.optimizer";
+    all[0] = KIND_KEY;
     all[1] = kind_name(o->c.kind);
-    all[2] = "step";
+    all[2] = STEP_KEY;
     all[3] = step;
     if (n_meta)
         memcpy(all + 4, meta, sizeof *all * (size_t)(2 * n_meta));
@@ -125,7 +135,7 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
 /* The "step" of an open file, or -1 when it is missing or not a non-negative integer. */
 static long long read_step(const lg_checkpoint *c)
 {
-    const char *v = lg_checkpoint_metadata_get(c, "step");
+    const char *v = lg_checkpoint_metadata_get(c, STEP_KEY);
     if (!v || !*v)
         return -1;
     char *end;
@@ -145,25 +155,30 @@ lg_status lg_optim_load(lg_optim *o, const char *path)
     lg_checkpoint *c;
     if ((st = lg_checkpoint_open(path, &c)) != LG_OK)
         return st;
-    const char *kind = lg_checkpoint_metadata_get(c, "lagrad.optimizer");
+    const char *kind = lg_checkpoint_metadata_get(c, KIND_KEY);
     long long steps = read_step(c);
-    if (!kind || strcmp(kind, kind_name(o->c.kind)) || steps < 0) {
+    state_slots s = slots_of(o);
+    lg_params *store = NULL;
+    if (!kind || strcmp(kind, kind_name(o->c.kind)) || steps < 0)
         st = lg_set_error(LG_ERR_FORMAT, "%s: %s holds %s%s%s, not the state of an %s "
                           "optimizer with a step count", fn, path,
                           kind ? "optimizer \"" : "no optimizer state", kind ? kind : "",
                           kind ? "\"" : "", kind_name(o->c.kind));
-        lg_checkpoint_close(c);
-        return st;
-    }
-    lg_checkpoint_close(c);
-    state_slots s = slots_of(o);
-    lg_params *store;
-    if ((st = state_store(o, &s, fn, &store)) != LG_OK)
-        return st;
-    if ((st = lg_checkpoint_load(store, path, NULL, true)) == LG_OK) {
+    else
+        st = state_store(o, &s, fn, &store);
+    /* Every tensor is read from this one open file into the temporary store before the
+     * optimizer changes: a save renamed over path meanwhile cannot mix two files. */
+    int want = store ? lg_params_count(store) : 0;
+    if (st == LG_OK && lg_checkpoint_count(c) != want)
+        st = lg_set_error(LG_ERR_FORMAT, "%s: %s holds %d tensors, the optimizer state has %d",
+                          fn, path, lg_checkpoint_count(c), want);
+    for (int i = 0; st == LG_OK && i < want; i++)
+        st = lg_checkpoint_read(c, lg_params_name(store, i), lg_params_at(store, i));
+    if (st == LG_OK) {
         copy_state(o, &s, store, false);
         o->steps = steps;
     }
+    lg_checkpoint_close(c);
     lg_params_free(store);
     return st;
 }

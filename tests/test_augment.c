@@ -103,6 +103,11 @@ static void test_random_shift_rejects_bad_arguments(void **state)
     assert_int_equal(lg_data_random_shift(t, H, W, H, 0, &r), LG_ERR_ARG);
     assert_non_null(strstr(lg_last_errmsg(), "max_shift 5"));
     assert_int_equal(lg_data_random_shift(t, H, W, -1, 0, &r), LG_ERR_ARG);
+    /* sizes whose product overflows, and images past the 64x64 limit */
+    assert_int_equal(lg_data_random_shift(t, 1LL << 32, 1LL << 32, 1, 0, &r),
+                     LG_ERR_UNSUPPORTED);
+    assert_int_equal(lg_data_random_shift(t, 65, 65, 1, 0, &r), LG_ERR_UNSUPPORTED);
+    assert_non_null(strstr(lg_last_errmsg(), "65x65"));
     assert_int_equal(r.counter, 0); /* nothing drawn on error */
     lg_tensor_free(t);
 }

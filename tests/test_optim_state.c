@@ -179,6 +179,9 @@ static void test_optim_load_rejects_other_kind_shape_and_plain_checkpoints(void 
     assert_int_equal(lg_optim_load(adam, NULL), LG_ERR_ARG);
     assert_int_equal(lg_optim_save(NULL, tpath("x.st"), NULL, 0), LG_ERR_ARG);
     assert_int_equal(lg_optim_save(adam, tpath("x.st"), NULL, 1), LG_ERR_ARG);
+    const char *reserved[2] = {"step", "7"};
+    assert_int_equal(lg_optim_save(adam, tpath("x.st"), reserved, 1), LG_ERR_ARG);
+    assert_non_null(strstr(lg_last_errmsg(), "'step' is reserved"));
 
     /* a store that grew after the optimizer was made */
     assert_non_null(lg_params_add(p, "late", LG_F64, 1, s4));

@@ -112,8 +112,10 @@ lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t bat
  * lg_dataset_normalize). x is a caller-owned f32 or f64 tensor whose elements are rows of
  * height*width pixels, e.g. (rows, 784) or (rows, 1, 28, 28) with height = width = 28.
  * Uses two lg_rng_uniform draws per image, so a seed gives the same batch every run.
- * Nothing is allocated. Errors: NULL x or r, height or width < 1, numel not a multiple of
- * height*width, or max_shift < 0 or >= min(height, width) (LG_ERR_ARG). */
+ * Nothing is allocated (one image is copied on the stack, hence the size limit).
+ * Errors: NULL x or r, height or width < 1, numel not a multiple of height*width, or
+ * max_shift < 0 or >= min(height, width) (LG_ERR_ARG); images of more than 4096 pixels
+ * (64x64) (LG_ERR_UNSUPPORTED). */
 lg_status lg_data_random_shift(lg_tensor *x, int64_t height, int64_t width, int max_shift,
                                double fill, lg_rng *r);
 

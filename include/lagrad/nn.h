@@ -89,10 +89,12 @@ int64_t lg_optim_steps(const lg_optim *o);
  * "<name>.exp_avg" and "<name>.exp_avg_sq" (Adam, AdamW; torch.optim's names) or
  * "<name>.momentum_buffer" (SGD with momentum), and the metadata "lagrad.optimizer"
  * ("sgd", "adam" or "adamw") and "step", plus the caller's n_meta key/value pairs (as in
- * lg_checkpoint_save; may be NULL when n_meta is 0). The write is atomic (temporary file,
- * then rename). The hyper-parameters are not saved: the caller makes the optimizer with
- * its config, then loads. Loading checks the whole file before it changes anything.
- * Errors: NULL argument (LG_ERR_ARG); a store that grew since lg_optim_new (LG_ERR_STATE);
+ * lg_checkpoint_save; may be NULL when n_meta is 0; "lagrad.optimizer" and "step" are
+ * reserved). The write is atomic (temporary file, then rename). The hyper-parameters are
+ * not saved: the caller makes the optimizer with its config, then loads. Loading reads the
+ * whole file through one open handle into a copy before it changes anything.
+ * Errors: NULL argument or a reserved metadata key (LG_ERR_ARG); a store that grew since
+ * lg_optim_new (LG_ERR_STATE); a file with other tensors than the state's (LG_ERR_FORMAT);
  * a file for another optimizer kind, or without a valid "step" (LG_ERR_FORMAT); a missing
  * tensor or a shape/dtype that differs from the store's (the message names the tensor);
  * everything lg_checkpoint_save/lg_checkpoint_load report. */
