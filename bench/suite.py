@@ -202,15 +202,16 @@ def memory(b, a, torch):
 
 def linalg(b, a, torch):
     q = ["--quick"] if a.quick else []
-    fw = [last_json(run([f"{b}/bench/linalg", "--json"] + q))
-          for _ in range(1 if a.quick else 2)]
-    for i, r in enumerate(fw[0]):
-        l = statistics.median(f[i]["lagrad_ms"] for f in fw)
-        m = statistics.median(f[i]["minimal_ms"] for f in fw)
-        rm = statistics.median(f[i]["rowmajor_ms"] for f in fw)
-        row(f"linalg forward {r['op']}, n = {r['n']}, {r.get('dtype', 'f64')}, 1 thread", l, m,
-            "ms", l / m, "<= 1.15", l / m <= 1.15,
-            f"reference: minimal direct LAPACKE; row-major LAPACKE {rm:.3f} ms")
+    for dt in ("f64", "f32"):
+        fw = [last_json(run([f"{b}/bench/linalg", "--json", "--dtype", dt] + q))
+              for _ in range(1 if a.quick else 2)]
+        for i, r in enumerate(fw[0]):
+            l = statistics.median(f[i]["lagrad_ms"] for f in fw)
+            m = statistics.median(f[i]["minimal_ms"] for f in fw)
+            rm = statistics.median(f[i]["rowmajor_ms"] for f in fw)
+            row(f"linalg forward {r['op']}, n = {r['n']}, {dt}, 1 thread", l, m,
+                "ms", l / m, "<= 1.15", l / m <= 1.15,
+                f"reference: minimal direct LAPACKE; row-major LAPACKE {rm:.3f} ms")
     bw = last_json(run([f"{b}/bench/linalg", "--backward", "--json"] + q))
     pt = last_json(run([PY, "bench/linalg_torch.py"] + (["64", "3"] if a.quick else
                                                          [str(bw["n"]), "7"]))) if torch else {}
@@ -222,9 +223,6 @@ def linalg(b, a, torch):
             l / t if t else None, f"<= {goal}", l / t <= goal if t else None,
             f"backward alone: lagrad {bw[op]['backward_ms']:.3f} ms" +
             (f", pytorch {pt[op]['backward_ms']:.3f} ms" if t else ""))
-    if not any("f32" == r.get("dtype") for r in fw[0]):
-        row("linalg forward in f32", None, None, "ms", None, "<= 1.15", None,
-            "not measured: bench/linalg.c times float64 only")
 
 
 def scaling(b, a, torch):
