@@ -49,10 +49,11 @@ static lg_tensor *as_vector(lg_graph *g, lg_tensor *t)
  * The sums run over one (n, c) plane at a time in LANES independent accumulators of T
  * (locals, so the compiler vectorises them), and the planes' sums add up in double: the
  * order is fixed, so results do not depend on the thread count. The statistics take one
- * pass: the sums of e = x - K and e², shifted by K = the channel's first value, give
- * mean = K + Σe/M and var = Σe²/M - (Σe/M)²; with K one of the values, |mean - K| is a few
- * standard deviations at most on real data, so the subtraction loses little (the
- * shift is what keeps a large mean against a small spread exact enough in f32). The
+ * pass (plus one over the first plane): the sums of e = x - K and e², shifted by K = the
+ * mean of the channel's first (H, W) plane, give mean = K + Σe/M and
+ * var = Σe²/M - (Σe/M)²; K is within a few standard deviations of the mean, so the
+ * subtraction loses little, and the shift keeps a large mean against a small spread
+ * exact enough in f32. The
  * per-channel functions are CPU clones (LG_CPU_CLONES): SSE2 converts and sums 4 floats
  * at a time, AVX-512 16. */
 #define LANES 16
@@ -123,7 +124,9 @@ static lg_tensor *as_vector(lg_graph *g, lg_tensor *t)
                                                      double *var)                          \
     {                                                                                      \
         double sum = 0, sq = 0;                                                            \
-        T shift = x[c * d.s];                                                              \
+        sums_##T(x + c * d.s, d.s, 0, &sum, &sq); /* the shift: plane 0's mean */          \
+        T shift = (T)(sum / (double)d.s);                                                  \
+        sum = sq = 0;                                                                      \
         for (int64_t n = 0; n < d.n; n++)                                                  \
             sums_##T(x + (n * d.c + c) * d.s, d.s, shift, &sum, &sq);                      \
         double dm = sum / (double)d.m, mu = (double)shift + dm;                            \

@@ -122,6 +122,33 @@ static void test_batch_norm_train_normalises_each_channel(void **state)
     lg_tensor_free(x);
 }
 
+/* f32 statistics with a mean far from zero against a small spread (1000 + U(-1, 1)) and a
+ * first plane shifted by 20 standard deviations (the kernel sums x - K, K = that plane's
+ * mean, in one pass): the output matches the f64 computation to f32 precision. */
+static void test_batch_norm_f32_large_mean_matches_f64(void **state)
+{
+    (void)state;
+    int64_t shape[4] = {16, 2, 8, 8};
+    lg_tensor *x64 = tu_rand(4, shape, 9, 999, 1001);
+    double *p = lg_tensor_data(x64);
+    for (int64_t c = 0; c < 2; c++)
+        for (int64_t i = 0; i < 64; i++)
+            p[c * 64 + i] += 11.0; /* sample 0: 19 times the uniform's deviation off */
+    lg_tensor *x32 = ot_as_dtype(x64, LG_F32);
+    lg_graph *g = lg_graph_new();
+    lg_tensor *y64 = lg_batch_norm(g, x64, NULL, NULL, NULL, NULL, 0.1, 1e-5);
+    lg_tensor *y32 = lg_batch_norm(g, x32, NULL, NULL, NULL, NULL, 0.1, 1e-5);
+    assert_non_null(y64);
+    assert_non_null(y32);
+    const double *a = lg_tensor_cdata(y64);
+    const float *b = lg_tensor_cdata(y32);
+    for (int64_t i = 0; i < 16 * 2 * 64; i++)
+        tu_assert_near(b[i], a[i], 2e-3);
+    lg_graph_free(g);
+    lg_tensor_free(x64);
+    lg_tensor_free(x32);
+}
+
 /* ---- gradients ---- */
 
 typedef struct bn_case {
@@ -372,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_batch_norm_eval_gradcheck),
         cmocka_unit_test(test_batch_norm_double_backward_matches_composed_ops),
         cmocka_unit_test(test_batch_norm_f32_grads_match_f64),
+        cmocka_unit_test(test_batch_norm_f32_large_mean_matches_f64),
         cmocka_unit_test(test_batch_norm_no_grad_training_updates_running_stats),
         cmocka_unit_test(test_batch_norm_step_allocates_nothing_after_the_first),
         cmocka_unit_test(test_batch_norm_rejects_bad_arguments),
