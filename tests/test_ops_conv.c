@@ -213,6 +213,9 @@ static void test_conv2d_matches_naive_convolution_and_its_gradients(void **state
          * with offsets up to +-2 columns. */
         {{3, 4, 6, 3}, {5, 4, 3, 5}, {{1, 1}, {2, 2}, {2, 1}, 1}},
         {{2, 2, 4, 2}, {3, 2, 5, 5}, {{1, 1}, {2, 2}, {1, 1}, 1}}, /* padding = width */
+        /* same width but not height: col2im's contiguous runs without the centre tap
+         * (which starts x as a copy of its row when the output is the input's size) */
+        {{3, 2, 6, 5}, {3, 2, 3, 3}, {{1, 1}, {0, 1}, {1, 1}, 1}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_against_naive(&cases[i], 100 + 10 * i);
