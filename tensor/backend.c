@@ -19,6 +19,7 @@ static const lg_backend cpu_backend = {
     .conv2d = lg_cpu_conv2d,
     .conv2d_input_grad = lg_cpu_conv2d_input_grad,
     .conv2d_weight_grad = lg_cpu_conv2d_weight_grad,
+    .conv2d_bias_grad = lg_cpu_conv2d_bias_grad,
     .max_pool = lg_cpu_max_pool,
     .pool_scatter = lg_cpu_pool_scatter,
     .pool_gather = lg_cpu_pool_gather,

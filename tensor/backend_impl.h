@@ -90,6 +90,8 @@ typedef struct lg_backend {
                               const void *w, void *dx, void *scratch);
     void (*conv2d_weight_grad)(lg_dtype dt, const lg_conv_geom *cg, const void *x,
                                const void *dy, void *dw, void *scratch);
+    /* db[o] = Σ over n, oh, ow of dy[n, o, oh, ow]: the bias gradient (overwritten). */
+    void (*conv2d_bias_grad)(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *db);
     /* Pooling (cpu_pool.c) over (n, c, h, w). max_pool writes y and, per output, the
      * flat index within its (h, w) plane of the first maximum (padding never wins).
      * pool_scatter: dx = zeros, dx[plane, idx[q]] += dy[q] (max pool's adjoint);

@@ -9,6 +9,9 @@
 #include "cpu_conv_impl.h"
 #include "cpu_impl.h"
 
+/* Lanes of the bias gradient's plane sums: one 64-byte vector of f32. */
+#define BIAS_LANES 16
+
 #define T float
 #define NAME(x) x##_f32
 #include "cpu_conv.inc"
@@ -242,4 +245,16 @@ void lg_cpu_conv2d_weight_grad(lg_dtype dt, const lg_conv_geom *cg, const void *
         else
             add_into_f64(nw, part, dw);
     }
+}
+
+void lg_cpu_conv2d_bias_grad(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *db)
+{
+    /* One channel per iteration: each sum has a fixed order at any thread count. */
+    bool par = cg->co > 1 && cg->n * cg->co * cg->ho * cg->wo >= LG_OMP_MIN;
+    if (dt == LG_F32)
+        LG_PARALLEL_IF(par, for (int64_t o = 0; o < cg->co; o++)
+            bias_grad_f32(cg, dy, db, o, o + 1););
+    else
+        LG_PARALLEL_IF(par, for (int64_t o = 0; o < cg->co; o++)
+            bias_grad_f64(cg, dy, db, o, o + 1););
 }

@@ -12,6 +12,7 @@ void lg_cpu_conv2d_input_grad(lg_dtype dt, const lg_conv_geom *cg, const void *d
                               const void *w, void *dx, void *scratch);
 void lg_cpu_conv2d_weight_grad(lg_dtype dt, const lg_conv_geom *cg, const void *x,
                                const void *dy, void *dw, void *scratch);
+void lg_cpu_conv2d_bias_grad(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *db);
 
 void lg_cpu_max_pool(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y,
                      int32_t *idx);
