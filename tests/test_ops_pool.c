@@ -174,6 +174,55 @@ static void test_max_pool2d_propagates_nan_like_torch(void **state)
     lg_tensor_free(x);
 }
 
+/* Every 2x2 window over the values {0, 1, NaN} (81 of them side by side), in f64 and
+ * f32: the output and the cell its gradient goes to are those of the row-major fold
+ * PyTorch does (the first maximum; a NaN wins over numbers, the first NaN over NaNs),
+ * computed here cell by cell; the 2x2 kernel reaches them column first. */
+static void test_max_pool2d_2x2_ties_and_nans_match_the_fold(void **state)
+{
+    (void)state;
+    enum { WIN = 81 };
+    const double vals[3] = {0, 1, NAN};
+    double xv[4 * WIN], want_y[WIN], want_g[4 * WIN] = {0};
+    for (int k = 0; k < WIN; k++) {
+        double cell[4];
+        for (int j = 0, code = k; j < 4; j++, code /= 3)
+            cell[j] = vals[code % 3];
+        int best = 0;
+        for (int j = 1; j < 4; j++)
+            if (!(cell[j] <= cell[best]) && cell[best] == cell[best])
+                best = j;
+        /* cells 0, 1 on the top row, 2, 3 below it: columns 2k and 2k + 1 */
+        for (int j = 0; j < 4; j++)
+            xv[(j / 2) * 2 * WIN + 2 * k + j % 2] = cell[j];
+        want_y[k] = cell[best];
+        want_g[(best / 2) * 2 * WIN + 2 * k + best % 2] = 1;
+    }
+    int64_t sx[4] = {1, 1, 2, 2 * WIN}, sy[4] = {1, 1, 1, WIN};
+    lg_pool2d_opts o = popts(2, 2, 0, 0, 0, 0);
+    for (int d = 0; d < 2; d++) {
+        lg_dtype dt = d ? LG_F32 : LG_F64;
+        lg_tensor *x = ot_tensor(dt, 4, sx, xv), *ones = lg_tensor_ones(dt, 4, sy);
+        lg_tensor_set_requires_grad(x, true);
+        lg_graph *g = lg_graph_new();
+        lg_tensor *y = lg_max_pool2d(g, x, &o);
+        assert_non_null(y);
+        for (int k = 0; k < WIN; k++) {
+            double v = lg_tensor_item(y, k);
+            if (isnan(want_y[k]))
+                assert_true(isnan(v));
+            else
+                tu_assert_near(v, want_y[k], 0);
+        }
+        assert_int_equal(lg_backward_ex(g, y, ones, false), LG_OK);
+        tu_assert_tensor_close(lg_tensor_grad(x), want_g, 4 * WIN, 0, 0,
+                               "2x2 argmax against the fold");
+        lg_graph_free(g);
+        lg_tensor_free(ones);
+        lg_tensor_free(x);
+    }
+}
+
 /* ---- gradcheck, first and second order, f64 ---- */
 
 typedef struct pool_case {
@@ -337,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_global_avg_pool2d_and_flatten_forward),
         cmocka_unit_test(test_max_pool2d_gradient_goes_to_the_first_maximum),
         cmocka_unit_test(test_max_pool2d_propagates_nan_like_torch),
+        cmocka_unit_test(test_max_pool2d_2x2_ties_and_nans_match_the_fold),
         cmocka_unit_test(test_max_pool2d_gradcheck),
         cmocka_unit_test(test_avg_pool2d_gradcheck),
         cmocka_unit_test(test_global_avg_pool2d_and_flatten_gradcheck),
