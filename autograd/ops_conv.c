@@ -2,7 +2,9 @@
  * adjoint in x (conv_input_grad: GEMM then col2im) and the adjoint in W
  * (conv_weight_grad: im2col then GEMM), and their VJPs are again conv, conv_input_grad
  * and conv_weight_grad: the three ops close under differentiation, so double backward
- * holds to any order. The kernels (im2col, col2im, GEMMs) are in tensor/cpu_conv.c. */
+ * holds to any order. The bias gradient (conv_bias_grad, per-channel sums of dy) has a
+ * broadcast for its VJP. The kernels (im2col, col2im, GEMMs, the channel sums) are in
+ * tensor/cpu_conv.c. */
 #include "ops_impl.h"
 #include "lagrad/conv.h"
 
