@@ -46,6 +46,23 @@ static inline lg_tensor *ot_tensor(lg_dtype dt, int ndim, const int64_t *shape,
     return t;
 }
 
+/* A caller-owned tensor whose element i is ((i * a) % m - m / 2) / d: exact in f32, and
+ * the formula tests/conv_torch_ref.py uses for its recorded PyTorch values. */
+static inline lg_tensor *ot_pattern(lg_dtype dt, int ndim, const int64_t *shape, int a, int m,
+                                    double d)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    double *v = malloc(sizeof *v * (size_t)n);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (double)((i * a) % m - m / 2) / d;
+    lg_tensor *t = ot_tensor(dt, ndim, shape, v);
+    free(v);
+    return t;
+}
+
 /* Asserts t's rank and shape. */
 static inline void ot_assert_shape(const lg_tensor *t, int ndim, const int64_t *shape)
 {

@@ -5,21 +5,6 @@
 #include "ops_test_util.h"
 #include "test_alloc.h"
 
-/* Element i is ((i * a) % m - m / 2) / d: exact in f32, and the same formula as
- * tests/conv_torch_ref.py. */
-static lg_tensor *pattern(lg_dtype dt, int ndim, const int64_t *shape, int a, int m, double d)
-{
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= shape[i];
-    double *v = malloc(sizeof *v * (size_t)n);
-    assert_non_null(v);
-    for (int64_t i = 0; i < n; i++)
-        v[i] = (double)((i * a) % m - m / 2) / d;
-    lg_tensor *t = ot_tensor(dt, ndim, shape, v);
-    free(v);
-    return t;
-}
 
 static lg_conv2d_opts opts(int sh, int sw, int ph, int pw, int dh, int dw, int groups)
 {
@@ -43,7 +28,7 @@ static void test_conv2d_forward_matches_torch_padding_and_bias(void **state)
     const double bv[3] = {0.5, -0.25, 1.0};
     for (int d = 0; d < 2; d++) {
         lg_dtype dt = d ? LG_F32 : LG_F64;
-        lg_tensor *x = pattern(dt, 4, sx, 7, 11, 4.0), *w = pattern(dt, 4, sw, 5, 9, 8.0);
+        lg_tensor *x = ot_pattern(dt, 4, sx, 7, 11, 4.0), *w = ot_pattern(dt, 4, sw, 5, 9, 8.0);
         lg_tensor *b = ot_tensor(dt, 1, &sb, bv);
         lg_graph *g = lg_graph_new();
         lg_conv2d_opts o = opts(1, 1, 1, 1, 1, 1, 1);
@@ -73,7 +58,7 @@ static void test_conv2d_forward_matches_torch_stride_dilation_groups(void **stat
     int64_t sx[4] = {2, 4, 6, 5}, sw[4] = {4, 2, 3, 2}, sy[4] = {2, 4, 3, 3};
     for (int d = 0; d < 2; d++) {
         lg_dtype dt = d ? LG_F32 : LG_F64;
-        lg_tensor *x = pattern(dt, 4, sx, 3, 13, 4.0), *w = pattern(dt, 4, sw, 7, 5, 4.0);
+        lg_tensor *x = ot_pattern(dt, 4, sx, 3, 13, 4.0), *w = ot_pattern(dt, 4, sw, 7, 5, 4.0);
         lg_graph *g = lg_graph_new();
         lg_conv2d_opts o = opts(2, 1, 1, 0, 1, 2, 2);
         lg_tensor *y = lg_conv2d(g, x, w, NULL, &o);
@@ -89,7 +74,7 @@ static void test_conv2d_null_opts_means_defaults(void **state)
 {
     (void)state;
     int64_t sx[4] = {1, 2, 4, 5}, sw[4] = {3, 2, 3, 3};
-    lg_tensor *x = pattern(LG_F64, 4, sx, 7, 11, 4.0), *w = pattern(LG_F64, 4, sw, 5, 9, 8.0);
+    lg_tensor *x = ot_pattern(LG_F64, 4, sx, 7, 11, 4.0), *w = ot_pattern(LG_F64, 4, sw, 5, 9, 8.0);
     lg_graph *g = lg_graph_new();
     lg_conv2d_opts o = lg_conv2d_defaults();
     lg_tensor *a = lg_conv2d(g, x, w, NULL, NULL), *b = lg_conv2d(g, x, w, NULL, &o);

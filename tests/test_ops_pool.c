@@ -4,20 +4,6 @@
  * take the threaded path, and the error paths. */
 #include "ops_test_util.h"
 
-/* Element i is ((i * a) % m - m / 2) / d, as in tests/conv_torch_ref.py. */
-static lg_tensor *pattern(lg_dtype dt, int ndim, const int64_t *shape, int a, int m, double d)
-{
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= shape[i];
-    double *v = malloc(sizeof *v * (size_t)n);
-    assert_non_null(v);
-    for (int64_t i = 0; i < n; i++)
-        v[i] = (double)((i * a) % m - m / 2) / d;
-    lg_tensor *t = ot_tensor(dt, ndim, shape, v);
-    free(v);
-    return t;
-}
 
 typedef lg_tensor *(*pool_fn)(lg_graph *g, lg_tensor *x, const lg_pool2d_opts *o);
 
@@ -33,7 +19,7 @@ static void check_pool_fwd(pool_fn f, lg_pool2d_opts o, const int64_t *sy, const
     int64_t sx[4] = {1, 2, 5, 5}, n = sy[0] * sy[1] * sy[2] * sy[3];
     for (int d = 0; d < 2; d++) {
         lg_dtype dt = d ? LG_F32 : LG_F64;
-        lg_tensor *x = pattern(dt, 4, sx, 7, 17, 4.0);
+        lg_tensor *x = ot_pattern(dt, 4, sx, 7, 17, 4.0);
         lg_graph *g = lg_graph_new();
         lg_tensor *y = f(g, x, &o);
         ot_assert_shape(y, 4, sy);
@@ -101,7 +87,7 @@ static void test_global_avg_pool2d_and_flatten_forward(void **state)
     for (int d = 0; d < 2; d++) {
         lg_dtype dt = d ? LG_F32 : LG_F64;
         lg_graph *g = lg_graph_new();
-        lg_tensor *xc = pattern(dt, 4, sx, 7, 17, 4.0);
+        lg_tensor *xc = ot_pattern(dt, 4, sx, 7, 17, 4.0);
         lg_tensor *x = lg_graph_input(g, dt, 4, sx, lg_tensor_data(xc));
         /* x.mean(dim=(2,3)) printed by torch 1.13: -0.04, 0.02. */
         lg_tensor *m = lg_global_avg_pool2d(g, x);
@@ -308,7 +294,7 @@ static void test_pooling_f32_matches_f64_on_large_inputs(void **state)
         for (int d = 0; d < 2; d++) {
             lg_dtype dt = d ? LG_F32 : LG_F64;
             /* Values are multiples of 1/64 below 2^7: exact in f32, distinct in windows. */
-            lg_tensor *x = pattern(dt, 4, sx, 7919, 10007, 64.0);
+            lg_tensor *x = ot_pattern(dt, 4, sx, 7919, 10007, 64.0);
             lg_tensor_set_requires_grad(x, true);
             lg_graph *g = lg_graph_new();
             lg_tensor *y = fs[k](g, x, &o);
