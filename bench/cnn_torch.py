@@ -10,9 +10,7 @@ peak_rss_kb is getrusage's ru_maxrss at the end (the training set as f32 include
 bench/cnn_bench); setup_rss_kb the same before the first step.
 Run with Debian's interpreter: /usr/bin/python3 bench/cnn_torch.py [--threads N] ..."""
 import argparse
-import gzip
 import math
-import os
 import resource
 import statistics
 import time
@@ -21,17 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def load_idx(path):
-    """An IDX file (plain or .gz) as a numpy array."""
-    if not os.path.exists(path):
-        path += ".gz"
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from mlp_torch import load_idx  # bench/ is on sys.path: it holds this script
 
 
 class Net(torch.nn.Module):
