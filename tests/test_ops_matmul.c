@@ -1,7 +1,9 @@
 /* Matrix-product ops: lg_matmul (2-D, batched, shared weight), lg_matmul_t with every
  * transpose flag, lg_outer, lg_dot and lg_linear. Forward values against hand products
  * or a naive triple loop, gradients against finite differences, and the error paths. */
+#include <math.h>
 #include "ops_test_util.h"
+#include "tensor/cpu_impl.h"
 
 /* ---- a naive reference: C[b] = op(A[b]) op(B[b]) by the definition of the product ---- */
 typedef struct mat3 {
@@ -113,17 +115,18 @@ static void test_matmul_empty_inner_dimension_gives_zeros(void **state)
 
 /* ---- lg_matmul_t forward: all four flag combinations against the naive loop ---- */
 
-static void check_matmul_t_forward(lg_dtype dt, int64_t batch_a, int64_t batch_b, bool ta,
-                                   bool tb, uint64_t seed)
+static void check_product(lg_dtype dt, int64_t batch_a, int64_t batch_b, int64_t m, int64_t k,
+                          int64_t n, bool ta, bool tb, uint64_t seed)
 {
-    const int64_t m = 3, k = 4, n = 2;
     mat3 ma = {batch_a, ta ? k : m, ta ? m : k}, mb = {batch_b, tb ? n : k, tb ? k : n};
     int64_t sa[3] = {batch_a, ma.rows, ma.cols}, sb[3] = {batch_b, mb.rows, mb.cols};
     int na = batch_a ? 3 : 2, nb = batch_b ? 3 : 2;
     lg_tensor *a = tu_rand(na, batch_a ? sa : sa + 1, seed, 0, 0);
     lg_tensor *b = tu_rand(nb, batch_b ? sb : sb + 1, seed + 1, 0, 0);
     int64_t batch = batch_a > batch_b ? batch_a : batch_b;
-    double want[64];
+    int64_t nc = (batch ? batch : 1) * m * n;
+    double *want = malloc(sizeof *want * (size_t)nc);
+    assert_non_null(want);
     naive_matmul(lg_tensor_cdata(a), ma, ta, lg_tensor_cdata(b), mb, tb, want);
     lg_graph *g = lg_graph_new();
     lg_tensor *c = lg_matmul_t(g, ot_input(g, dt, na, lg_tensor_shape(a), lg_tensor_cdata(a)),
@@ -134,11 +137,14 @@ static void check_matmul_t_forward(lg_dtype dt, int64_t batch_a, int64_t batch_b
         ot_assert_shape(c, 3, sc);
     else
         ot_assert_shape(c, 2, sc + 1);
-    char what[96];
-    snprintf(what, sizeof what, "%s matmul_t ta=%d tb=%d batches %lld,%lld",
-             lg_dtype_name(dt), ta, tb, (long long)batch_a, (long long)batch_b);
-    tu_assert_tensor_close(c, want, (batch ? batch : 1) * m * n, dt == LG_F32 ? 1e-5 : 1e-13,
-                           dt == LG_F32 ? 1e-5 : 1e-13, what);
+    char what[128];
+    snprintf(what, sizeof what, "%s matmul_t %lldx%lldx%lld ta=%d tb=%d batches %lld,%lld",
+             lg_dtype_name(dt), (long long)m, (long long)k, (long long)n, ta, tb,
+             (long long)batch_a, (long long)batch_b);
+    double tol = dt == LG_F32 ? 1e-5 : 1e-13;
+    for (int64_t i = 0; i < nc; i++) /* element by element: nc may exceed 4096 */
+        tu_assert_close_arr((double[]){lg_tensor_item(c, i)}, want + i, 1, tol, tol, what);
+    free(want);
     lg_graph_free(g);
     lg_tensor_free(a);
     lg_tensor_free(b);
@@ -150,10 +156,86 @@ static void test_matmul_t_all_flag_combinations_match_naive_product(void **state
     for (int d = 0; d < 2; d++)
         for (int f = 0; f < 4; f++) {
             bool ta = f & 1, tb = f & 2;
-            check_matmul_t_forward(DTYPES[d], 0, 0, ta, tb, 10 + (uint64_t)f);
-            check_matmul_t_forward(DTYPES[d], 2, 2, ta, tb, 20 + (uint64_t)f);
-            check_matmul_t_forward(DTYPES[d], 3, 0, ta, tb, 30 + (uint64_t)f);
+            check_product(DTYPES[d], 0, 0, 3, 4, 2, ta, tb, 10 + (uint64_t)f);
+            check_product(DTYPES[d], 2, 2, 3, 4, 2, ta, tb, 20 + (uint64_t)f);
+            check_product(DTYPES[d], 3, 0, 3, 4, 2, ta, tb, 30 + (uint64_t)f);
         }
+}
+
+/* One row, one column or an inner dimension of 1 leave GEMM for GEMV or an outer-product
+ * loop (tensor/cpu_gemm.c); every operand layout of those paths, batched too, and an
+ * outer product large enough to run on all threads. */
+static void test_matmul_t_degenerate_shapes_match_naive_product(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][3] = {{1, 5, 3}, {4, 6, 1}, {3, 1, 4}, {1, 1, 5},
+                                        {5, 1, 1}, {1, 7, 1}, {1, 1, 1}, {230, 1, 190}};
+    for (int d = 0; d < 2; d++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int f = 0; f < 4; f++) {
+                bool ta = f & 1, tb = f & 2;
+                const int64_t *mkn = shapes[s];
+                uint64_t seed = 50 + 7 * s + (uint64_t)f;
+                check_product(DTYPES[d], 0, 0, mkn[0], mkn[1], mkn[2], ta, tb, seed);
+                if (mkn[0] * mkn[2] < 1000) {
+                    check_product(DTYPES[d], 2, 2, mkn[0], mkn[1], mkn[2], ta, tb, seed);
+                    check_product(DTYPES[d], 3, 0, mkn[0], mkn[1], mkn[2], ta, tb, seed);
+                }
+            }
+}
+
+/* The CPU GEMM with beta 0 must not read C (arena memory may hold NaN patterns), and with
+ * beta 1 must add into it: every degenerate path, against hand values. */
+static void test_cpu_gemm_degenerate_paths_honour_beta(void **state)
+{
+    (void)state;
+    /* A 1x3 = [1, 2, 3]; B 3x2 = [[1, 2], [3, 4], [5, 6]]: A B = [22, 28].
+     * A as 3x1 times B' 1x2 = [1, -1]: the outer product [[1, -1], [2, -2], [3, -3]]. */
+    const double a[3] = {1, 2, 3}, b[6] = {1, 2, 3, 4, 5, 6}, row[2] = {1, -1};
+    const double gemv_want[2] = {22, 28}, outer_want[6] = {1, -1, 2, -2, 3, -3};
+    for (int beta = 0; beta < 2; beta++) {
+        double c[6];
+        for (int i = 0; i < 6; i++)
+            c[i] = beta ? 100 : NAN;
+        lg_cpu_gemm(LG_F64, 0, 0, 1, 1, 2, 3, 1.0, a, 0, b, 0, beta, c, 0); /* m = 1 */
+        for (int i = 0; i < 2; i++)
+            assert_true(c[i] == gemv_want[i] + 100 * beta);
+        for (int i = 0; i < 6; i++)
+            c[i] = beta ? 100 : NAN;
+        lg_cpu_gemm(LG_F64, 1, 1, 1, 2, 1, 3, 1.0, b, 0, a, 0, beta, c, 0); /* n = 1: Bᵀ a */
+        for (int i = 0; i < 2; i++)
+            assert_true(c[i] == gemv_want[i] + 100 * beta);
+        for (int i = 0; i < 6; i++)
+            c[i] = beta ? 100 : NAN;
+        lg_cpu_gemm(LG_F64, 0, 0, 1, 3, 2, 1, 1.0, a, 0, row, 0, beta, c, 0); /* k = 1 */
+        for (int i = 0; i < 6; i++)
+            assert_true(c[i] == outer_want[i] + 100 * beta);
+        float cf[6], af[3] = {1, 2, 3}, rf[2] = {1, -1};
+        for (int i = 0; i < 6; i++)
+            cf[i] = beta ? 100.0f : NAN;
+        lg_cpu_gemm(LG_F32, 1, 1, 1, 3, 2, 1, 1.0, af, 0, rf, 0, beta, cf, 0);
+        for (int i = 0; i < 6; i++)
+            assert_true(cf[i] == (float)(outer_want[i] + 100 * beta));
+    }
+}
+
+/* lg_linear at batch 1 adds the bias through GEMV's beta = 1. */
+static void test_linear_single_row_adds_the_bias(void **state)
+{
+    (void)state;
+    /* x = [1, 2], W = [[1, 0], [2, 3], [-1, 1]], b = [10, 20, 30]:
+     * y = [1 + 10, 2 + 6 + 20, -1 + 2 + 30] = [11, 28, 31]. */
+    const double xv[2] = {1, 2}, wv[6] = {1, 0, 2, 3, -1, 1}, bv[3] = {10, 20, 30};
+    const double want[3] = {11, 28, 31};
+    int64_t sx[2] = {1, 2}, sw[2] = {3, 2}, sb[1] = {3};
+    for (int d = 0; d < 2; d++) {
+        lg_graph *g = lg_graph_new();
+        lg_tensor *y = lg_linear(g, ot_input(g, DTYPES[d], 2, sx, xv),
+                                 ot_input(g, DTYPES[d], 2, sw, wv),
+                                 ot_input(g, DTYPES[d], 1, sb, bv));
+        tu_assert_tensor_close(y, want, 3, 0, 0, "linear, one row");
+        lg_graph_free(g);
+    }
 }
 
 static void test_matmul_t_transposes_by_hand(void **state)
@@ -530,6 +612,9 @@ int main(void)
         cmocka_unit_test(test_matmul_3d_by_2d_shares_the_weight),
         cmocka_unit_test(test_matmul_empty_inner_dimension_gives_zeros),
         cmocka_unit_test(test_matmul_t_all_flag_combinations_match_naive_product),
+        cmocka_unit_test(test_matmul_t_degenerate_shapes_match_naive_product),
+        cmocka_unit_test(test_cpu_gemm_degenerate_paths_honour_beta),
+        cmocka_unit_test(test_linear_single_row_adds_the_bias),
         cmocka_unit_test(test_matmul_t_transposes_by_hand),
         cmocka_unit_test(test_attention_qkt_then_v_matches_naive),
         cmocka_unit_test(test_outer_matches_hand_values),
