@@ -107,14 +107,31 @@ static void clear_leaves(lg_leaf_ref *l)
     }
 }
 
-static lg_status add_into_leaf_grad(lg_graph *g, lg_tensor *t)
+/* t->grad, made (zero) on first use. */
+static lg_tensor *leaf_grad(lg_graph *g, lg_tensor *t)
 {
     if (!t->grad) {
         t->grad = lg_tensor_zeros(t->dtype, t->ndim, t->shape);
         if (!t->grad)
-            return (lg_fail(g, LG_ERR_OOM, "lg_backward: out of memory for the gradient of "
-                            "a %s leaf", lg_tshape(t).s), g->status);
+            return lg_fail(g, LG_ERR_OOM, "lg_backward: out of memory for the gradient of "
+                           "a %s leaf", lg_tshape(t).s);
+        t->grad->flags |= LG_TF_GRAD;
     }
+    return t->grad;
+}
+
+lg_tensor *lg_grad_sink(lg_graph *g, const lg_node *n, int i)
+{
+    lg_tensor *t = n->in[i];
+    if (!g->sink_grads || t->graph || !(t->flags & LG_TF_REQUIRES_GRAD))
+        return NULL;
+    return leaf_grad(g, t);
+}
+
+static lg_status add_into_leaf_grad(lg_graph *g, lg_tensor *t)
+{
+    if (!leaf_grad(g, t))
+        return g->status;
     lg_bcast bc = {.ndim = 1, .numel = t->numel, .shape = {t->numel}, .stride = {{1}, {1}}};
     g->be->binary(LG_BIN_ADD, t->dtype, &bc, t->grad->data, t->gacc->data, t->grad->data, 0);
     return LG_OK;
@@ -130,7 +147,9 @@ lg_status lg_backward_ex(lg_graph *g, lg_tensor *out, const lg_tensor *seed, boo
                         "in no-grad mode, or from inputs that do not require grad)",
                         lg_tshape(out).s), g->status);
     lg_leaf_ref *leaves;
+    g->sink_grads = !create_graph && !g->anomaly && !g->reads_grad;
     s = walk(g, "lg_backward", out, seed, create_graph, &leaves);
+    g->sink_grads = false;
     for (lg_leaf_ref *l = leaves; l && s == LG_OK; l = l->next)
         if (!l->t->graph)
             s = add_into_leaf_grad(g, l->t);

@@ -35,6 +35,7 @@ void lg_graph_reset(lg_graph *g)
     g->epoch++;
     g->tail = NULL;
     g->nops = 0;
+    g->reads_grad = false;
     g->status = LG_OK;
     g->errmsg[0] = '\0';
 }
@@ -123,6 +124,8 @@ bool lg_check_inputs(lg_graph *g, const char *name, int n, lg_tensor *const *in)
             lg_fail(g, LG_ERR_STATE, "%s: input %d was made before lg_graph_reset", name, i);
             return false;
         }
+        if (t->flags & LG_TF_GRAD)
+            g->reads_grad = true;
     }
     return true;
 }

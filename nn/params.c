@@ -118,6 +118,8 @@ lg_tensor *lg_params_add(lg_params *p, const char *name, lg_dtype dt, int ndim,
     if (!t)
         return NULL; /* lg_tensor_wrap said why */
     lg_tensor *g = new_header(dt, ndim, shape);
+    if (g)
+        g->flags |= LG_TF_GRAD;
     size_t nb = strlen(name) + 1;
     char *copy = lg_malloc(nb);
     lg_status s = LG_OK;

@@ -12,6 +12,7 @@ enum {
     LG_TF_OWNS_DATA = 1u,     /* data came from lg_malloc and is freed with the tensor */
     LG_TF_REQUIRES_GRAD = 2u, /* takes part in backward */
     LG_TF_BORROWED = 4u,      /* header owned by a container (lg_params); not the caller's */
+    LG_TF_GRAD = 8u,          /* a leaf's .grad: backward may write it while walking */
 };
 
 struct lg_graph;

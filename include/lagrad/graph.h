@@ -65,7 +65,10 @@ lg_tensor *lg_graph_full(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shap
  * one element). Errors: NULL (LG_ERR_ARG), non-scalar (LG_ERR_SHAPE), a tensor of
  * another graph or from before a reset, or one that does not require grad (LG_ERR_STATE),
  * and the graph's sticky error.
- * Calling it twice on the same tape accumulates the gradients twice. */
+ * Calling it twice on the same tape accumulates the gradients twice. Matrix-product
+ * gradients of leaves are added into their grads as the tape is walked (no copy), so
+ * after an error part of this pass may already be in them: zero them before retrying.
+ * A tape that read a leaf's grad tensor as an input sees it unchanged during the walk. */
 lg_status lg_backward(lg_graph *g, lg_tensor *loss);
 
 /* As lg_backward, for any output with an explicit seed gradient of its shape (seed may
