@@ -210,6 +210,18 @@ int64_t lg_data_num_batches(int64_t n, int64_t batch_size)
     return n / batch_size + (n % batch_size != 0);
 }
 
+/* Asks for every cache line of a row of f floats. */
+static void prefetch_row(const float *row, int64_t f)
+{
+#if defined(__GNUC__)
+    for (int64_t j = 0; j < f; j += 64 / (int64_t)sizeof(float))
+        __builtin_prefetch(row + j);
+#else
+    (void)row;
+    (void)f;
+#endif
+}
+
 lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t batch_size,
                            int64_t b, lg_tensor *x, int32_t *y)
 {
@@ -245,6 +257,8 @@ lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t bat
     for (int64_t i = 0; i < rows; i++) {
         int64_t k = perm ? perm[start + i] : start + i;
         const float *row = src + k * f;
+        if (perm && i + 1 < rows) /* shuffled rows are cache misses: start the next one now */
+            prefetch_row(src + perm[start + i + 1] * f, f);
         if (dt == LG_F32) {
             memcpy((float *)dst + i * f, row, sizeof(float) * (size_t)f);
         } else {
