@@ -76,8 +76,7 @@ static int train_step(net *t)
         t->cursor = 0;
     }
     lg_dataset_batch(t->train, t->perm, t->batch, t->cursor++, t->x, t->y);
-    lg_graph_reset(t->g);
-    lg_params_zero_grad(t->m.p);
+    lg_graph_reset(t->g); /* gradients are zero: the optimizer zeroes them, as in the example */
     lg_tensor *l = lg_cross_entropy(t->g, cnn_model_forward(t->g, &t->m, t->x), t->y);
     if (!l || lg_backward(t->g, l) != LG_OK) {
         fprintf(stderr, "cnn bench: %s\n", lg_graph_errmsg(t->g));
@@ -103,6 +102,7 @@ int main(int argc, char **argv)
     if (cnn_model_init(&t.m, 42, "cnn bench"))
         goto done;
     lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
+    c.zero_grad = true;
     t.opt = lg_optim_new(t.m.p, &c);
     t.g = lg_graph_new();
     t.x = lg_tensor_new(LG_F32, 2, (int64_t[]){o.batch, 784});

@@ -8,10 +8,12 @@
  *
  * A window is --steps steps, or without it as many steps as fit in 0.4 s (so a slow
  * setting cannot stretch the run). train: `reps` windows after a warm-up; after each the same
- *          thread count times cblas_sgemm at 1024^3, the GEMM limit. Reports the median
- *          samples/s, the median sgemm GFLOP/s, the matmul FLOPs per trained sample and
- *          lagrad's heap allocations per step after the first (all of lagrad's memory goes
- *          through the counting allocator hook, installed before anything is created).
+ *          thread count times cblas_sgemm at 1024^3, the GEMM limit; the step's own sgemm
+ *          calls alone (same shapes and transposes: the floor of any step); and the optimizer
+ *          update alone. Reports the median samples/s, the median sgemm GFLOP/s, the matmul
+ *          FLOPs per trained sample, the step-sgemm ms, the update µs and lagrad's heap
+ *          allocations per step after the first (all of lagrad's memory goes through the
+ *          counting allocator hook, installed before anything is created).
  * epoch:   the median time of `reps` whole epochs over the first --train-limit samples.
  * anomaly: forward + backward only (no optimizer), windows alternating anomaly mode off and
  *          on; reports the median ms per step of each. */
@@ -118,6 +120,7 @@ static void build(net *m, const options *o)
         }
     }
     lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
+    c.zero_grad = true;
     m->opt = lg_optim_new(m->p, &c);
     m->g = lg_graph_new();
     int64_t xs[2] = {o->batch, o->widths[0]};
@@ -147,7 +150,8 @@ static double step(net *m, const options *o, int update)
 {
     next_batch(m, o->batch);
     lg_graph_reset(m->g);
-    lg_params_zero_grad(m->p);
+    if (!update) /* with updates, the optimizer zeroes the gradients (zero_grad) */
+        lg_params_zero_grad(m->p);
     lg_tensor *h = m->x;
     for (int k = 0; k < o->layers; k++) {
         h = lg_linear(m->g, h, m->w[k], m->b[k]);
@@ -210,6 +214,92 @@ static double sgemm_gflops(void)
     return 2.0 * N * N * N * (double)calls / t * 1e-9;
 }
 
+/* The raw cblas_sgemm calls of one training step at these widths and batch: forward
+ * Y = X Wᵀ, dW = dYᵀ X, and dX = dY W for every layer but the first, as lagrad issues
+ * them. Returns the median ms per step over about 0.15 s. */
+static double step_sgemm_ms(const options *o)
+{
+    static float *buf[MAX_LAYERS][5]; /* x, w, y (also dY), dw, dx of each layer */
+    const int64_t bsz = o->batch;
+    for (int k = 0; k < o->layers && !buf[k][0]; k++) {
+        int64_t in = o->widths[k], out = o->widths[k + 1];
+        int64_t n[5] = {bsz * in, out * in, bsz * out, out * in, bsz * in};
+        for (int j = 0; j < 5; j++) {
+            if (!(buf[k][j] = malloc(sizeof(float) * (size_t)n[j])))
+                die("sgemm", "out of memory");
+            for (int64_t i = 0; i < n[j]; i++)
+                buf[k][j][i] = (float)((i + j) % 9) * 0.05f;
+        }
+    }
+    double t0 = now_s(), t;
+    long steps = 0;
+    do {
+        for (int k = 0; k < o->layers; k++) {
+            int in = (int)o->widths[k], out = (int)o->widths[k + 1], bs = (int)bsz;
+            float **b = buf[k];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bs, out, in, 1, b[0], in,
+                        b[1], in, 0, b[2], out);
+        }
+        for (int k = o->layers - 1; k >= 0; k--) {
+            int in = (int)o->widths[k], out = (int)o->widths[k + 1], bs = (int)bsz;
+            float **b = buf[k];
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, bs, 1, b[2], out,
+                        b[0], in, 0, b[3], in);
+            if (k)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bs, in, out, 1, b[2],
+                            out, b[1], in, 0, b[4], in);
+        }
+        steps++;
+        t = now_s() - t0;
+    } while (t < 0.15);
+    return 1e3 * t / (double)steps;
+}
+
+/* The Adam update alone, on a store of its own with the net's parameter shapes (so the
+ * net's training is left alone), gradients set to a small constant. µs per update over
+ * about 0.1 s; `last` frees the store afterwards. */
+static double optim_us(const options *o, bool last)
+{
+    static lg_params *p;
+    static lg_optim *opt;
+    if (!p) {
+        p = lg_params_new();
+        for (int k = 0; p && k < o->layers; k++) {
+            char name[32];
+            int64_t ws[2] = {o->widths[k + 1], o->widths[k]};
+            snprintf(name, sizeof name, "w%d", k);
+            lg_tensor *w = lg_params_add(p, name, LG_F32, 2, ws);
+            snprintf(name, sizeof name, "b%d", k);
+            lg_tensor *b = lg_params_add(p, name, LG_F32, 1, ws);
+            if (!w || !b)
+                die("optimizer bench", lg_last_errmsg());
+        }
+        lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
+        if (!(opt = lg_optim_new(p, &c)))
+            die("optimizer bench", lg_last_errmsg());
+        for (int i = 0; i < lg_params_count(p); i++) {
+            lg_tensor *g = lg_tensor_grad(lg_params_at(p, i));
+            float *d = lg_tensor_data(g);
+            for (int64_t j = 0; j < lg_tensor_numel(g); j++)
+                d[j] = 1e-3f * (float)(j % 7 - 3);
+        }
+    }
+    double t0 = now_s(), t;
+    long n = 0;
+    do {
+        if (lg_optim_step(opt) != LG_OK)
+            die("optimizer", lg_last_errmsg());
+        n++;
+        t = now_s() - t0;
+    } while (t < 0.1);
+    if (last) {
+        lg_optim_free(opt);
+        lg_params_free(p);
+        p = NULL;
+    }
+    return 1e6 * t / (double)n;
+}
+
 /* Matmul FLOPs to train on one sample: forward, dW and dX of every layer but the first
  * (the input needs no gradient). */
 static double flops_per_sample(const options *o)
@@ -240,27 +330,33 @@ int main(int argc, char **argv)
     if (m.n < o.batch)
         die("--train-limit", "fewer samples than one batch");
     build(&m, &o);
-    double a[MAX_REPS], b[MAX_REPS];
+    double a[MAX_REPS], b[MAX_REPS], c[MAX_REPS], d[MAX_REPS];
     volatile double sink = 0;
     if (!strcmp(o.mode, "train")) {
         m.total = 1000000; /* a nominal schedule length: lr stays near 1e-3 */
         sink += step(&m, &o, 1);
+        /* allocations counted inside the training windows only: the references between
+         * them (the optimizer alone has a store of its own) are not steps */
         long before = allocs.calls, counted = 0, n;
         window(&m, &o, 1, 0.1, &n); /* warm-up */
         counted += n;
+        long in_steps = allocs.calls - before;
         for (int r = 0; r < o.reps; r++) {
+            before = allocs.calls;
             double t = window(&m, &o, 1, 0.4, &n);
+            in_steps += allocs.calls - before;
             counted += n;
             a[r] = (double)n * o.batch / t;
             b[r] = sgemm_gflops();
+            c[r] = step_sgemm_ms(&o);
+            d[r] = optim_us(&o, r + 1 == o.reps);
         }
-        long after = allocs.calls;
         double fps = flops_per_sample(&o), sps = median(a, o.reps), gf = median(b, o.reps);
         printf("{\"samples_per_s\": %.1f, \"sgemm_gflops\": %.2f, \"flops_per_sample\": %.0f, "
-               "\"gemm_fraction\": %.4f, \"ms_per_step\": %.4f, \"allocs_per_step\": %.4f, "
-               "\"steps\": %ld}\n",
-               sps, gf, fps, sps * fps / (gf * 1e9), 1e3 * o.batch / sps,
-               (double)(after - before) / (double)counted, counted);
+               "\"gemm_fraction\": %.4f, \"ms_per_step\": %.4f, \"step_sgemm_ms\": %.4f, "
+               "\"optim_us\": %.2f, \"allocs_per_step\": %.4f, \"steps\": %ld}\n",
+               sps, gf, fps, sps * fps / (gf * 1e9), 1e3 * o.batch / sps, median(c, o.reps),
+               median(d, o.reps), (double)in_steps / (double)counted, counted);
     } else if (!strcmp(o.mode, "epoch")) {
         long per_epoch = (long)(m.n / o.batch);
         m.total = (o.reps + 1) * per_epoch;

@@ -197,8 +197,7 @@ static inline int train_epoch(trainer *t, const lg_dataset *train, int64_t *step
         lg_dataset_batch(train, t->perm, o->batch, bi, t->x, t->y);
         if (o->shift)
             lg_data_random_shift(t->x, 28, 28, o->shift, t->background, &t->rng);
-        lg_graph_reset(t->g);
-        lg_params_zero_grad(t->m->p);
+        lg_graph_reset(t->g); /* gradients are zero: the optimizer zeroes them (zero_grad) */
         lg_tensor *logits = t->m->forward(t->g, t->m->ctx, t->x);
         lg_tensor *l = lg_cross_entropy(t->g, logits, t->y);
         if (!l || lg_backward(t->g, l) != LG_OK) {
@@ -286,6 +285,7 @@ static inline int train_main(const train_options *o, const train_model *m, const
     lg_rng_init(&t.rng, o->seed + 1);
     lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
     c.lr = o->lr;
+    c.zero_grad = true; /* the update clears each gradient in its own pass */
     t.opt = lg_optim_new(m->p, &c);
     t.g = lg_graph_new();
     t.x = lg_tensor_new(LG_F32, 2, (int64_t[]){o->batch, train.features});

@@ -7,9 +7,9 @@
 #include <string.h>
 #include "optim_impl.h"
 
-/* Parameters with at least this many elements are updated by all OpenMP threads, each on
- * its own chunk: every element is independent, so the result is the same for any thread
- * count. Below it a parallel region costs more than the update. */
+/* Stores with at least this many trainable elements are updated by all OpenMP threads,
+ * each on its own chunk: every element is independent, so the result is the same for any
+ * thread count. Below it a parallel region costs more than the update. */
 enum { PARALLEL_MIN = 65536 };
 
 lg_optim_config lg_optim_defaults(lg_optim_kind kind)
@@ -99,7 +99,8 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
     return o;
 }
 
-/* One parameter of n elements of type T: x values, g grads, m and v its state. The
+/* One parameter of n elements of type T: x values, g grads (zeroed once read when
+ * c->zero_grad), m and v its state. The
  * arithmetic runs in T, as torch.optim's does, on restrict pointers with the constants
  * hoisted, so the loops vectorise. Moments below T's smallest normal (TMIN) are flushed to
  * zero: a parameter whose gradient stays 0 (a dead input pixel) decays its moments into
@@ -116,18 +117,24 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
 
 #define OPTIM_KERNELS(T, SUF, TMIN)                                                    \
     OPTIM_CLONES static void sgd_##SUF(const lg_optim_config *c, int first, int64_t n,  \
-                          T *restrict x, const T *restrict g, T *restrict m)            \
+                          T *restrict x, T *restrict g, T *restrict m)                  \
     {                                                                                   \
         const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;            \
         const T damp = (T)(1 - c->dampening);                                           \
+        const bool zero = c->zero_grad;                                                 \
         if (mu == 0) {                                                                  \
-            for (int64_t i = 0; i < n; i++)                                             \
+            for (int64_t i = 0; i < n; i++) {                                           \
                 x[i] -= lr * (g[i] + wd * x[i]);                                        \
+                if (zero)                                                               \
+                    g[i] = 0;                                                           \
+            }                                                                           \
             return;                                                                     \
         }                                                                               \
         const T nest = c->nesterov ? mu : 0;                                            \
         for (int64_t i = 0; i < n; i++) {                                               \
             T d = g[i] + wd * x[i];                                                     \
+            if (zero)                                                                   \
+                g[i] = 0;                                                               \
             T b = first ? d : mu * m[i] + damp * d;                                     \
             b = fabs(b) < TMIN ? 0 : b;                                                 \
             m[i] = b;                                                                   \
@@ -135,16 +142,18 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
         }                                                                               \
     }                                                                                   \
     OPTIM_CLONES static void adam_##SUF(const lg_optim_config *c, int64_t t, int64_t n, \
-                           T *restrict x, const T *restrict g, T *restrict m,           \
-                           T *restrict v)                                               \
+                           T *restrict x, T *restrict g, T *restrict m, T *restrict v)  \
     {                                                                                   \
         double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);  \
         const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                    \
         const T step = (T)(c->lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2));              \
         const T wd = (T)(c->kind == LG_OPTIM_ADAM ? c->weight_decay : 0);               \
         const T shrink = (T)(c->kind == LG_OPTIM_ADAMW ? 1 - c->lr * c->weight_decay : 1); \
+        const bool zero = c->zero_grad;                                                 \
         for (int64_t i = 0; i < n; i++) {                                               \
             T d = g[i] + wd * x[i];                                                     \
+            if (zero)                                                                   \
+                g[i] = 0;                                                               \
             T mi = b1 * m[i] + (1 - b1) * d;                                            \
             T vi = b2 * v[i] + (1 - b2) * d * d;                                        \
             mi = fabs(mi) < TMIN ? 0 : mi;                                              \
@@ -181,6 +190,21 @@ static void update_range(const lg_optim *o, const lg_param_entry *e, int64_t lo,
     }
 }
 
+/* The trainable elements of block d that fall in [lo, hi) of its index space. */
+static void update_block_range(const lg_optim *o, int d, int64_t lo, int64_t hi)
+{
+    const lg_params *p = o->p;
+    for (int i = 0; i < p->n; i++) {
+        const lg_param_entry *e = &p->entries[i];
+        if (e->t->dtype != (lg_dtype)d || !(e->t->flags & LG_TF_REQUIRES_GRAD))
+            continue;
+        int64_t a = e->offset > lo ? e->offset : lo;
+        int64_t b = e->offset + e->t->numel < hi ? e->offset + e->t->numel : hi;
+        if (a < b)
+            update_range(o, e, a - e->offset, b - e->offset);
+    }
+}
+
 lg_status lg_optim_step(lg_optim *o)
 {
     if (!o)
@@ -193,23 +217,20 @@ lg_status lg_optim_step(lg_optim *o)
                                 (long long)o->numel[d], (long long)p->block[d].numel,
                                 lg_dtype_name((lg_dtype)d));
     o->steps++;
-    for (int i = 0; i < p->n; i++) {
-        const lg_param_entry *e = &p->entries[i];
-        if (!(e->t->flags & LG_TF_REQUIRES_GRAD))
-            continue;
-        int64_t n = e->t->numel;
+    for (int d = 0; d < 2; d++) {
+        int64_t n = o->numel[d];
         if (n < PARALLEL_MIN || omp_get_max_threads() < 2) {
-            update_range(o, e, 0, n);
+            update_block_range(o, d, 0, n);
             continue;
         }
+        /* One region over the whole block, not one per parameter: no thread waits while
+         * another updates a parameter too small to split. Chunk edges sit on multiples of
+         * 16 elements of the block (whole vectors; any split gives the same bits). */
         #pragma omp parallel
         {
-            /* Contiguous chunks, edges on multiples of 16 elements from the parameter's start
-             * (whole vectors per thread; elements are independent, so any split gives the
-             * same bits). */
             int64_t t = omp_get_thread_num(), tn = omp_get_num_threads();
             int64_t lo = n * t / tn / 16 * 16, hi = t + 1 == tn ? n : n * (t + 1) / tn / 16 * 16;
-            update_range(o, e, lo, hi);
+            update_block_range(o, d, lo, hi);
         }
     }
     return LG_OK;

@@ -1,6 +1,7 @@
 /* The parameter store and the optimizers. Expected optimizer trajectories were printed by
  * PyTorch 1.13 (torch.optim, float64) for the script in the comment above each table; the
  * test itself does not need torch. */
+#include <stdlib.h>
 #include <string.h>
 #include "test_util.h"
 
@@ -125,7 +126,8 @@ typedef struct opt_case {
     double want[4];
 } opt_case;
 
-static void run_case(const opt_case *k)
+/* fused: the config's zero_grad clears the gradients instead of lg_params_zero_grad. */
+static void run_case(const opt_case *k, bool fused)
 {
     const double w0[4] = {0.5, -1.25, 2.0, 0.1}, a[4] = {1, 2, 0.5, 3}, b[4] = {0.1, -0.2, 0.3, 0.05};
     int64_t s[1] = {4};
@@ -133,11 +135,14 @@ static void run_case(const opt_case *k)
     lg_tensor *w = lg_params_add(p, "w", LG_F64, 1, s);
     memcpy(lg_tensor_data(w), w0, sizeof w0);
     lg_tensor *ta = lg_tensor_from_data(LG_F64, 1, s, a), *tb = lg_tensor_from_data(LG_F64, 1, s, b);
-    lg_optim *o = lg_optim_new(p, &k->c);
+    lg_optim_config c = k->c;
+    c.zero_grad = fused;
+    lg_optim *o = lg_optim_new(p, &c);
     assert_non_null(o);
     lg_graph *g = lg_graph_new();
     for (int step = 0; step < 5; step++) {
-        lg_params_zero_grad(p);
+        if (!fused)
+            lg_params_zero_grad(p);
         lg_graph_reset(g);
         lg_tensor *loss = lg_sum(g, lg_add(g, lg_scale(g, lg_mul(g, ta, lg_mul(g, w, w)), 0.5),
                                            lg_mul(g, tb, w)));
@@ -186,8 +191,82 @@ static void test_optimizers_match_torch_optim_in_f64(void **state)
                           {0.012654486384101868, -0.72950108421058668, 1.4578337106815511,
                            -0.051216762102079927}};
     cases[5].c.lr = 0.1, cases[5].c.weight_decay = 0.05;
-    for (int i = 0; i < 6; i++)
-        run_case(&cases[i]);
+    for (int i = 0; i < 6; i++) {
+        run_case(&cases[i], false);
+        run_case(&cases[i], true);
+    }
+}
+
+/* A store of f32 and f64 parameters, big and small, one frozen in the middle: `steps`
+ * Adam steps from fixed gradients. The update splits the store's elements over the
+ * threads, so 1 and 2 threads must give the same bits; with zero_grad one step gives the
+ * same parameters, the trainable gradients end at 0 and the frozen one keeps its own. */
+static void mixed_store_run(int threads, bool fused, int steps, double *out, int64_t n_out)
+{
+    static const int64_t sizes[5] = {70001, 33, 40000, 17, 90000};
+    static const lg_dtype dts[5] = {LG_F32, LG_F32, LG_F32, LG_F64, LG_F64};
+    assert_int_equal(lg_set_num_threads(threads), LG_OK);
+    lg_params *p = lg_params_new();
+    lg_rng r;
+    lg_rng_init(&r, 5);
+    for (int i = 0; i < 5; i++) {
+        char name[8] = {'p', (char)('0' + i), 0};
+        lg_tensor *t = lg_params_add(p, name, dts[i], 1, &sizes[i]);
+        assert_non_null(t);
+        for (int64_t j = 0; j < sizes[i]; j++) {
+            double v = lg_rng_uniform(&r) - 0.5, gv = lg_rng_uniform(&r) - 0.5;
+            if (dts[i] == LG_F32) {
+                ((float *)lg_tensor_data(t))[j] = (float)v;
+                ((float *)lg_tensor_data(lg_tensor_grad(t)))[j] = (float)gv;
+            } else {
+                ((double *)lg_tensor_data(t))[j] = v;
+                ((double *)lg_tensor_data(lg_tensor_grad(t)))[j] = gv;
+            }
+        }
+    }
+    assert_int_equal(lg_params_freeze(p, "p1", true, NULL), LG_OK);
+    lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
+    c.zero_grad = fused;
+    lg_optim *o = lg_optim_new(p, &c);
+    assert_non_null(o);
+    for (int s = 0; s < steps; s++)
+        assert_int_equal(lg_optim_step(o), LG_OK);
+    int64_t at = 0;
+    for (int i = 0; i < 5; i++) {
+        const lg_tensor *t = lg_params_at(p, i), *g = lg_tensor_grad(t);
+        for (int64_t j = 0; j < sizes[i] && at + 2 <= n_out; j++) {
+            out[at++] = lg_tensor_item(t, j);
+            out[at++] = lg_tensor_item(g, j);
+        }
+    }
+    assert_int_equal(at, n_out);
+    lg_optim_free(o);
+    lg_params_free(p);
+    lg_set_num_threads(2);
+}
+
+static void test_optimizer_splits_the_store_over_threads_bit_exactly(void **state)
+{
+    (void)state;
+    const int64_t n = 2 * (70001 + 33 + 40000 + 17 + 90000);
+    double *one = malloc(sizeof *one * (size_t)n), *two = malloc(sizeof *two * (size_t)n);
+    double *fused = malloc(sizeof *fused * (size_t)n);
+    assert_true(one && two && fused);
+    mixed_store_run(1, false, 3, one, n);
+    mixed_store_run(2, false, 3, two, n);
+    assert_memory_equal(one, two, sizeof *one * (size_t)n);
+    mixed_store_run(2, false, 1, one, n);
+    mixed_store_run(2, true, 1, fused, n);
+    int64_t frozen_lo = 2 * 70001, frozen_hi = 2 * (70001 + 33);
+    for (int64_t i = 0; i < n; i += 2) {
+        assert_true(fused[i] == one[i]);                /* the same update */
+        bool frozen = i >= frozen_lo && i < frozen_hi;
+        assert_true(fused[i + 1] == (frozen ? one[i + 1] : 0.0));
+    }
+    assert_true(one[frozen_lo + 1] != 0.0); /* the frozen gradient was not zero to begin with */
+    free(one);
+    free(two);
+    free(fused);
 }
 
 static void test_optimizer_skips_frozen_and_refuses_grown_store(void **state)
@@ -247,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_params_collect_backward_and_zero_grad),
         cmocka_unit_test(test_optimizers_match_torch_optim_in_f64),
         cmocka_unit_test(test_optimizer_skips_frozen_and_refuses_grown_store),
+        cmocka_unit_test(test_optimizer_splits_the_store_over_threads_bit_exactly),
         cmocka_unit_test(test_optimizer_rejects_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

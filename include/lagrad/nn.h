@@ -62,10 +62,13 @@ typedef struct lg_optim_config {
     bool nesterov;              /* SGD; needs momentum > 0 and dampening 0 */
     double weight_decay;
     double beta1, beta2, eps;   /* Adam, AdamW */
+    bool zero_grad;             /* the step zeroes each gradient it reads, in the same pass,
+                                   so no lg_params_zero_grad is needed before the next
+                                   backward (gradients read 0 after the step) */
 } lg_optim_config;
 
 /* PyTorch's defaults for each kind: SGD lr 1e-3 (PyTorch has none), momentum 0; Adam lr
- * 1e-3, betas (0.9, 0.999), eps 1e-8, wd 0; AdamW the same with wd 1e-2. */
+ * 1e-3, betas (0.9, 0.999), eps 1e-8, wd 0; AdamW the same with wd 1e-2; zero_grad off. */
 lg_optim_config lg_optim_defaults(lg_optim_kind kind);
 
 typedef struct lg_optim lg_optim;
@@ -76,7 +79,10 @@ typedef struct lg_optim lg_optim;
  * out of memory. */
 lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c);
 void lg_optim_free(lg_optim *o);
-/* One update of every trainable parameter from its gradient. Allocates nothing. */
+/* One update of every trainable parameter from its gradient (with zero_grad, the gradient
+ * is zeroed too). Frozen parameters and their gradients are left alone. All threads share
+ * the work, split by element, so the result does not depend on the thread count.
+ * Allocates nothing. */
 lg_status lg_optim_step(lg_optim *o);
 /* For schedules: the learning rate of the next step. */
 lg_status lg_optim_set_lr(lg_optim *o, double lr);
