@@ -135,7 +135,30 @@ def mlp(b, a, torch):
             (bad + "; " if bad else "") +
             f"samples/s x {fps / 1e6:.3f} MFLOP/sample / sgemm {gf:.0f} GFLOP/s (1024^3, "
             "same run, same threads); reference column: pytorch's fraction")
+        ceilings(batch, th, l, t, gf, fps, res[0], bad)
     return sps
+
+
+def ceilings(batch, th, l, t, gf, fps, lg, bad):
+    """What no step can beat, measured in the same lagrad processes: at batch 128 the step's
+    own sgemm calls alone; at batch 1 the Adam update alone."""
+    pre = (bad + "; ") if bad else ""
+    if batch == 128:
+        gms = med(lg, "step_sgemm_ms")
+        ceil = batch * fps / (gf * 1e9) / (gms * 1e-3)
+        row(f"  ceiling: GEMM-limit fraction of the step's raw sgemm calls alone, batch 128, "
+            f"{th} thread(s)", ceil, None, "fraction", None, None, None,
+            pre + f"the step's 8 cblas_sgemm calls (forward, dW, dX; same shapes and flags) "
+            f"take {gms:.3f} ms of lagrad's {1e3 * batch / l:.3f} ms step; lagrad reaches "
+            f"{l * fps / (gf * 1e9) / ceil:.2f} of this ceiling")
+    if batch == 1:
+        us = med(lg, "optim_us")
+        cap = 1e6 / us
+        row(f"  ceiling: the Adam update alone (235,146 parameters), batch 1, {th} thread(s)",
+            us, None, "us", None, None, None,
+            pre + f"no step runs faster than its update: at most {cap:,.0f} samples/s"
+            + (f" = {cap / t:.1f}x pytorch" if t else "")
+            + f"; lagrad's step takes {1e6 / l:.0f} us")
 
 
 def small_net(b, a, torch):
@@ -159,6 +182,10 @@ def threads(b, a, torch, sps):
     row("threads: lagrad MLP batch 128, 2 threads vs 1", l2, l1, "samples/s", l2 / l1,
         ">= 1.6x", None if bad else l2 / l1 >= 1.6,
         bad or "reference column: lagrad on 1 thread")
+    g1, g2 = med(sps[128, 1][3][0], "step_sgemm_ms"), med(sps[128, 2][3][0], "step_sgemm_ms")
+    row("threads: the step's raw sgemm calls alone, batch 128, 2 threads vs 1", g2, g1, "ms",
+        g1 / g2, None, None, (bad + "; " if bad else "") +
+        "ratio = 1-thread ms / 2-thread ms: the scaling the step's GEMMs allow")
     if not torch:
         return
     settings = [("default OpenMP settings, 2 threads", {"OMP_WAIT_POLICY": None}, 2),
