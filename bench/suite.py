@@ -295,7 +295,7 @@ def anomaly(b, a):
                              + extra, None))[0]
     on, off = med(r, "on_ms"), med(r, "off_ms")
     row("anomaly mode: MLP forward+backward, batch 128, on vs off", on, off, "ms", on / off,
-        None, None, "lg_graph_set_anomaly: one extra read of every output and gradient")
+        None, None, "lg_graph_set_anomaly: one extra read of every output and gradient, and weight gradients through the arena (checked) instead of straight into .grad")
 
 
 def kv(out, prefix):
