@@ -3,18 +3,11 @@
  * analytic VJP written in lagrad ops (so every order differentiates), and eval mode as a
  * composition of ops. Pooling, conv and flatten live in their own files. */
 #include <math.h>
-#include <omp.h>
-#include <string.h>
 #include "ops_impl.h"
 
-/* A (N, C, S) view of x, S = H*W (1 for (N, C)): element (n, c, s) at (n*C + c)*S + s. */
-typedef struct bn_dims {
-    int64_t n, c, s, m; /* m = n*s: values per channel */
-} bn_dims;
-
-static bn_dims dims_of(const lg_tensor *x)
+static lg_bn_dims dims_of(const lg_tensor *x)
 {
-    bn_dims d = {x->shape[0], x->shape[1], 1, 0};
+    lg_bn_dims d = {x->shape[0], x->shape[1], 1, 0};
     for (int i = 2; i < x->ndim; i++)
         d.s *= x->shape[i];
     d.m = d.n * d.s;
@@ -36,7 +29,7 @@ static lg_tensor *chan_sum(lg_graph *g, lg_tensor *t)
     return lg_sum_axis(g, t, 0, true);
 }
 
-static lg_tensor *chan_mean(lg_graph *g, lg_tensor *t, bn_dims d)
+static lg_tensor *chan_mean(lg_graph *g, lg_tensor *t, lg_bn_dims d)
 {
     return lg_scale(g, chan_sum(g, t), 1.0 / (double)d.m);
 }
@@ -46,206 +39,7 @@ static lg_tensor *as_vector(lg_graph *g, lg_tensor *t)
     return t ? lg_reshape(g, t, 1, &t->shape[1]) : NULL;
 }
 
-/* ---- kernels: one channel per iteration ----
- * The sums run over one (n, c) plane at a time in LANES independent accumulators of T
- * (locals, so the compiler vectorises them), and the planes' sums add up in double: the
- * order is fixed, so results do not depend on the thread count. The statistics take one
- * pass (plus one over the first plane): the sums of e = x - K and e², shifted by K = the
- * mean of the channel's first (H, W) plane, give mean = K + Σe/M and
- * var = Σe²/M - (Σe/M)²; K is within a few standard deviations of the mean, so the
- * subtraction loses little, and the shift keeps a large mean against a small spread
- * exact enough in f32. The
- * per-channel functions are CPU clones (LG_CPU_CLONES): SSE2 converts and sums 4 floats
- * at a time, AVX-512 16. */
-#define LANES 16
-
-/* Channels are processed in blocks, sample by sample within a block: for each sample
- * the block's planes are one contiguous run (at least BN_RUN_BYTES, which the hardware
- * prefetcher follows; one plane at a time, a channel's planes lie a whole sample apart
- * and every plane started with cache misses), while the whole block (under
- * BN_BLOCK_BYTES per tensor: the backward rereads gy and x) stays in L2 between the
- * passes; in the CNN's profile the backward's share went 8.6% -> 7.0% from 1 MiB to
- * 512 KiB, and 256 KiB gave no more. Each channel still sums its planes
- * in sample order, so blocks change no result. */
-#define BN_BLOCK_MAX 64
-#define BN_RUN_BYTES 16384
-#define BN_BLOCK_BYTES (1 << 19)
-
-static int64_t block_channels(bn_dims d, size_t es)
-{
-    int64_t plane = d.s * (int64_t)es, cb = (BN_RUN_BYTES + plane - 1) / plane;
-    while (cb > 1 && d.n * cb * plane > BN_BLOCK_BYTES)
-        cb--;
-    if (cb > BN_BLOCK_MAX)
-        cb = BN_BLOCK_MAX;
-    if (cb > d.c)
-        cb = d.c;
-    if (d.n * d.c * d.s < LG_OMP_MIN)
-        return cb;
-    /* Threaded: a whole number of equal blocks per thread (32 channels in blocks of 5
-     * gave one of two threads 4 blocks, the other 3). */
-    int64_t nt = omp_get_max_threads(), nb = (d.c + cb - 1) / cb;
-    nb = (nb + nt - 1) / nt * nt;
-    cb = (d.c + nb - 1) / nb;
-    return cb > 0 ? cb : 1;
-}
-
-#define BN_KERNELS(T)                                                                      \
-    /* LANES values of T as one GNU C vector: the compiler keeps it in registers (one      \
-     * zmm, or several narrower ones) and does not reorder the sums. */                    \
-    typedef T vec_##T __attribute__((vector_size(LANES * sizeof(T))));                     \
-                                                                                           \
-    /* Σ of the lanes in double (by pointer: a vector argument would change the ABI        \
-     * between the clones). */                                                             \
-    static inline double hsum_##T(const vec_##T *v)                                        \
-    {                                                                                      \
-        double s = 0;                                                                      \
-        for (int k = 0; k < LANES; k++)                                                    \
-            s += (double)(*v)[k];                                                          \
-        return s;                                                                          \
-    }                                                                                      \
-                                                                                           \
-    /* Adds Σ (p[i] - shift) to *sum and Σ (p[i] - shift)² to *sq over len elements. */    \
-    static inline void sums_##T(const T *restrict p, int64_t len, T shift, double *sum,    \
-                                double *sq)                                                \
-    {                                                                                      \
-        vec_##T a = {0}, a2 = {0};                                                         \
-        int64_t i = 0;                                                                     \
-        for (; i + LANES <= len; i += LANES) {                                             \
-            vec_##T e;                                                                     \
-            memcpy(&e, p + i, sizeof e);                                                   \
-            e -= shift;                                                                    \
-            a += e;                                                                        \
-            a2 += e * e;                                                                   \
-        }                                                                                  \
-        for (int k = 0; i < len; i++, k++) {                                               \
-            T e = p[i] - shift;                                                            \
-            a[k] += e;                                                                     \
-            a2[k] += e * e;                                                                \
-        }                                                                                  \
-        *sum += hsum_##T(&a);                                                              \
-        *sq += hsum_##T(&a2);                                                              \
-    }                                                                                      \
-                                                                                           \
-    /* Adds Σ g[i] to *sg and Σ g[i] (x[i] - mu) to *sgx over len elements. */             \
-    static inline void dot_sums_##T(const T *restrict g, const T *restrict x, int64_t len, \
-                                    T mu, double *sg, double *sgx)                         \
-    {                                                                                      \
-        vec_##T a = {0}, b = {0};                                                          \
-        int64_t i = 0;                                                                     \
-        for (; i + LANES <= len; i += LANES) {                                             \
-            vec_##T gv, xv;                                                                \
-            memcpy(&gv, g + i, sizeof gv);                                                 \
-            memcpy(&xv, x + i, sizeof xv);                                                 \
-            a += gv;                                                                       \
-            b += gv * (xv - mu);                                                           \
-        }                                                                                  \
-        for (int k = 0; i < len; i++, k++) {                                               \
-            a[k] += g[i];                                                                  \
-            b[k] += g[i] * (x[i] - mu);                                                    \
-        }                                                                                  \
-        *sg += hsum_##T(&a);                                                               \
-        *sgx += hsum_##T(&b);                                                              \
-    }                                                                                      \
-                                                                                           \
-    /* Channels [c0, c1): mean[c], rstd[c] = 1/sqrt(var + eps) and var[c] (biased);        \
-     * y = (x - mean) a + b with a = rstd gamma, b = beta. */                              \
-    LG_CPU_CLONES static void bn_forward_block_##T(bn_dims d, int64_t c0, int64_t c1,      \
-                                                   const T *x, const T *gamma,             \
-                                                   const T *beta, double eps, T *y,        \
-                                                   T *mean, T *rstd, double *var)          \
-    {                                                                                      \
-        double sum[BN_BLOCK_MAX], sq[BN_BLOCK_MAX];                                        \
-        T shift[BN_BLOCK_MAX], a[BN_BLOCK_MAX], b[BN_BLOCK_MAX];                           \
-        for (int64_t c = c0; c < c1; c++) { /* the shift: plane 0's mean */                \
-            double s0 = 0, q0 = 0;                                                         \
-            sums_##T(x + c * d.s, d.s, 0, &s0, &q0);                                       \
-            shift[c - c0] = (T)(s0 / (double)d.s);                                         \
-            sum[c - c0] = sq[c - c0] = 0;                                                  \
-        }                                                                                  \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++)                                              \
-                sums_##T(x + (n * d.c + c) * d.s, d.s, shift[c - c0], &sum[c - c0],        \
-                         &sq[c - c0]);                                                     \
-        for (int64_t c = c0; c < c1; c++) {                                                \
-            double dm = sum[c - c0] / (double)d.m, mu = (double)shift[c - c0] + dm;        \
-            double v = sq[c - c0] / (double)d.m - dm * dm;                                 \
-            v = v > 0 ? v : 0;                                                             \
-            double r = 1.0 / sqrt(v + eps);                                                \
-            mean[c] = (T)mu;                                                               \
-            rstd[c] = (T)r;                                                                \
-            var[c] = v;                                                                    \
-            a[c - c0] = (T)(r * (double)gamma[c]);                                         \
-            b[c - c0] = beta[c];                                                           \
-        }                                                                                  \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++) {                                            \
-                const T *restrict p = x + (n * d.c + c) * d.s;                             \
-                T *restrict q = y + (n * d.c + c) * d.s;                                   \
-                T mt = mean[c], ac = a[c - c0], bc = b[c - c0];                            \
-                for (int64_t i = 0; i < d.s; i++)                                          \
-                    q[i] = (p[i] - mt) * ac + bc;                                          \
-            }                                                                              \
-    }                                                                                      \
-                                                                                           \
-    static void bn_forward_##T(bn_dims d, const T *x, const T *gamma, const T *beta,       \
-                               double eps, T *y, T *mean, T *rstd, double *var)            \
-    {                                                                                      \
-        int64_t cb = block_channels(d, sizeof(T)), nb = (d.c + cb - 1) / cb;               \
-        LG_PARALLEL_IF(d.n * d.c * d.s >= LG_OMP_MIN && nb > 1,                            \
-            for (int64_t k = 0; k < nb; k++)                                               \
-                bn_forward_block_##T(d, k * cb, k * cb + cb < d.c ? k * cb + cb : d.c, x,  \
-                                     gamma, beta, eps, y, mean, rstd, var););              \
-    }                                                                                      \
-                                                                                           \
-    /* Channels [c0, c1): dbeta = Σ gy, dgamma = Σ gy xhat,                                \
-     * dx = gamma rstd (gy - dbeta/M - xhat dgamma/M), xhat = (x - mean) rstd: two passes  \
-     * over gy and x. */                                                                   \
-    LG_CPU_CLONES static void bn_backward_block_##T(bn_dims d, int64_t c0, int64_t c1,     \
-                                                    const T *gy, const T *x,               \
-                                                    const T *gamma, const T *mean,         \
-                                                    const T *rstd, T *dx, T *dgamma,       \
-                                                    T *dbeta)                              \
-    {                                                                                      \
-        double sg[BN_BLOCK_MAX] = {0}, sgx[BN_BLOCK_MAX] = {0};                            \
-        T k1[BN_BLOCK_MAX], k2[BN_BLOCK_MAX], k0[BN_BLOCK_MAX];                            \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++)                                              \
-                dot_sums_##T(gy + (n * d.c + c) * d.s, x + (n * d.c + c) * d.s, d.s,       \
-                             mean[c], &sg[c - c0], &sgx[c - c0]);                          \
-        for (int64_t c = c0; c < c1; c++) {                                                \
-            double r = (double)rstd[c], kg = (double)gamma[c] * r, m = (double)d.m;        \
-            k1[c - c0] = (T)kg;                                                            \
-            k2[c - c0] = (T)(-kg * r * r * sgx[c - c0] / m);                               \
-            k0[c - c0] = (T)(-kg * sg[c - c0] / m);                                        \
-            dgamma[c] = (T)(sgx[c - c0] * r);                                              \
-            dbeta[c] = (T)sg[c - c0];                                                      \
-        }                                                                                  \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++) {                                            \
-                const T *restrict pg = gy + (n * d.c + c) * d.s;                           \
-                const T *restrict px = x + (n * d.c + c) * d.s;                            \
-                T *restrict q = dx + (n * d.c + c) * d.s;                                  \
-                T mt = mean[c], a1 = k1[c - c0], a2 = k2[c - c0], a0 = k0[c - c0];         \
-                for (int64_t i = 0; i < d.s; i++)                                          \
-                    q[i] = a1 * pg[i] + a2 * (px[i] - mt) + a0;                            \
-            }                                                                              \
-    }                                                                                      \
-                                                                                           \
-    static void bn_backward_##T(bn_dims d, const T *gy, const T *x, const T *gamma,        \
-                                const T *mean, const T *rstd, T *dx, T *dgamma, T *dbeta)  \
-    {                                                                                      \
-        int64_t cb = block_channels(d, sizeof(T)), nb = (d.c + cb - 1) / cb;               \
-        LG_PARALLEL_IF(d.n * d.c * d.s >= LG_OMP_MIN && nb > 1,                            \
-            for (int64_t k = 0; k < nb; k++)                                               \
-                bn_backward_block_##T(d, k * cb, k * cb + cb < d.c ? k * cb + cb : d.c,    \
-                                      gy, x, gamma, mean, rstd, dx, dgamma, dbeta););      \
-    }
-
-BN_KERNELS(float)
-BN_KERNELS(double)
-
-/* ---- the fused backward op ---- */
+/* ---- the fused backward op (kernels: the backend's bn_forward and bn_backward) ---- */
 
 static lg_tensor *bn_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, lg_tensor *gamma,
                               lg_tensor *mean, lg_tensor *rstd, double eps, lg_tensor **dgamma,
@@ -253,7 +47,7 @@ static lg_tensor *bn_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, lg_tenso
 
 /* x̂ = (x - μ) r and r = (var + eps)^-½ rebuilt from x with ops, so that what the VJP
  * below computes from them differentiates again. */
-static void xhat_ops(lg_graph *g, lg_tensor *x, bn_dims d, double eps, lg_tensor **xhat,
+static void xhat_ops(lg_graph *g, lg_tensor *x, lg_bn_dims d, double eps, lg_tensor **xhat,
                      lg_tensor **r)
 {
     lg_tensor *xc = lg_sub(g, x, chan_mean(g, x, d));
@@ -274,7 +68,7 @@ static void bn_backward_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy,
 {
     lg_tensor *g0 = n->in[0], *x = n->in[1], *gamma = n->in[2];
     lg_tensor *a = gy[0], *bg = gy[1], *bb = gy[2];
-    bn_dims d = dims_of(x);
+    lg_bn_dims d = dims_of(x);
     double m = (double)d.m;
     lg_tensor *xhat, *r, *ones = lg_graph_full(g, x->dtype, 1, &d.c, 1.0);
     xhat_ops(g, x, d, n->f[0], &xhat, &r);
@@ -326,18 +120,14 @@ static lg_tensor *bn_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, lg_tenso
     *dgamma = *dbeta = NULL;
     if (!lg_check_inputs(g, BN_BWD.name, 3, in) || !mean || !rstd)
         return NULL;
-    bn_dims d = dims_of(x);
+    lg_bn_dims d = dims_of(x);
     lg_tensor *dx = lg_graph_tensor(g, x->dtype, x->ndim, x->shape);
     lg_tensor *dg = lg_graph_tensor(g, x->dtype, 1, &d.c);
     lg_tensor *db = lg_graph_tensor(g, x->dtype, 1, &d.c);
     if (!dx || !dg || !db)
         return NULL;
-    if (x->dtype == LG_F32)
-        bn_backward_float(d, gy->data, x->data, gamma->data, mean->data, rstd->data, dx->data,
-                          dg->data, db->data);
-    else
-        bn_backward_double(d, gy->data, x->data, gamma->data, mean->data, rstd->data, dx->data,
-                           dg->data, db->data);
+    g->be->bn_backward(x->dtype, &d, gy->data, x->data, gamma->data, mean->data, rstd->data,
+                       dx->data, dg->data, db->data);
     lg_tensor *out[3] = {dx, dg, db};
     lg_node *n = lg_record(g, &BN_BWD, 3, in, 3, out);
     if (n) {
@@ -369,7 +159,7 @@ static const lg_op BN_TRAIN = {"lg_batch_norm", bn_train_vjp};
 
 /* running = (1 - momentum) running + momentum stat, with the unbiased variance. */
 static void update_running(lg_tensor *rm, lg_tensor *rv, const lg_tensor *mean,
-                           const double *var, bn_dims d, double momentum)
+                           const double *var, lg_bn_dims d, double momentum)
 {
     double unbias = (double)d.m / (double)(d.m - 1);
     for (int64_t c = 0; c < d.c; c++) {
@@ -383,7 +173,7 @@ static void update_running(lg_tensor *rm, lg_tensor *rv, const lg_tensor *mean,
 static lg_tensor *bn_train(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor *beta,
                            lg_tensor *rm, lg_tensor *rv, double momentum, double eps)
 {
-    bn_dims d = dims_of(x);
+    lg_bn_dims d = dims_of(x);
     if (d.m < 2)
         return lg_fail(g, LG_ERR_SHAPE, "lg_batch_norm: training needs more than one value "
                        "per channel, got input %s", lg_tshape(x).s);
@@ -393,12 +183,8 @@ static lg_tensor *bn_train(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tenso
     double *var = lg_arena_alloc(g, sizeof *var * (size_t)d.c, "lg_batch_norm");
     if (!y || !mean || !rstd || !var)
         return NULL;
-    if (x->dtype == LG_F32)
-        bn_forward_float(d, x->data, gamma->data, beta->data, eps, y->data, mean->data,
-                         rstd->data, var);
-    else
-        bn_forward_double(d, x->data, gamma->data, beta->data, eps, y->data, mean->data,
-                          rstd->data, var);
+    g->be->bn_forward(x->dtype, &d, x->data, gamma->data, beta->data, eps, y->data,
+                      mean->data, rstd->data, var);
     lg_tensor *in[3] = {x, gamma, beta};
     lg_node *n = lg_record(g, &BN_TRAIN, 3, in, 1, &y);
     if (n) {

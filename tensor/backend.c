@@ -25,6 +25,8 @@ static const lg_backend cpu_backend = {
     .pool_gather = lg_cpu_pool_gather,
     .avg_pool = lg_cpu_avg_pool,
     .avg_pool_adjoint = lg_cpu_avg_pool_adjoint,
+    .bn_forward = lg_cpu_bn_forward,
+    .bn_backward = lg_cpu_bn_backward,
 };
 
 const lg_backend *lg_cpu_backend(void) { return &cpu_backend; }

@@ -44,6 +44,12 @@ typedef struct lg_conv_geom {
     int64_t groups;
 } lg_conv_geom;
 
+/* Batch norm's (N, C, S) view of an (N, C) or (N, C, H, W) tensor, S = H*W (1 for
+ * (N, C)): element (n, c, s) at (n*C + c)*S + s; m = n*s values per channel. */
+typedef struct lg_bn_dims {
+    int64_t n, c, s, m;
+} lg_bn_dims;
+
 typedef struct lg_backend {
     const char *name;
     /* y[i] = f(x[i]) for n contiguous elements. */
@@ -105,6 +111,18 @@ typedef struct lg_backend {
                         const int32_t *idx, void *y);
     void (*avg_pool)(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y);
     void (*avg_pool_adjoint)(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *dx);
+    /* Batch norm (cpu_batchnorm.c) per channel c of x viewed as (n, c, s). bn_forward
+     * writes mean[c], rstd[c] = 1/sqrt(var + eps) (both of dt), the biased var[c] and
+     * y = (x - mean) rstd gamma + beta. bn_backward writes, from gy, x and the forward's
+     * mean and rstd, dbeta = Σ gy, dgamma = Σ gy xhat and
+     * dx = gamma rstd (gy - dbeta/m - xhat dgamma/m), xhat = (x - mean) rstd. Sums run
+     * in a fixed order: the results do not depend on the thread count. */
+    void (*bn_forward)(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
+                       const void *beta, double eps, void *y, void *mean, void *rstd,
+                       double *var);
+    void (*bn_backward)(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
+                        const void *gamma, const void *mean, const void *rstd, void *dx,
+                        void *dgamma, void *dbeta);
 } lg_backend;
 
 const lg_backend *lg_cpu_backend(void);

@@ -1,5 +1,6 @@
-/* Internal: the CPU convolution and pooling kernels of lg_cpu_backend() (cpu_conv.c,
- * cpu_pool.c). Their contracts are on the backend table entries in backend_impl.h. */
+/* Internal: the CPU convolution, pooling and batch-norm kernels of lg_cpu_backend()
+ * (cpu_conv.c, cpu_pool.c, cpu_batchnorm.c). Their contracts are on the backend table
+ * entries in backend_impl.h. */
 #ifndef LAGRAD_CPU_CONV_IMPL_H
 #define LAGRAD_CPU_CONV_IMPL_H
 
@@ -22,5 +23,12 @@ void lg_cpu_pool_gather(lg_dtype dt, const lg_conv_geom *cg, const void *x,
                         const int32_t *idx, void *y);
 void lg_cpu_avg_pool(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y);
 void lg_cpu_avg_pool_adjoint(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *dx);
+
+void lg_cpu_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
+                       const void *beta, double eps, void *y, void *mean, void *rstd,
+                       double *var);
+void lg_cpu_bn_backward(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
+                        const void *gamma, const void *mean, const void *rstd, void *dx,
+                        void *dgamma, void *dbeta);
 
 #endif
