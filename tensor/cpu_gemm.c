@@ -72,6 +72,8 @@ void lg_cpu_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t 
                  double alpha, const void *a, int64_t sa, const void *b, int64_t sb,
                  double beta, void *c, int64_t sc)
 {
+    if (m <= 0 || n <= 0) /* nothing to write; BLAS would reject the leading dimensions */
+        return;
     enum CBLAS_TRANSPOSE fa = ta ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE fb = tb ? CblasTrans : CblasNoTrans;
     /* Row-major leading dimensions of the stored (untransposed) matrices. */

@@ -217,6 +217,12 @@ static void test_cpu_gemm_degenerate_paths_honour_beta(void **state)
         for (int i = 0; i < 6; i++)
             assert_true(cf[i] == (float)(outer_want[i] + 100 * beta));
     }
+    /* An empty result touches nothing (and BLAS, which would reject its leading
+     * dimensions, is not called: it would print). */
+    double c0[1] = {7};
+    lg_cpu_gemm(LG_F64, 0, 0, 1, 1, 0, 3, 1.0, a, 0, b, 0, 0.0, c0, 0);
+    lg_cpu_gemm(LG_F64, 1, 0, 1, 0, 1, 3, 1.0, a, 0, b, 0, 0.0, c0, 0);
+    assert_true(c0[0] == 7);
 }
 
 /* lg_linear at batch 1 adds the bias through GEMV's beta = 1. */
