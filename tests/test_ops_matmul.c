@@ -2,6 +2,8 @@
  * transpose flag, lg_outer, lg_dot and lg_linear. Forward values against hand products
  * or a naive triple loop, gradients against finite differences, and the error paths. */
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "ops_test_util.h"
 #include "tensor/cpu_impl.h"
 
@@ -217,11 +219,28 @@ static void test_cpu_gemm_degenerate_paths_honour_beta(void **state)
         for (int i = 0; i < 6; i++)
             assert_true(cf[i] == (float)(outer_want[i] + 100 * beta));
     }
-    /* An empty result touches nothing (and BLAS, which would reject its leading
-     * dimensions, is not called: it would print). */
+    /* An empty result touches nothing and prints nothing (BLAS, which would reject its
+     * leading dimensions, prints: stdout and stderr go to a temporary file meanwhile). */
     double c0[1] = {7};
+    FILE *cap = tmpfile();
+    assert_non_null(cap);
+    fflush(stdout);
+    fflush(stderr);
+    int saved[2] = {dup(1), dup(2)};
+    assert_true(saved[0] >= 0 && saved[1] >= 0);
+    assert_true(dup2(fileno(cap), 1) == 1 && dup2(fileno(cap), 2) == 2);
     lg_cpu_gemm(LG_F64, 0, 0, 1, 1, 0, 3, 1.0, a, 0, b, 0, 0.0, c0, 0);
     lg_cpu_gemm(LG_F64, 1, 0, 1, 0, 1, 3, 1.0, a, 0, b, 0, 0.0, c0, 0);
+    fflush(stdout);
+    fflush(stderr);
+    for (int fd = 1; fd <= 2; fd++) {
+        dup2(saved[fd - 1], fd);
+        close(saved[fd - 1]);
+    }
+    struct stat st;
+    assert_int_equal(fstat(fileno(cap), &st), 0);
+    assert_int_equal(st.st_size, 0);
+    fclose(cap);
     assert_true(c0[0] == 7);
 }
 
