@@ -7,9 +7,9 @@
 #include <string.h>
 #include "optim_impl.h"
 
-/* Stores with at least this many trainable elements are updated by all OpenMP threads,
- * each on its own chunk: every element is independent, so the result is the same for any
- * thread count. Below it a parallel region costs more than the update. */
+/* A dtype block of the store with at least this many elements is updated by all OpenMP
+ * threads, each on its own slices: every element is independent, so the result is the
+ * same for any thread count. Below it a parallel region costs more than the update. */
 enum { PARALLEL_MIN = 65536 };
 
 lg_optim_config lg_optim_defaults(lg_optim_kind kind)
