@@ -25,6 +25,19 @@ static lg_tensor *leaf(int ndim, const int64_t *shape, uint64_t seed)
     return t;
 }
 
+/* Appends a leaf input of the given shape (normal values from seed). */
+static void add_leaf(problem *p, int ndim, const int64_t *shape, uint64_t seed)
+{
+    assert_true(p->n < MAX_IN);
+    p->in[p->n++] = leaf(ndim, shape, seed);
+}
+
+/* The loss weights w, of the output's shape. */
+static void set_weights(problem *p, int ndim, const int64_t *shape, uint64_t seed)
+{
+    p->w = tu_rand(ndim, shape, seed, 0, 0);
+}
+
 static lg_tensor *forward(lg_graph *g, const problem *p)
 {
     lg_tensor *y;
@@ -85,12 +98,12 @@ static void test_matmul_leaf_grads_match_lg_grad_for_every_flag(void **state)
     (void)state;
     const int64_t m = 3, k = 4, n = 5;
     for (int f = 0; f < 4; f++) {
-        problem p = {.kind = 0, .ta = f & 1, .tb = f & 2, .n = 2};
+        problem p = {.kind = 0, .ta = f & 1, .tb = f & 2};
         int64_t sa[2] = {p.ta ? k : m, p.ta ? m : k}, sb[2] = {p.tb ? n : k, p.tb ? k : n};
         int64_t sy[2] = {m, n};
-        p.in[0] = leaf(2, sa, 10 + (uint64_t)f);
-        p.in[1] = leaf(2, sb, 20 + (uint64_t)f);
-        p.w = tu_rand(2, sy, 30 + (uint64_t)f, 0, 0);
+        add_leaf(&p, 2, sa, 10 + (uint64_t)f);
+        add_leaf(&p, 2, sb, 20 + (uint64_t)f);
+        set_weights(&p, 2, sy, 30 + (uint64_t)f);
         check_against_functional(&p, "2-D matmul_t");
     }
 }
@@ -101,15 +114,15 @@ static void test_batched_and_shared_operands_match_lg_grad(void **state)
 {
     (void)state;
     int64_t sa[3] = {2, 3, 4}, sb3[3] = {2, 4, 5}, sb2[2] = {4, 5}, sy[3] = {2, 3, 5};
-    problem p = {.kind = 0, .n = 2};
-    p.in[0] = leaf(3, sa, 40);
-    p.in[1] = leaf(3, sb3, 41);
-    p.w = tu_rand(3, sy, 42, 0, 0);
+    problem p = {.kind = 0};
+    add_leaf(&p, 3, sa, 40);
+    add_leaf(&p, 3, sb3, 41);
+    set_weights(&p, 3, sy, 42);
     check_against_functional(&p, "batched matmul");
-    problem q = {.kind = 0, .n = 2};
-    q.in[0] = leaf(3, sa, 43);
-    q.in[1] = leaf(2, sb2, 44);
-    q.w = tu_rand(3, sy, 45, 0, 0);
+    problem q = {.kind = 0};
+    add_leaf(&q, 3, sa, 43);
+    add_leaf(&q, 2, sb2, 44);
+    set_weights(&q, 3, sy, 45);
     check_against_functional(&q, "weight shared over the batch");
 }
 
@@ -119,11 +132,11 @@ static void test_linear_leaf_grads_match_lg_grad_single_row_and_batch(void **sta
     const int64_t rows[2] = {1, 6}; /* one row: the GEMV and outer-product paths */
     for (int r = 0; r < 2; r++) {
         int64_t sx[2] = {rows[r], 7}, sw[2] = {4, 7}, sbias[1] = {4}, sy[2] = {rows[r], 4};
-        problem p = {.kind = 1, .n = 3};
-        p.in[0] = leaf(2, sx, 50 + (uint64_t)r);
-        p.in[1] = leaf(2, sw, 60 + (uint64_t)r);
-        p.in[2] = leaf(1, sbias, 70 + (uint64_t)r);
-        p.w = tu_rand(2, sy, 80 + (uint64_t)r, 0, 0);
+        problem p = {.kind = 1};
+        add_leaf(&p, 2, sx, 50 + (uint64_t)r);
+        add_leaf(&p, 2, sw, 60 + (uint64_t)r);
+        add_leaf(&p, 1, sbias, 70 + (uint64_t)r);
+        set_weights(&p, 2, sy, 80 + (uint64_t)r);
         check_against_functional(&p, "linear");
     }
 }
@@ -132,10 +145,10 @@ static void test_tied_weight_gets_both_contributions(void **state)
 {
     (void)state;
     int64_t sx[2] = {3, 4}, sw[2] = {4, 4};
-    problem p = {.kind = 2, .n = 2};
-    p.in[0] = leaf(2, sx, 90);
-    p.in[1] = leaf(2, sw, 91);
-    p.w = tu_rand(2, sx, 92, 0, 0);
+    problem p = {.kind = 2};
+    add_leaf(&p, 2, sx, 90);
+    add_leaf(&p, 2, sw, 91);
+    set_weights(&p, 2, sx, 92);
     check_against_functional(&p, "tied weight");
 }
 
@@ -144,10 +157,10 @@ static void test_sink_adds_to_an_existing_gradient(void **state)
 {
     (void)state;
     int64_t sa[2] = {3, 4}, sb[2] = {4, 2}, sy[2] = {3, 2};
-    problem p = {.kind = 0, .n = 2};
-    p.in[0] = leaf(2, sa, 100);
-    p.in[1] = leaf(2, sb, 101);
-    p.w = tu_rand(2, sy, 102, 0, 0);
+    problem p = {.kind = 0};
+    add_leaf(&p, 2, sa, 100);
+    add_leaf(&p, 2, sb, 101);
+    set_weights(&p, 2, sy, 102);
     lg_tensor *want[2];
     functional_grads(&p, want);
     lg_graph *g = lg_graph_new();
@@ -200,11 +213,11 @@ static void test_anomaly_and_create_graph_give_the_same_grads(void **state)
 {
     (void)state;
     int64_t sx[2] = {5, 3}, sw[2] = {4, 3}, sb[1] = {4}, sy[2] = {5, 4};
-    problem p = {.kind = 1, .n = 3};
-    p.in[0] = leaf(2, sx, 120);
-    p.in[1] = leaf(2, sw, 121);
-    p.in[2] = leaf(1, sb, 122);
-    p.w = tu_rand(2, sy, 123, 0, 0);
+    problem p = {.kind = 1};
+    add_leaf(&p, 2, sx, 120);
+    add_leaf(&p, 2, sw, 121);
+    add_leaf(&p, 1, sb, 122);
+    set_weights(&p, 2, sy, 123);
     lg_tensor *want[MAX_IN];
     functional_grads(&p, want);
     for (int mode = 0; mode < 2; mode++) {
