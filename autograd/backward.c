@@ -125,7 +125,11 @@ lg_tensor *lg_grad_sink(lg_graph *g, const lg_node *n, int i)
     lg_tensor *t = n->in[i];
     if (!g->sink_grads || t->graph || !(t->flags & LG_TF_REQUIRES_GRAD))
         return NULL;
-    return leaf_grad(g, t);
+    lg_tensor *grad = leaf_grad(g, t);
+    if (!grad || grad->numel != t->numel)
+        return NULL;
+    const char *lo = grad->data, *hi = lo + (size_t)grad->numel * lg_dtype_size(grad->dtype);
+    return g->wrap_lo && lo < g->wrap_hi && g->wrap_lo < hi ? NULL : grad;
 }
 
 static lg_status add_into_leaf_grad(lg_graph *g, lg_tensor *t)

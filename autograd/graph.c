@@ -36,6 +36,7 @@ void lg_graph_reset(lg_graph *g)
     g->tail = NULL;
     g->nops = 0;
     g->reads_grad = false;
+    g->wrap_lo = g->wrap_hi = NULL;
     g->status = LG_OK;
     g->errmsg[0] = '\0';
 }
@@ -101,6 +102,17 @@ lg_tensor *lg_fail(lg_graph *g, lg_status s, const char *fmt, ...)
     return NULL;
 }
 
+/* A wrapped caller buffer may be any memory, a leaf's .grad included: widen the span that
+ * lg_grad_sink keeps away from. */
+static void note_wrapped(lg_graph *g, const lg_tensor *t)
+{
+    const char *lo = t->data, *hi = lo + (size_t)t->numel * lg_dtype_size(t->dtype);
+    if (!g->wrap_lo || lo < g->wrap_lo)
+        g->wrap_lo = lo;
+    if (!g->wrap_hi || hi > g->wrap_hi)
+        g->wrap_hi = hi;
+}
+
 bool lg_check_inputs(lg_graph *g, const char *name, int n, lg_tensor *const *in)
 {
     if (!g) {
@@ -126,6 +138,8 @@ bool lg_check_inputs(lg_graph *g, const char *name, int n, lg_tensor *const *in)
         }
         if (t->flags & LG_TF_GRAD)
             g->reads_grad = true;
+        else if (!t->graph && !(t->flags & (LG_TF_OWNS_DATA | LG_TF_BORROWED)))
+            note_wrapped(g, t);
     }
     return true;
 }

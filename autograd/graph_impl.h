@@ -57,6 +57,8 @@ struct lg_graph {
     bool in_backward;
     bool anomaly;       /* check outputs and gradients for NaN/Inf (anomaly.c) */
     bool reads_grad;    /* an op of this tape took a leaf's .grad as input */
+    const char *wrap_lo, *wrap_hi; /* the span of caller memory that wrapped inputs of this
+                                      tape cover (lg_tensor_wrap): no sink inside it */
     bool sink_grads;    /* set during lg_backward when VJPs may write leaf grads (lg_grad_sink) */
     lg_status status;
     char errmsg[256];
@@ -106,8 +108,9 @@ bool lg_anomaly_check_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gx);
 
 /* Where a VJP may add input i's gradient itself instead of returning it in gx[i]: the
  * .grad of a caller-owned leaf (made here if missing), during lg_backward without
- * create_graph or anomaly mode, on a tape where no op read a .grad (an early write would
- * change what that op's VJP reads). The VJP adds its result into the returned tensor and
+ * create_graph or anomaly mode, on a tape where no op read that memory (a .grad as input,
+ * or a wrapped caller buffer spanning it: an early write would change what that op's VJP
+ * reads). The VJP adds its result, flat, into the returned tensor's numel elements and
  * leaves gx[i] NULL, which spares the arena copy and the add pass of the usual path.
  * NULL otherwise, or on OOM (then the graph's status is set). */
 lg_tensor *lg_grad_sink(lg_graph *g, const lg_node *n, int i);

@@ -4,21 +4,28 @@
 #include "ops_impl.h"
 
 /* Input i's gradient op(p) op(q) of a matmul-like VJP. When both factors are matrices
- * the product has input i's shape and may go straight into its .grad (lg_grad_sink, GEMM
- * with beta 1) and NULL is returned; otherwise it is a graph tensor, summed over the
- * batch when input i is one matrix shared by every batch entry. */
+ * and the product has as many elements as the input, it may go straight into the input's
+ * .grad (lg_grad_sink; a GEMM with beta 1 over the contiguous .grad, the flat add the
+ * usual path does) and NULL is returned. Otherwise it is a graph tensor, summed over the
+ * batch (sum_batches) when input i is one matrix shared by every batch entry. The sizes
+ * come from the operands, never from .grad, whose header the caller may have reshaped. */
 static lg_tensor *product_grad(lg_graph *g, const lg_node *n, int i, lg_tensor *p,
-                               lg_tensor *q, bool tp, bool tq)
+                               lg_tensor *q, bool tp, bool tq, bool sum_batches)
 {
-    lg_tensor *sink = p->ndim == 2 && q->ndim == 2 ? lg_grad_sink(g, n, i) : NULL;
-    if (!sink)
-        return g->status == LG_OK ? lg_sum_to_like(g, lg_matmul_t(g, p, q, tp, tq), n->in[i])
-                                  : NULL;
-    int64_t m = sink->shape[0], cols = sink->shape[1], k = tp ? p->shape[0] : p->shape[1];
-    if (m * cols > 0)
-        g->be->gemm(p->dtype, tp, tq, 1, m, cols, k, 1.0, p->data, 0, q->data, 0, 1.0,
-                    sink->data, 0);
-    return NULL;
+    if (p->ndim == 2 && q->ndim == 2) {
+        int64_t m = tp ? p->shape[1] : p->shape[0], k = tp ? p->shape[0] : p->shape[1];
+        int64_t cols = tq ? q->shape[0] : q->shape[1];
+        lg_tensor *sink = m * cols == n->in[i]->numel ? lg_grad_sink(g, n, i) : NULL;
+        if (sink) {
+            g->be->gemm(p->dtype, tp, tq, 1, m, cols, k, 1.0, p->data, 0, q->data, 0, 1.0,
+                        sink->data, 0);
+            return NULL;
+        }
+    }
+    if (g->status != LG_OK)
+        return NULL;
+    lg_tensor *prod = lg_matmul_t(g, p, q, tp, tq);
+    return sum_batches ? lg_sum_to_like(g, prod, n->in[i]) : prod;
 }
 
 /* C = op(A) op(B), per batch:
@@ -29,11 +36,11 @@ static void matmul_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_t
     lg_tensor *a = n->in[0], *b = n->in[1], *dc = gy[0];
     bool ta = n->i[0], tb = n->i[1];
     if (lg_needs_grad(n, 0))
-        gx[0] = ta ? product_grad(g, n, 0, b, dc, tb, true)
-                   : product_grad(g, n, 0, dc, b, false, !tb);
+        gx[0] = ta ? product_grad(g, n, 0, b, dc, tb, true, true)
+                   : product_grad(g, n, 0, dc, b, false, !tb, true);
     if (lg_needs_grad(n, 1))
-        gx[1] = tb ? product_grad(g, n, 1, dc, a, true, ta)
-                   : product_grad(g, n, 1, a, dc, !ta, false);
+        gx[1] = tb ? product_grad(g, n, 1, dc, a, true, ta, true)
+                   : product_grad(g, n, 1, a, dc, !ta, false, true);
 }
 static const lg_op MATMUL = {"lg_matmul", matmul_vjp};
 
@@ -121,7 +128,7 @@ static void linear_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_t
     if (lg_needs_grad(n, 0))
         gx[0] = lg_matmul_t(g, gy[0], n->in[1], false, false);
     if (lg_needs_grad(n, 1))
-        gx[1] = product_grad(g, n, 1, gy[0], n->in[0], true, false);
+        gx[1] = product_grad(g, n, 1, gy[0], n->in[0], true, false, false);
     if (n->nin == 3 && lg_needs_grad(n, 2))
         gx[2] = lg_sum_axis(g, gy[0], 0, false);
 }

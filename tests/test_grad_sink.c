@@ -1,8 +1,9 @@
 /* lg_backward lets matmul and linear VJPs add a leaf's gradient straight into its .grad
  * (lg_grad_sink). These tests hold that path to the functional lg_grad, which never
  * writes .grad (and which gradcheck holds to finite differences): every transpose flag,
- * batched and shared operands, tied weights, accumulation over backward calls, and the
- * cases that must fall back (a tape that reads a .grad, anomaly mode, create_graph). */
+ * batched and shared operands, tied weights, accumulation over backward calls, reshaped
+ * leaves and grads, and the cases that must fall back (a tape that reads a .grad or a
+ * wrapped buffer over one, anomaly mode, create_graph). */
 #include <stdlib.h>
 #include "test_util.h"
 
@@ -207,6 +208,72 @@ static void test_tape_reading_a_grad_sees_it_unchanged(void **state)
     lg_tensor_free(w);
 }
 
+/* The sink writes as many elements as the leaf has, flat, whatever shape the caller gave
+ * the leaf or its .grad since: x (5,3) = 1..15, W = ones(4,3), loss = sum(x Wᵀ), so
+ * dW[o, j] = Σ_n x[n, j] = 35, 40, 45 in every row o. */
+static void test_sink_follows_the_operands_not_the_grad_header(void **state)
+{
+    (void)state;
+    const double once[12] = {35, 40, 45, 35, 40, 45, 35, 40, 45, 35, 40, 45};
+    double twice[12];
+    for (int i = 0; i < 12; i++)
+        twice[i] = 2 * once[i];
+    int64_t sw[2] = {4, 3}, flat[1] = {12}, s34[2] = {3, 4}, s26[2] = {2, 6};
+    lg_tensor *x = lg_tensor_arange(LG_F64, 1, 16, 1);
+    assert_int_equal(lg_tensor_reshape(x, 2, (int64_t[]){5, 3}), LG_OK);
+    for (int c = 0; c < 3; c++) {
+        lg_tensor *w = lg_tensor_ones(LG_F64, 2, sw);
+        assert_int_equal(lg_tensor_set_requires_grad(w, true), LG_OK);
+        lg_graph *g = lg_graph_new();
+        lg_tensor *loss = lg_sum(g, lg_linear(g, x, w, NULL));
+        if (c == 0) { /* a .grad reshaped between two backward calls */
+            assert_int_equal(lg_backward(g, loss), LG_OK);
+            assert_int_equal(lg_tensor_reshape(lg_tensor_grad(w), 1, flat), LG_OK);
+            assert_int_equal(lg_backward(g, loss), LG_OK);
+            tu_assert_tensor_close(lg_tensor_grad(w), twice, 12, 0, 0, ".grad reshaped");
+        } else if (c == 1) { /* a .grad of another shape before the first backward */
+            assert_int_equal(lg_backward(g, lg_sum(g, lg_mul(g, w, w))), LG_OK);
+            lg_tensor_zero_grad(w);
+            assert_int_equal(lg_tensor_reshape(lg_tensor_grad(w), 2, s34), LG_OK);
+            assert_int_equal(lg_backward(g, loss), LG_OK);
+            tu_assert_tensor_close(lg_tensor_grad(w), once, 12, 0, 0, ".grad (3,4)");
+        } else { /* the leaf itself reshaped after the forward */
+            assert_int_equal(lg_tensor_reshape(w, 2, s26), LG_OK);
+            assert_int_equal(lg_backward(g, loss), LG_OK);
+            tu_assert_tensor_close(lg_tensor_grad(w), once, 12, 0, 0, "leaf reshaped");
+        }
+        lg_graph_free(g);
+        lg_tensor_free(w);
+    }
+    lg_tensor_free(x);
+}
+
+/* A caller buffer wrapped as an op input may be a .grad's memory: loss = sum(v ⊙ G') +
+ * sum(x W) with G' = lg_tensor_wrap(W.grad's data), W.grad zero. The mul is recorded first,
+ * so walked last; d loss/dv = G' as recorded = 0, not the dW the matmul adds meanwhile. */
+static void test_wrapped_grad_memory_is_not_written_early(void **state)
+{
+    (void)state;
+    int64_t sx[2] = {2, 3}, sw[2] = {3, 2};
+    lg_tensor *x = tu_rand(2, sx, 130, 0, 0), *w = leaf(2, sw, 131), *v = leaf(2, sw, 132);
+    lg_graph *g = lg_graph_new();
+    assert_int_equal(lg_backward(g, lg_sum(g, lg_matmul(g, x, w))), LG_OK); /* makes .grad */
+    lg_tensor_zero_grad(w);
+    lg_tensor *alias = lg_tensor_wrap(LG_F64, 2, sw, lg_tensor_data(lg_tensor_grad(w)));
+    assert_non_null(alias);
+    lg_graph_reset(g);
+    lg_tensor *read = lg_sum(g, lg_mul(g, v, alias));
+    lg_tensor *loss = lg_add(g, read, lg_sum(g, lg_matmul(g, x, w)));
+    assert_int_equal(lg_backward(g, loss), LG_OK);
+    const double zero[6] = {0};
+    tu_assert_tensor_close(lg_tensor_grad(v), zero, 6, 0, 0, "gradient through the alias");
+    lg_graph_free(g);
+    lg_tensor_free(alias);
+    lg_tensor_free(x);
+    lg_tensor_free(w);
+    lg_tensor_free(v);
+}
+
 /* Anomaly mode checks every gradient, so it keeps them on the usual path; so does
  * create_graph, whose gradients are recorded. Both give the same .grad. */
 static void test_anomaly_and_create_graph_give_the_same_grads(void **state)
@@ -247,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_tied_weight_gets_both_contributions),
         cmocka_unit_test(test_sink_adds_to_an_existing_gradient),
         cmocka_unit_test(test_tape_reading_a_grad_sees_it_unchanged),
+        cmocka_unit_test(test_sink_follows_the_operands_not_the_grad_header),
+        cmocka_unit_test(test_wrapped_grad_memory_is_not_written_early),
         cmocka_unit_test(test_anomaly_and_create_graph_give_the_same_grads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

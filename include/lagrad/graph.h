@@ -67,8 +67,10 @@ lg_tensor *lg_graph_full(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shap
  * and the graph's sticky error.
  * Calling it twice on the same tape accumulates the gradients twice. Matrix-product
  * gradients of leaves are added into their grads as the tape is walked (no copy), so
- * after an error part of this pass may already be in them: zero them before retrying.
- * A tape that read a leaf's grad tensor as an input sees it unchanged during the walk. */
+ * after an error part of this pass may already be in them: zero them before retrying;
+ * and a leaf with several contributions sums them in another order than lg_grad does
+ * (the last bits may differ). A tape that read a leaf's grad as an input, or a wrapped
+ * buffer (lg_tensor_wrap) over its memory, sees it unchanged during the walk. */
 lg_status lg_backward(lg_graph *g, lg_tensor *loss);
 
 /* As lg_backward, for any output with an explicit seed gradient of its shape (seed may
