@@ -12,16 +12,8 @@
 /* Lanes of the bias gradient's plane sums: one 64-byte vector of f32. */
 #define BIAS_LANES 16
 
-#define T float
-#define NAME(x) x##_f32
-#include "cpu_conv.inc"
-#undef T
-#undef NAME
-#define T double
-#define NAME(x) x##_f64
-#include "cpu_conv.inc"
-#undef T
-#undef NAME
+#define LG_CPU_KERNELS "cpu_conv.inc"
+#include "cpu_each_type.h"
 
 /* Below this many multiply-adds a convolution stays on one thread (about 0.1 ms). */
 #define CONV_OMP_MIN_MACS ((int64_t)1 << 21)

@@ -5,16 +5,8 @@
 #include <tgmath.h>
 #include "cpu_impl.h"
 
-#define T float
-#define NAME(x) x##_f32
-#include "cpu_elementwise.inc"
-#undef T
-#undef NAME
-#define T double
-#define NAME(x) x##_f64
-#include "cpu_elementwise.inc"
-#undef T
-#undef NAME
+#define LG_CPU_KERNELS "cpu_elementwise.inc"
+#include "cpu_each_type.h"
 
 void lg_cpu_unary(lg_unary_kind k, lg_dtype dt, int64_t n, const void *x, void *y, double p)
 {

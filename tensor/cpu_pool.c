@@ -10,21 +10,8 @@ static bool pool_parallel(const lg_conv_geom *cg)
     return cg->n * cg->c > 1 && cg->n * cg->c * cg->h * cg->w > LG_OMP_MIN;
 }
 
-/* U: the unsigned integer as wide as T, for branch-free selects. */
-#define T float
-#define U uint32_t
-#define NAME(x) x##_f32
-#include "cpu_pool.inc"
-#undef T
-#undef U
-#undef NAME
-#define T double
-#define U uint64_t
-#define NAME(x) x##_f64
-#include "cpu_pool.inc"
-#undef T
-#undef U
-#undef NAME
+#define LG_CPU_KERNELS "cpu_pool.inc"
+#include "cpu_each_type.h"
 
 void lg_cpu_max_pool(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y,
                      int32_t *idx)

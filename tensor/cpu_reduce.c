@@ -5,16 +5,8 @@
 #include <tgmath.h>
 #include "cpu_impl.h"
 
-#define T float
-#define NAME(x) x##_f32
-#include "cpu_reduce.inc"
-#undef T
-#undef NAME
-#define T double
-#define NAME(x) x##_f64
-#include "cpu_reduce.inc"
-#undef T
-#undef NAME
+#define LG_CPU_KERNELS "cpu_reduce.inc"
+#include "cpu_each_type.h"
 
 void lg_cpu_reduce(lg_reduce_kind k, lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
                    const void *x, void *y, int64_t *argmax)
