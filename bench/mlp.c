@@ -96,20 +96,40 @@ static void parse(int argc, char **argv, options *o)
 }
 
 /* PyTorch's nn.Linear init, U(-1/sqrt(in), 1/sqrt(in)) for weights and biases. */
-static void build(net *m, const options *o)
+/* A store with the net's layers, fc<k>.weight (out, in) and fc<k>.bias (out), zeros. */
+static lg_params *mlp_params(const options *o, lg_tensor **w, lg_tensor **b)
 {
-    m->p = lg_params_new();
-    lg_rng_init(&m->rng, 42);
-    for (int k = 0; m->p && k < o->layers; k++) {
+    lg_params *p = lg_params_new();
+    for (int k = 0; p && k < o->layers; k++) {
         char name[32];
         int64_t ws[2] = {o->widths[k + 1], o->widths[k]};
         snprintf(name, sizeof name, "fc%d.weight", k + 1);
-        m->w[k] = lg_params_add(m->p, name, LG_F32, 2, ws);
+        w[k] = lg_params_add(p, name, LG_F32, 2, ws);
         snprintf(name, sizeof name, "fc%d.bias", k + 1);
-        m->b[k] = lg_params_add(m->p, name, LG_F32, 1, ws);
-        if (!m->w[k] || !m->b[k])
+        b[k] = lg_params_add(p, name, LG_F32, 1, ws);
+        if (!w[k] || !b[k])
             die("parameters", lg_last_errmsg());
     }
+    if (!p)
+        die("parameters", lg_last_errmsg());
+    return p;
+}
+
+/* The recipe's optimizer: Adam with PyTorch's defaults, zeroing the gradients it reads. */
+static lg_optim *recipe_adam(lg_params *p)
+{
+    lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
+    c.zero_grad = true;
+    lg_optim *opt = lg_optim_new(p, &c);
+    if (!opt)
+        die("optimizer", lg_last_errmsg());
+    return opt;
+}
+
+static void build(net *m, const options *o)
+{
+    m->p = mlp_params(o, m->w, m->b);
+    lg_rng_init(&m->rng, 42);
     for (int k = 0; k < o->layers; k++) {
         double bound = 1.0 / sqrt((double)o->widths[k]);
         lg_tensor *t[2] = {m->w[k], m->b[k]};
@@ -119,9 +139,7 @@ static void build(net *m, const options *o)
                 d[i] = (float)(bound * (2 * lg_rng_uniform(&m->rng) - 1));
         }
     }
-    lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
-    c.zero_grad = true;
-    m->opt = lg_optim_new(m->p, &c);
+    m->opt = recipe_adam(m->p);
     m->g = lg_graph_new();
     int64_t xs[2] = {o->batch, o->widths[0]};
     m->x = lg_tensor_new(LG_F32, 2, xs);
@@ -255,30 +273,10 @@ static double step_sgemm_ms(const options *o)
     return 1e3 * t / (double)steps;
 }
 
-/* The Adam update alone, as the training step runs it (zero_grad on), on a store of its
- * own with the net's parameter shapes (so the net's training is left alone). µs per
- * update over about 0.1 s; `last` frees the store afterwards. */
-static double optim_us(const options *o, bool last)
+/* The update alone: `opt` runs over a store of its own with the net's shapes (so the
+ * net's training is left alone), set up as the step's. µs per update over about 0.1 s. */
+static double optim_us(lg_optim *opt)
 {
-    static lg_params *p;
-    static lg_optim *opt;
-    if (!p) {
-        p = lg_params_new();
-        for (int k = 0; p && k < o->layers; k++) {
-            char name[32];
-            int64_t ws[2] = {o->widths[k + 1], o->widths[k]};
-            snprintf(name, sizeof name, "w%d", k);
-            lg_tensor *w = lg_params_add(p, name, LG_F32, 2, ws);
-            snprintf(name, sizeof name, "b%d", k);
-            lg_tensor *b = lg_params_add(p, name, LG_F32, 1, ws);
-            if (!w || !b)
-                die("optimizer bench", lg_last_errmsg());
-        }
-        lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
-        c.zero_grad = true; /* the gradients read 0 after the first update: same cost */
-        if (!(opt = lg_optim_new(p, &c)))
-            die("optimizer bench", lg_last_errmsg());
-    }
     double t0 = now_s(), t;
     long n = 0;
     do {
@@ -287,11 +285,6 @@ static double optim_us(const options *o, bool last)
         n++;
         t = now_s() - t0;
     } while (t < 0.1);
-    if (last) {
-        lg_optim_free(opt);
-        lg_params_free(p);
-        p = NULL;
-    }
     return 1e6 * t / (double)n;
 }
 
@@ -330,6 +323,9 @@ int main(int argc, char **argv)
     if (!strcmp(o.mode, "train")) {
         m.total = 1000000; /* a nominal schedule length: lr stays near 1e-3 */
         sink += step(&m, &o, 1);
+        lg_tensor *sw[MAX_LAYERS], *sb[MAX_LAYERS];
+        lg_params *scratch = mlp_params(&o, sw, sb); /* for the update alone */
+        lg_optim *scratch_opt = recipe_adam(scratch);
         /* allocations counted inside the training windows only: the references between
          * them (the optimizer alone has a store of its own) are not steps */
         long before = allocs.calls, counted = 0, n;
@@ -344,8 +340,10 @@ int main(int argc, char **argv)
             a[r] = (double)n * o.batch / t;
             b[r] = sgemm_gflops();
             c[r] = step_sgemm_ms(&o);
-            d[r] = optim_us(&o, r + 1 == o.reps);
+            d[r] = optim_us(scratch_opt);
         }
+        lg_optim_free(scratch_opt);
+        lg_params_free(scratch);
         double fps = flops_per_sample(&o), sps = median(a, o.reps), gf = median(b, o.reps);
         printf("{\"samples_per_s\": %.1f, \"sgemm_gflops\": %.2f, \"flops_per_sample\": %.0f, "
                "\"gemm_fraction\": %.4f, \"ms_per_step\": %.4f, \"step_sgemm_ms\": %.4f, "
