@@ -126,7 +126,7 @@ lg_tensor *lg_grad_sink(lg_graph *g, const lg_node *n, int i)
     if (!g->sink_grads || t->graph || !(t->flags & LG_TF_REQUIRES_GRAD))
         return NULL;
     lg_tensor *grad = leaf_grad(g, t);
-    if (!grad || grad->numel != t->numel)
+    if (!grad)
         return NULL;
     const char *lo = grad->data, *hi = lo + (size_t)grad->numel * lg_dtype_size(grad->dtype);
     return g->wrap_lo && lo < g->wrap_hi && g->wrap_lo < hi ? NULL : grad;
