@@ -68,3 +68,6 @@ endforeach()
 string(APPEND LAGRAD_PC_LIBS_PRIVATE "-lgomp -lm")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/lagrad.pc.in ${PROJECT_BINARY_DIR}/lagrad.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/lagrad.pc DESTINATION ${LAGRAD_PC_DIR})
+
+# MIT: the licence travels with every install.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/lagrad)
