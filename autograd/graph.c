@@ -115,6 +115,20 @@ static void note_wrapped(lg_graph *g, const lg_tensor *t)
 
 bool lg_check_inputs(lg_graph *g, const char *name, int n, lg_tensor *const *in)
 {
+    if (!lg_check_inputs_any(g, name, n, in))
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (!lg_dtype_is_float(in[i]->dtype)) {
+            lg_fail(g, LG_ERR_DTYPE, "%s: input %d is %s; need f32 or f64", name, i,
+                    lg_dtype_name(in[i]->dtype));
+            return false;
+        }
+    }
+    return true;
+}
+
+bool lg_check_inputs_any(lg_graph *g, const char *name, int n, lg_tensor *const *in)
+{
     if (!g) {
         lg_set_error(LG_ERR_ARG, "%s: graph is NULL", name);
         return false;
@@ -228,6 +242,8 @@ lg_tensor *lg_graph_full(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shap
         return NULL;
     if (!lg_dtype_valid(dt))
         return lg_fail(g, LG_ERR_DTYPE, "lg_graph_full: invalid dtype %d", (int)dt);
+    if (lg_check_value("lg_graph_full", dt, value) != LG_OK)
+        return lg_fail(g, LG_ERR_ARG, "%s", lg_last_errmsg());
     lg_tensor *t = lg_graph_tensor(g, dt, ndim, shape);
     if (t)
         g->be->fill(dt, t->numel, t->data, value);

@@ -79,9 +79,14 @@ lg_tensor *lg_fail(lg_graph *g, lg_status s, const char *fmt, ...)
     ;
 
 /* True when g can run op `name` on the n inputs: g is non-NULL and error-free, and each
- * input is non-NULL, live (not from before a reset) and of this graph or caller-owned.
+ * input is non-NULL, live (not from before a reset), of this graph or caller-owned, and
+ * f32 or f64.
  * Otherwise sets the error (unless one is already set) and returns false. */
 bool lg_check_inputs(lg_graph *g, const char *name, int n, lg_tensor *const *in);
+/* The same checks as lg_check_inputs except that every input must also be f32 or f64
+ * ("lg_exp: input 0 is i64; need f32 or f64"); this one lets integer tensors through, for
+ * ops that move data without computing on it (reshape) and for index inputs. */
+bool lg_check_inputs_any(lg_graph *g, const char *name, int n, lg_tensor *const *in);
 /* Inputs share one dtype. */
 bool lg_check_same_dtype(lg_graph *g, const char *name, int n, lg_tensor *const *in);
 /* Normalises a possibly negative axis for a rank-ndim tensor; false (and LG_ERR_ARG)

@@ -241,7 +241,7 @@ lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t bat
     int64_t rows = d->n - start < batch_size ? d->n - start : batch_size;
     lg_dtype dt = lg_tensor_dtype(x);
     if (lg_tensor_ndim(x) < 1 || lg_tensor_shape(x)[0] != rows ||
-        lg_tensor_numel(x) != rows * d->features || !lg_dtype_valid(dt))
+        lg_tensor_numel(x) != rows * d->features || !lg_dtype_is_float(dt))
         return lg_set_error(LG_ERR_SHAPE, "%s: x is %s, batch %lld needs (%lld, ...) with "
                             "%lld features per row", fn, lg_tshape(x).s, (long long)b,
                             (long long)rows, (long long)d->features);

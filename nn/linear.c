@@ -62,8 +62,9 @@ lg_status lg_nn_add_param(lg_params *p, const char *name, const char *part, lg_d
     lg_status s = param_name(full, sizeof full, name, part, fn);
     if (s != LG_OK)
         return s;
-    if (!lg_dtype_valid(dt))
-        return lg_set_error(LG_ERR_DTYPE, "%s: bad dtype %d", fn, (int)dt);
+    if (!lg_dtype_is_float(dt))
+        return lg_set_error(LG_ERR_DTYPE, "%s: dtype %s (%d); parameters need f32 or f64", fn,
+                            lg_dtype_name(dt), (int)dt);
     if (lg_params_get(p, full))
         return lg_set_error(LG_ERR_ARG, "%s: a parameter named '%s' already exists", fn, full);
     *out = lg_params_add(p, full, dt, ndim, shape);

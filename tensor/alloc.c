@@ -63,9 +63,11 @@ const char *lg_status_str(lg_status s)
 }
 
 static _Thread_local char t_errmsg[256];
+static _Thread_local lg_status t_status = LG_OK;
 
 lg_status lg_set_error(lg_status s, const char *fmt, ...)
 {
+    t_status = s;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t_errmsg, sizeof t_errmsg, fmt, ap);
@@ -74,13 +76,30 @@ lg_status lg_set_error(lg_status s, const char *fmt, ...)
 }
 
 const char *lg_last_errmsg(void) { return t_errmsg; }
+lg_status lg_last_status(void) { return t_status; }
 
 size_t lg_dtype_size(lg_dtype dt)
 {
-    return dt == LG_F32 ? sizeof(float) : dt == LG_F64 ? sizeof(double) : 0;
+    switch (dt) {
+    case LG_F32: return sizeof(float);
+    case LG_F64: return sizeof(double);
+    case LG_I32: return sizeof(int32_t);
+    case LG_I64: return sizeof(int64_t);
+    case LG_DTYPE_INVALID: break;
+    }
+    return 0;
 }
 
 const char *lg_dtype_name(lg_dtype dt)
 {
-    return dt == LG_F32 ? "f32" : dt == LG_F64 ? "f64" : "invalid";
+    switch (dt) {
+    case LG_F32: return "f32";
+    case LG_F64: return "f64";
+    case LG_I32: return "i32";
+    case LG_I64: return "i64";
+    case LG_DTYPE_INVALID: break;
+    }
+    return "invalid";
 }
+
+int lg_dtype_is_float(lg_dtype dt) { return dt == LG_F32 || dt == LG_F64; }

@@ -42,12 +42,15 @@ void lg_cpu_fill(lg_dtype dt, int64_t n, void *y, double v)
             for (int64_t i = 0; i < n; i++)
                 p[i] = fv;
         );
-    } else {
+    } else if (dt == LG_F64) {
         double *p = y;
         LG_PARALLEL_IF(n > LG_OMP_MIN,
             for (int64_t i = 0; i < n; i++)
                 p[i] = v;
         );
+    } else {  /* integer tensors: the caller checked that v is a whole number in range */
+        for (int64_t i = 0; i < n; i++)
+            lg_store(y, dt, i, v);
     }
 }
 

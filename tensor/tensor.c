@@ -54,8 +54,32 @@ lg_tensor *lg_tensor_zeros(lg_dtype dt, int ndim, const int64_t *shape)
     return alloc_tensor("lg_tensor_zeros", dt, ndim, shape, 1);
 }
 
+/* An integer tensor takes only whole values in its range: 2.5 or 1e30 in an i32 is the
+ * caller's mistake, not something to round quietly. */
+lg_status lg_check_value(const char *fn, lg_dtype dt, double v)
+{
+    if (!lg_dtype_int(dt))
+        return LG_OK;
+    double lo = dt == LG_I32 ? (double)INT32_MIN : -9223372036854775808.0;
+    double hi = dt == LG_I32 ? (double)INT32_MAX : 9223372036854775808.0;
+    if (v != v || v != floor(v) || v < lo || (dt == LG_I32 ? v > hi : v >= hi))
+        return lg_set_error(LG_ERR_ARG, "%s: %g is not a whole number in the range of %s", fn,
+                            v, lg_dtype_name(dt));
+    return LG_OK;
+}
+
+static lg_status check_float(const char *fn, lg_dtype dt)
+{
+    if (lg_dtype_valid(dt) && !lg_dtype_is_float(dt))
+        return lg_set_error(LG_ERR_DTYPE, "%s: dtype is %s; need f32 or f64", fn,
+                            lg_dtype_name(dt));
+    return LG_OK;
+}
+
 lg_tensor *lg_tensor_full(lg_dtype dt, int ndim, const int64_t *shape, double value)
 {
+    if (lg_dtype_valid(dt) && lg_check_value("lg_tensor_full", dt, value) != LG_OK)
+        return NULL;
     lg_tensor *t = alloc_tensor("lg_tensor_full", dt, ndim, shape, 1);
     if (t)
         lg_tensor_fill(t, value);
@@ -87,6 +111,11 @@ lg_tensor *lg_tensor_arange(lg_dtype dt, double start, double stop, double step)
         return NULL;
     }
     double count = ceil((stop - start) / step);
+    if (!(count < 9.2e18)) {  /* before the cast, which would be undefined */
+        lg_set_error(LG_ERR_SHAPE, "lg_tensor_arange: (%g, %g, %g) has %g elements", start,
+                     stop, step, count);
+        return NULL;
+    }
     int64_t n = count > 0 ? (int64_t)count : 0;
     lg_tensor *t = alloc_tensor("lg_tensor_arange", dt, 1, &n, 1);
     for (int64_t i = 0; t && i < n; i++)
@@ -110,6 +139,8 @@ lg_tensor *lg_tensor_uniform(lg_dtype dt, int ndim, const int64_t *shape, double
         lg_set_error(LG_ERR_ARG, "lg_tensor_uniform: rng is NULL");
         return NULL;
     }
+    if (check_float("lg_tensor_uniform", dt) != LG_OK)
+        return NULL;
     lg_tensor *t = alloc_tensor("lg_tensor_uniform", dt, ndim, shape, 1);
     if (t)
         lg_rng_fill_uniform(r, dt, t->data, t->numel, lo, hi);
@@ -123,6 +154,8 @@ lg_tensor *lg_tensor_normal(lg_dtype dt, int ndim, const int64_t *shape, double 
         lg_set_error(LG_ERR_ARG, "lg_tensor_normal: rng is NULL");
         return NULL;
     }
+    if (check_float("lg_tensor_normal", dt) != LG_OK)
+        return NULL;
     lg_tensor *t = alloc_tensor("lg_tensor_normal", dt, ndim, shape, 1);
     if (t)
         lg_rng_fill_normal(r, dt, t->data, t->numel, mean, std);
@@ -153,14 +186,19 @@ lg_tensor *lg_tensor_copy(const lg_tensor *src)
     return t;
 }
 
-void lg_tensor_free(lg_tensor *t)
+lg_status lg_tensor_free(lg_tensor *t)
 {
-    if (!t || t->graph || (t->flags & LG_TF_BORROWED))
-        return;
+    if (!t)
+        return LG_OK;
+    if (t->graph || (t->flags & LG_TF_BORROWED))
+        return lg_set_error(LG_ERR_ARG, "lg_tensor_free: tensor %s belongs to a %s; it is "
+                            "freed with it, not here", lg_tshape(t).s,
+                            t->graph ? "graph" : "parameter store");
     lg_tensor_free(t->grad);
     if (t->flags & LG_TF_OWNS_DATA)
         lg_free(t->data, t->data_bytes);
     lg_free(t, sizeof *t);
+    return LG_OK;
 }
 
 lg_status lg_tensor_copy_from(lg_tensor *dst, const lg_tensor *src)
@@ -181,6 +219,9 @@ lg_status lg_tensor_fill(lg_tensor *t, double v)
 {
     if (!t)
         return lg_set_error(LG_ERR_ARG, "lg_tensor_fill: tensor is NULL");
+    lg_status s = lg_check_value("lg_tensor_fill", t->dtype, v);
+    if (s != LG_OK)
+        return s;
     for (int64_t i = 0; i < t->numel; i++)
         lg_store(t->data, t->dtype, i, v);
     return LG_OK;
@@ -210,7 +251,12 @@ lg_status lg_tensor_reshape(lg_tensor *t, int ndim, const int64_t *shape)
     return LG_OK;
 }
 
-lg_dtype lg_tensor_dtype(const lg_tensor *t) { return t ? t->dtype : LG_F32; }
+lg_dtype lg_tensor_dtype(const lg_tensor *t)
+{
+    if (!t)
+        lg_set_error(LG_ERR_ARG, "lg_tensor_dtype: tensor is NULL");
+    return t ? t->dtype : LG_DTYPE_INVALID;
+}
 int lg_tensor_ndim(const lg_tensor *t) { return t ? t->ndim : 0; }
 const int64_t *lg_tensor_shape(const lg_tensor *t) { return t ? t->shape : NULL; }
 const int64_t *lg_tensor_strides(const lg_tensor *t) { return t ? t->strides : NULL; }
@@ -250,14 +296,54 @@ lg_status lg_tensor_set(lg_tensor *t, const int64_t *idx, double v)
     int64_t f = 0;
     lg_status s = flat_index("lg_tensor_set", t, idx, &f);
     if (s == LG_OK)
+        s = lg_check_value("lg_tensor_set", t->dtype, v);
+    if (s == LG_OK)
         lg_store(t->data, t->dtype, f, v);
+    return s;
+}
+
+lg_status lg_tensor_get_i64(const lg_tensor *t, const int64_t *idx, int64_t *out)
+{
+    int64_t f = 0;
+    lg_status s = flat_index("lg_tensor_get_i64", t, idx, &f);
+    if (s == LG_OK && !out)
+        s = lg_set_error(LG_ERR_ARG, "lg_tensor_get_i64: out is NULL");
+    if (s == LG_OK && !lg_dtype_int(t->dtype))
+        s = lg_set_error(LG_ERR_DTYPE, "lg_tensor_get_i64: tensor is %s; need i32 or i64",
+                         lg_dtype_name(t->dtype));
+    if (s == LG_OK)
+        *out = lg_load_int(t->data, t->dtype, f);
+    return s;
+}
+
+lg_status lg_tensor_set_i64(lg_tensor *t, const int64_t *idx, int64_t v)
+{
+    int64_t f = 0;
+    lg_status s = flat_index("lg_tensor_set_i64", t, idx, &f);
+    if (s == LG_OK && !lg_dtype_int(t->dtype))
+        s = lg_set_error(LG_ERR_DTYPE, "lg_tensor_set_i64: tensor is %s; need i32 or i64",
+                         lg_dtype_name(t->dtype));
+    if (s == LG_OK && t->dtype == LG_I32 && (v < INT32_MIN || v > INT32_MAX))
+        s = lg_set_error(LG_ERR_ARG, "lg_tensor_set_i64: %lld does not fit in i32",
+                         (long long)v);
+    if (s == LG_OK && t->dtype == LG_I32)
+        ((int32_t *)t->data)[f] = (int32_t)v;
+    else if (s == LG_OK)
+        ((int64_t *)t->data)[f] = v;
     return s;
 }
 
 double lg_tensor_item(const lg_tensor *t, int64_t flat)
 {
-    if (!t || flat < 0 || flat >= t->numel)
-        return 0.0;
+    if (!t) {
+        lg_set_error(LG_ERR_ARG, "lg_tensor_item: tensor is NULL");
+        return NAN;
+    }
+    if (flat < 0 || flat >= t->numel) {
+        lg_set_error(LG_ERR_ARG, "lg_tensor_item: index %lld out of range for %s (%lld "
+                     "elements)", (long long)flat, lg_tshape(t).s, (long long)t->numel);
+        return NAN;
+    }
     return lg_load(t->data, t->dtype, flat);
 }
 
@@ -269,6 +355,10 @@ lg_status lg_tensor_set_requires_grad(lg_tensor *t, bool on)
         return lg_set_error(LG_ERR_ARG, "lg_tensor_set_requires_grad: tensor %s belongs to "
                             "a graph; only caller-owned leaves can be marked",
                             lg_tshape(t).s);
+    if (on && !lg_dtype_is_float(t->dtype))
+        return lg_set_error(LG_ERR_DTYPE, "lg_tensor_set_requires_grad: tensor %s is %s; "
+                            "only f32 and f64 tensors carry gradients", lg_tshape(t).s,
+                            lg_dtype_name(t->dtype));
     if (on)
         t->flags |= LG_TF_REQUIRES_GRAD;
     else
@@ -283,10 +373,22 @@ bool lg_tensor_requires_grad(const lg_tensor *t)
 
 lg_tensor *lg_tensor_grad(const lg_tensor *t) { return t ? t->grad : NULL; }
 
-void lg_tensor_zero_grad(lg_tensor *t)
+lg_status lg_tensor_zero_grad(lg_tensor *t)
 {
-    if (t && t->grad)
+    if (!t)
+        return lg_set_error(LG_ERR_ARG, "lg_tensor_zero_grad: tensor is NULL");
+    if (t->grad)
         memset(t->grad->data, 0, t->grad->data_bytes);
+    return LG_OK;
+}
+
+/* One element as text: integers exactly, floats to 6 significant digits. */
+static void print_elem(const lg_tensor *t, FILE *f, int64_t i)
+{
+    if (lg_dtype_int(t->dtype))
+        fprintf(f, "%lld", (long long)lg_load_int(t->data, t->dtype, i));
+    else
+        fprintf(f, "%.6g", lg_load(t->data, t->dtype, i));
 }
 
 static void print_rec(const lg_tensor *t, FILE *f, int axis, int64_t off, int64_t *left)
@@ -300,7 +402,7 @@ static void print_rec(const lg_tensor *t, FILE *f, int axis, int64_t off, int64_
         if (i)
             fputs(axis == t->ndim - 1 ? ", " : ",\n ", f);
         if (axis == t->ndim - 1) {
-            fprintf(f, "%.6g", lg_load(t->data, t->dtype, off + i));
+            print_elem(t, f, off + i);
             (*left)--;
         } else {
             print_rec(t, f, axis + 1, off + i * t->strides[axis], left);
@@ -316,7 +418,7 @@ lg_status lg_tensor_print(const lg_tensor *t, FILE *f, int64_t max_elems)
     fprintf(f, "tensor(%s, shape=%s) ", lg_dtype_name(t->dtype), lg_tshape(t).s);
     int64_t left = max_elems > 0 ? max_elems : INT64_MAX;
     if (t->ndim == 0)
-        fprintf(f, "%.6g", lg_load(t->data, t->dtype, 0));
+        print_elem(t, f, 0);
     else
         print_rec(t, f, 0, 0, &left);
     fputc('\n', f);

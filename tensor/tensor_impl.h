@@ -57,7 +57,14 @@ typedef struct { char s[96]; } lg_shape_text;
 lg_shape_text lg_shape_str(int ndim, const int64_t *shape);
 lg_shape_text lg_tshape(const lg_tensor *t);
 
-static inline int lg_dtype_valid(lg_dtype dt) { return dt == LG_F32 || dt == LG_F64; }
+static inline int lg_dtype_valid(lg_dtype dt)
+{
+    return dt == LG_F32 || dt == LG_F64 || dt == LG_I32 || dt == LG_I64;
+}
+static inline int lg_dtype_int(lg_dtype dt) { return dt == LG_I32 || dt == LG_I64; }
+/* LG_ERR_ARG (message naming fn) unless v can be stored exactly in dtype dt: any value for
+ * floats, a whole number in range for integers. */
+lg_status lg_check_value(const char *fn, lg_dtype dt, double v);
 
 /* NumPy broadcasting of shapes a and b into out; 0 when they do not broadcast. */
 int lg_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b, int *nout,
@@ -71,17 +78,43 @@ int lg_same_shape(const lg_tensor *a, const lg_tensor *b);
 /* Index of the first NaN or Inf among the n elements of data, or -1 when all are finite. */
 int64_t lg_first_nonfinite(const void *data, lg_dtype dt, int64_t n);
 
-/* The value of element i as a double (either dtype) and the reverse. */
+/* Element i of an integer tensor as int64_t. */
+static inline int64_t lg_load_int(const void *data, lg_dtype dt, int64_t i)
+{
+    return dt == LG_I32 ? (int64_t)((const int32_t *)data)[i] : ((const int64_t *)data)[i];
+}
+
+/* v rounded toward zero and saturated to [lo, hi]; NaN gives 0. Never undefined. */
+static inline int64_t lg_double_to_int(double v, int64_t lo, int64_t hi)
+{
+    if (v != v)
+        return 0;
+    if (v <= (double)lo)
+        return lo;
+    if (v >= (double)hi)  /* (double)INT64_MAX is 2^63, itself out of range */
+        return hi;
+    return (int64_t)v;
+}
+
+/* The value of element i as a double (any dtype) and the reverse. Storing into an integer
+ * tensor saturates (lg_double_to_int); public setters check the value first. */
 static inline double lg_load(const void *data, lg_dtype dt, int64_t i)
 {
-    return dt == LG_F32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
+    switch (dt) {
+    case LG_F32: return (double)((const float *)data)[i];
+    case LG_F64: return ((const double *)data)[i];
+    default: return (double)lg_load_int(data, dt, i);
+    }
 }
 static inline void lg_store(void *data, lg_dtype dt, int64_t i, double v)
 {
-    if (dt == LG_F32)
-        ((float *)data)[i] = (float)v;
-    else
-        ((double *)data)[i] = v;
+    switch (dt) {
+    case LG_F32: ((float *)data)[i] = (float)v; break;
+    case LG_F64: ((double *)data)[i] = v; break;
+    case LG_I32: ((int32_t *)data)[i] = (int32_t)lg_double_to_int(v, INT32_MIN, INT32_MAX); break;
+    case LG_I64: ((int64_t *)data)[i] = lg_double_to_int(v, INT64_MIN, INT64_MAX); break;
+    default: break;
+    }
 }
 
 /* Fills n elements at data from the counter-based RNG (consumes n counters). */

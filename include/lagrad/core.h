@@ -35,15 +35,30 @@ typedef enum lg_status {
 /* Static text for a status, never NULL ("unknown status" for other values). */
 const char *lg_status_str(lg_status s);
 
-/* The message of the last error reported by a call that has no graph to hold it
- * (tensor creation, parameter I/O). Thread-local; "" when none. */
+/* The status and message of the last error reported by a call that has no graph to hold
+ * it: constructors that return a pointer (tensor creation, layers, stores) and calls on
+ * files. Thread-local: each thread sees its own. A successful call does not clear them, so
+ * read them right after the call that returned NULL or an error. LG_OK and "" when none. */
+lg_status lg_last_status(void);
 const char *lg_last_errmsg(void);
 
-typedef enum lg_dtype { LG_F32 = 0, LG_F64 = 1 } lg_dtype;
+/* Element types. f32 and f64 carry gradients; i32 and i64 hold labels, token ids and
+ * indices, never require grad, and every op that needs floats refuses them by name
+ * ("lg_exp: input 0 is i64; need f32 or f64"). */
+typedef enum lg_dtype {
+    LG_DTYPE_INVALID = -1, /* what lg_tensor_dtype(NULL) returns */
+    LG_F32 = 0,
+    LG_F64 = 1,
+    LG_I32 = 2,
+    LG_I64 = 3
+} lg_dtype;
 
 /* Size in bytes of one element; 0 for an invalid dtype. */
 size_t lg_dtype_size(lg_dtype dt);
+/* "f32", "f64", "i32", "i64", or "invalid". */
 const char *lg_dtype_name(lg_dtype dt);
+/* True for LG_F32 and LG_F64. */
+int lg_dtype_is_float(lg_dtype dt);
 
 /* Allocator hook. All of lagrad's heap memory goes through it.
  * alloc(ud, size, align) returns memory aligned to `align` (a power of two, at most 64)
