@@ -13,5 +13,6 @@
 #include "data.h"
 #include "linalg.h"
 #include "conv.h"
+#include "curvature.h"
 
 #endif
