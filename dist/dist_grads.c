@@ -1,0 +1,152 @@
+/* Gradient averaging over the parameter store's contiguous blocks: the runs of trainable
+ * parameters are cut into buckets, each scaled by the rank's weight and reduced with its
+ * own MPI_Iallreduce, all in flight together. Overlap with backward would need a hook in
+ * lg_backward and is left out (docs/distributed.md measures what it would save). */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include "dist_impl.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static lg_status push_bucket(lg_dist *d, int dtype, int64_t offset, int64_t count)
+{
+    if (d->n_buckets == d->cap_buckets) {
+        int cap = d->cap_buckets ? 2 * d->cap_buckets : 16;
+        dist_bucket *b = lg_malloc(sizeof *b * (size_t)cap);
+        MPI_Request *r = lg_malloc(sizeof *r * (size_t)cap);
+        if (!b || !r) {
+            lg_free(b, sizeof *b * (size_t)cap);
+            lg_free(r, sizeof *r * (size_t)cap);
+            return lg_set_error(LG_ERR_OOM, "lg_dist_allreduce_grads: out of memory");
+        }
+        if (d->n_buckets)
+            memcpy(b, d->buckets, sizeof *b * (size_t)d->n_buckets);
+        lg_free(d->buckets, sizeof *b * (size_t)d->cap_buckets);
+        lg_free(d->reqs, sizeof *r * (size_t)d->cap_buckets);
+        d->buckets = b;
+        d->reqs = r;
+        d->cap_buckets = cap;
+    }
+    d->buckets[d->n_buckets++] = (dist_bucket){dtype, offset, count};
+    return LG_OK;
+}
+
+/* Buckets of at most `per` elements over [start, end) of block dt. */
+static lg_status flush_run(lg_dist *d, int dt, int64_t start, int64_t end, int64_t per)
+{
+    for (int64_t at = start; at < end; at += per) {
+        lg_status s = push_bucket(d, dt, at, end - at < per ? end - at : per);
+        if (s != LG_OK)
+            return s;
+    }
+    return LG_OK;
+}
+
+/* Cuts the runs of adjacent trainable parameters of each dtype block into buckets of at
+ * most bucket_bytes (whole elements, at least one). Entries are in block order because
+ * the store appends. */
+static lg_status plan_buckets(lg_dist *d, const lg_params *p)
+{
+    d->n_buckets = 0;
+    for (int dt = 0; dt < 2; dt++) {
+        int64_t per = (int64_t)(d->bucket_bytes / lg_dtype_size((lg_dtype)dt));
+        per = per < 1 ? 1 : per > (int64_t)1 << 30 ? (int64_t)1 << 30 : per; /* int counts */
+        int64_t start = 0, end = 0; /* the open run [start, end), empty when equal */
+        for (int i = 0; i < p->n; i++) {
+            const lg_param_entry *e = &p->entries[i];
+            if (e->t->dtype != dt)
+                continue;
+            bool take = !lg_params_is_frozen(p, i);
+            if (take && start < end && e->offset == end) {
+                end += e->t->numel;
+                continue;
+            }
+            lg_status s = flush_run(d, dt, start, end, per);
+            if (s != LG_OK)
+                return s;
+            start = e->offset;
+            end = take ? e->offset + e->t->numel : e->offset;
+        }
+        lg_status s = flush_run(d, dt, start, end, per);
+        if (s != LG_OK)
+            return s;
+    }
+    return LG_OK;
+}
+
+static void scale_bucket(const lg_params *p, const dist_bucket *b, double w)
+{
+    if (w == 1)
+        return;
+    if (b->dtype == LG_F32) {
+        float *g = (float *)p->block[0].grad + b->offset, wf = (float)w;
+        for (int64_t i = 0; i < b->count; i++)
+            g[i] *= wf;
+    } else {
+        double *g = (double *)p->block[1].grad + b->offset;
+        for (int64_t i = 0; i < b->count; i++)
+            g[i] *= w;
+    }
+}
+
+lg_status lg_dist_allreduce_grads(lg_dist *d, lg_params *p, double weight)
+{
+    static const char fn[] = "lg_dist_allreduce_grads";
+    if (!d || !p)
+        return lg_set_error(LG_ERR_ARG, "%s: %s is NULL", fn, d ? "p" : "d");
+    if (!isfinite(weight))
+        return lg_set_error(LG_ERR_ARG, "%s: weight %g is not finite", fn, weight);
+    double t0 = now_s();
+    lg_status s = plan_buckets(d, p);
+    if (s != LG_OK)
+        return s;
+    int started = 0;
+    int64_t bytes = 0;
+    for (; started < d->n_buckets; started++) {
+        const dist_bucket *b = &d->buckets[started];
+        size_t es = lg_dtype_size((lg_dtype)b->dtype);
+        scale_bucket(p, b, weight);
+        void *g = (char *)p->block[b->dtype].grad + (size_t)b->offset * es;
+        s = dist_mpi_check(MPI_Iallreduce(MPI_IN_PLACE, g, (int)b->count,
+                                          dist_mpi_type(b->dtype), MPI_SUM, d->comm,
+                                          &d->reqs[started]), fn, "MPI_Iallreduce");
+        if (s != LG_OK)
+            break;
+        bytes += b->count * (int64_t)es;
+    }
+    if (started) {
+        lg_status w = dist_mpi_check(MPI_Waitall(started, d->reqs, MPI_STATUSES_IGNORE), fn,
+                                     "MPI_Waitall");
+        if (s == LG_OK)
+            s = w;
+    }
+    d->grad_seconds += now_s() - t0;
+    d->grad_calls++;
+    d->grad_bytes += bytes;
+    return s;
+}
+
+void lg_dist_grad_stats(const lg_dist *d, double *seconds, int64_t *calls, int64_t *bytes)
+{
+    if (seconds)
+        *seconds = d ? d->grad_seconds : 0;
+    if (calls)
+        *calls = d ? d->grad_calls : 0;
+    if (bytes)
+        *bytes = d ? d->grad_bytes : 0;
+}
+
+void lg_dist_grad_stats_reset(lg_dist *d)
+{
+    if (!d)
+        return;
+    d->grad_seconds = 0;
+    d->grad_calls = 0;
+    d->grad_bytes = 0;
+}
