@@ -6,8 +6,15 @@ set -euo pipefail
 
 PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev zlib1g-dev python3-numpy)
 # --dev adds the tools of the hardening checks: clang (libFuzzer, scripts/fuzz.sh) and
-# valgrind (scripts/valgrind-examples.sh).
-[ "${1:-}" = "--dev" ] && PACKAGES+=(clang valgrind)
+# valgrind (scripts/valgrind-examples.sh). --mpi adds OpenMPI, for the optional MPI module
+# (dist/, scripts/test-dist.sh). The flags combine.
+for flag in "$@"; do
+  case "$flag" in
+    --dev) PACKAGES+=(clang valgrind) ;;
+    --mpi) PACKAGES+=(openmpi-bin libopenmpi-dev) ;;
+    *) echo "install-deps: unknown flag $flag (--dev, --mpi)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
