@@ -3,6 +3,7 @@
 #ifndef LAGRAD_OPS_IMPL_H
 #define LAGRAD_OPS_IMPL_H
 
+#include <math.h>
 #include "graph_impl.h"
 
 /* y = f(x) elementwise with kernel kind k and parameter p; records op with f[0] = p. */

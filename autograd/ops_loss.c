@@ -4,13 +4,13 @@
 #include <string.h>
 #include "ops_impl.h"
 
-/* L = mean_i (logsumexp(x_i) - x_i[label_i]), x (N,C):
+/* L = mean_i (logsumexp(x_i) - x_i[label_i]), x (N,C), labels (N) saved as int64:
  *   dx += (softmax(x) - onehot(labels)) ⊙ dL / N */
 static void cross_entropy_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy,
                               lg_tensor **gx)
 {
     lg_tensor *x = n->in[0];
-    const int32_t *labels = n->extra;
+    const int64_t *labels = n->extra;
     int64_t rows = x->shape[0], cols = x->shape[1];
     lg_tensor *onehot = lg_graph_full(g, x->dtype, 2, x->shape, 0.0);
     if (!onehot)
@@ -24,7 +24,7 @@ static const lg_op CROSS_ENTROPY = {"lg_cross_entropy", cross_entropy_vjp};
 
 /* mean_i (m_i - x_i[label_i] + log Σ_j exp(x_ij - m_i)), m_i the row max, all in double:
  * storing m + log s in f32 first would round it to ~1e-3 at logits of 1e4. */
-static double mean_nll(const lg_tensor *x, const int32_t *labels)
+static double mean_nll(const lg_tensor *x, const lg_tensor *labels)
 {
     int64_t rows = x->shape[0], cols = x->shape[1];
     double acc = 0;
@@ -35,36 +35,61 @@ static double mean_nll(const lg_tensor *x, const int32_t *labels)
         double s = 0;
         for (int64_t j = 0; j < cols; j++)
             s += exp(lg_load(x->data, x->dtype, i * cols + j) - m);
-        acc += (m - lg_load(x->data, x->dtype, i * cols + labels[i])) + log(s);
+        int64_t y = lg_load_int(labels->data, labels->dtype, i);
+        acc += (m - lg_load(x->data, x->dtype, i * cols + y)) + log(s);
     }
     return acc / (double)rows;
 }
 
-lg_tensor *lg_cross_entropy(lg_graph *g, lg_tensor *logits, const int32_t *labels)
+/* labels: a live i32/i64 tensor of shape (rows) with entries in [0, cols). */
+static bool check_labels(lg_graph *g, const char *name, lg_tensor *labels, int64_t rows,
+                         int64_t cols)
+{
+    if (!lg_check_inputs_any(g, name, 1, &labels))
+        return false;
+    if (labels->dtype != LG_I32 && labels->dtype != LG_I64) {
+        lg_fail(g, LG_ERR_DTYPE, "%s: labels are %s; need i32 or i64", name,
+                lg_dtype_name(labels->dtype));
+        return false;
+    }
+    if (labels->ndim != 1 || labels->shape[0] != rows) {
+        lg_fail(g, LG_ERR_SHAPE, "%s: labels are %s; need (%lld), one per row of the logits",
+                name, lg_tshape(labels).s, (long long)rows);
+        return false;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t y = lg_load_int(labels->data, labels->dtype, i);
+        if (y < 0 || y >= cols) {
+            lg_fail(g, LG_ERR_ARG, "%s: label %lld at row %lld outside [0, %lld)", name,
+                    (long long)y, (long long)i, (long long)cols);
+            return false;
+        }
+    }
+    return true;
+}
+
+lg_tensor *lg_cross_entropy(lg_graph *g, lg_tensor *logits, lg_tensor *labels)
 {
     const char *name = CROSS_ENTROPY.name;
     if (!lg_check_inputs(g, name, 1, &logits))
         return NULL;
-    if (!labels)
-        return lg_fail(g, LG_ERR_ARG, "%s: labels is NULL", name);
     if (logits->ndim != 2 || logits->shape[0] == 0 || logits->shape[1] == 0)
         return lg_fail(g, LG_ERR_SHAPE, "%s: logits must be (N,C) with N, C > 0, got %s", name,
                        lg_tshape(logits).s);
     int64_t rows = logits->shape[0], cols = logits->shape[1];
-    for (int64_t i = 0; i < rows; i++)
-        if (labels[i] < 0 || labels[i] >= cols)
-            return lg_fail(g, LG_ERR_ARG, "%s: label %d at row %lld outside [0, %lld)", name,
-                           (int)labels[i], (long long)i, (long long)cols);
+    if (!check_labels(g, name, labels, rows, cols))
+        return NULL;
     lg_tensor *y = lg_graph_tensor(g, logits->dtype, 0, NULL);
     if (!y)
         return NULL;
     lg_store(y->data, y->dtype, 0, mean_nll(logits, labels));
     lg_node *n = lg_record(g, &CROSS_ENTROPY, 1, &logits, 1, &y);
     if (n) {
-        int32_t *copy = lg_arena_alloc(g, sizeof *copy * (size_t)rows, name);
+        int64_t *copy = lg_arena_alloc(g, sizeof *copy * (size_t)rows, name);
         if (!copy)
             return NULL;
-        memcpy(copy, labels, sizeof *copy * (size_t)rows);
+        for (int64_t i = 0; i < rows; i++)
+            copy[i] = lg_load_int(labels->data, labels->dtype, i);
         n->extra = copy;
     }
     return g->status == LG_OK ? y : NULL;

@@ -41,9 +41,9 @@ static lg_tensor *reduce_forward(lg_graph *g, const char *name, lg_tensor *x, in
         inner = lg_inner_size(x, *axis);
         nd = reduced_shape(x, *axis, keepdim, shape);
     }
-    if (len == 0 && k == LG_RED_MAX)
-        return lg_fail(g, LG_ERR_SHAPE, "%s: cannot take the max of an empty axis of %s", name,
-                       lg_tshape(x).s);
+    if (len == 0 && k != LG_RED_SUM)
+        return lg_fail(g, LG_ERR_SHAPE, "%s: cannot take the %s of an empty axis of %s", name,
+                       k == LG_RED_MAX ? "max" : "min", lg_tshape(x).s);
     lg_tensor *y = lg_graph_tensor(g, x->dtype, nd, shape);
     if (!y)
         return NULL;
@@ -132,6 +132,28 @@ lg_tensor *lg_max_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
         n->saved[0] = mask;
     }
     return y && g->status == LG_OK ? y : NULL;
+}
+
+/* The index of the first max (min) along axis as an i64 tensor; no gradient. */
+static lg_tensor *arg_reduce(lg_graph *g, const char *name, lg_tensor *x, int axis,
+                             bool keepdim, lg_reduce_kind k)
+{
+    int64_t *arg = NULL;
+    lg_tensor *y = reduce_forward(g, name, x, &axis, false, keepdim, k, &arg);
+    lg_tensor *idx = y ? lg_graph_tensor(g, LG_I64, y->ndim, y->shape) : NULL;
+    if (idx)
+        memcpy(idx->data, arg, sizeof *arg * (size_t)idx->numel);
+    return idx;
+}
+
+lg_tensor *lg_argmax_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
+{
+    return arg_reduce(g, "lg_argmax_axis", x, axis, keepdim, LG_RED_MAX);
+}
+
+lg_tensor *lg_argmin_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
+{
+    return arg_reduce(g, "lg_argmin_axis", x, axis, keepdim, LG_RED_MIN);
 }
 
 /* y = log Σ_axis exp(x): dx += broadcast(dy) ⊙ softmax(x) */

@@ -11,7 +11,7 @@ static void reshape_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_
 static const lg_op RESHAPE = {"lg_reshape", reshape_vjp};
 lg_tensor *lg_reshape(lg_graph *g, lg_tensor *x, int ndim, const int64_t *shape)
 {
-    if (!lg_check_inputs(g, RESHAPE.name, 1, &x))
+    if (!lg_check_inputs_any(g, RESHAPE.name, 1, &x)) /* ids and labels reshape too */
         return NULL;
     if (ndim < 0 || ndim > LG_MAX_DIMS || (ndim > 0 && !shape))
         return lg_fail(g, LG_ERR_ARG, "lg_reshape: bad target rank %d or NULL shape", ndim);
@@ -118,9 +118,14 @@ lg_tensor *lg_slice(lg_graph *g, lg_tensor *x, int axis, int64_t start, int64_t 
 {
     if (!lg_check_inputs(g, SLICE.name, 1, &x) || !lg_check_axis(g, SLICE.name, &axis, x->ndim))
         return NULL;
-    if (start < 0 || stop < start || stop > x->shape[axis])
+    /* Python's rule: a negative bound counts from the end (-1 is the last element) */
+    int64_t len = x->shape[axis], lo = start < 0 ? start + len : start;
+    int64_t hi = stop < 0 ? stop + len : stop;
+    if (lo < 0 || hi < lo || hi > len)
         return lg_fail(g, LG_ERR_ARG, "lg_slice: [%lld, %lld) out of range for axis %d of %s",
                        (long long)start, (long long)stop, axis, lg_tshape(x).s);
+    start = lo;
+    stop = hi;
     int64_t shape[LG_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[axis] = stop - start;

@@ -60,7 +60,7 @@ typedef struct net {
     cnn_model m;
     lg_optim *opt;
     lg_tensor *x;
-    int32_t *y;
+    lg_tensor *y; /* (batch) i32 labels */
     int64_t *perm, cursor;
     const lg_dataset *train;
     lg_rng rng;
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
     t.opt = lg_optim_new(t.m.p, &c);
     t.g = lg_graph_new();
     t.x = lg_tensor_new(LG_F32, 2, (int64_t[]){o.batch, 784});
-    t.y = malloc(sizeof *t.y * (size_t)o.batch);
+    t.y = lg_tensor_new(LG_I32, 1, (int64_t[]){o.batch});
     t.perm = malloc(sizeof *t.perm * (size_t)train.n);
     if (!t.opt || !t.g || !t.x || !t.y || !t.perm || train.features != 784) {
         fprintf(stderr, "cnn bench: setup failed: %s\n", lg_last_errmsg());
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
            o.threads, o.batch, median(rates, o.reps), max_rss_kb(), setup_rss);
     status = 0;
 done:
-    free(t.y);
+    lg_tensor_free(t.y);
     free(t.perm);
     lg_tensor_free(t.x);
     lg_graph_free(t.g);

@@ -42,7 +42,7 @@ typedef struct net {
     lg_params *p;
     lg_optim *opt;
     lg_tensor *w[MAX_LAYERS], *b[MAX_LAYERS], *x;
-    int32_t *y;
+    lg_tensor *y; /* (batch) i32 labels */
     int64_t *perm, cursor, n; /* cursor: next batch of the current shuffle */
     const lg_dataset *train;
     lg_rng rng;
@@ -143,7 +143,7 @@ static void build(net *m, const options *o)
     m->g = lg_graph_new();
     int64_t xs[2] = {o->batch, o->widths[0]};
     m->x = lg_tensor_new(LG_F32, 2, xs);
-    m->y = malloc(sizeof *m->y * (size_t)o->batch);
+    m->y = lg_tensor_new(LG_I32, 1, (int64_t[]){o->batch});
     m->perm = malloc(sizeof *m->perm * (size_t)m->n);
     if (!m->opt || !m->g || !m->x || !m->y || !m->perm)
         die("setup", lg_last_errmsg());
@@ -376,7 +376,7 @@ int main(int argc, char **argv)
     } else {
         die(o.mode, "--mode is train, epoch or anomaly");
     }
-    free(m.y);
+    lg_tensor_free(m.y);
     free(m.perm);
     lg_tensor_free(m.x);
     lg_graph_free(m.g);

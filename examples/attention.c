@@ -420,7 +420,8 @@ int main(int argc, char **argv)
         make_batch(&rng, BATCH, reverse, tok, lab);
         lg_graph_reset(g);
         lg_params_zero_grad(m.params);
-        lg_tensor *loss = lg_cross_entropy(g, model_forward(g, &m, tok, BATCH, onehot), lab);
+        lg_tensor *targets = lg_graph_input(g, LG_I32, 1, (int64_t[]){BATCH * N}, lab);
+        lg_tensor *loss = lg_cross_entropy(g, model_forward(g, &m, tok, BATCH, onehot), targets);
         if (!loss || lg_backward(g, loss) != LG_OK || lg_optim_step(opt) != LG_OK) {
             fprintf(stderr, "%s: step %d: %s\n", PROG, step, lg_graph_errmsg(g));
             goto fail;

@@ -73,21 +73,4 @@ static inline lg_tensor *eval_chunk(lg_graph *g, const lg_dataset *d, int64_t st
                           (const float *)lg_tensor_cdata(d->images) + start * d->features);
 }
 
-/* How many of the first `rows` rows of the (rows, classes) logits have their argmax (the
- * first on ties) equal to the label in y. */
-static inline int count_correct(const lg_tensor *logits, const int32_t *y, int64_t rows)
-{
-    const float *p = lg_tensor_cdata(logits);
-    int64_t c = lg_tensor_shape(logits)[1];
-    int correct = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        int64_t best = 0;
-        for (int64_t j = 1; j < c; j++)
-            if (p[i * c + j] > p[i * c + best])
-                best = j;
-        correct += best == y[i];
-    }
-    return correct;
-}
-
 #endif

@@ -107,7 +107,7 @@ typedef struct trainer {
     lg_graph *g;
     lg_optim *opt;
     lg_tensor *x;
-    int32_t *y;
+    lg_tensor *y;          /* (batch) i32 labels */
     int64_t *perm;
     lg_rng rng;
     double background;     /* a 0 pixel after standardising: the augmentation's fill */
@@ -128,9 +128,12 @@ static inline double train_evaluate(trainer *t, const lg_dataset *test)
         lg_tensor *x = lg_graph_input(t->g, LG_F32, 2, (int64_t[]){rows, test->features},
                                       images + start * test->features);
         lg_tensor *logits = t->m->forward(t->g, t->m->ctx, x);
-        if (!logits)
+        lg_tensor *y = lg_graph_input(t->g, LG_I32, 1, &rows,
+                                      (const int32_t *)lg_tensor_cdata(test->labels) + start);
+        int64_t right = 0;
+        if (!logits || !y || lg_accuracy(logits, y, &right, NULL) != LG_OK)
             break;
-        correct += count_correct(logits, test->labels + start, rows);
+        correct += right;
     }
     if (lg_graph_status(t->g) != LG_OK)
         fprintf(stderr, "%s: evaluation failed: %s\n", t->o->prog, lg_graph_errmsg(t->g));
@@ -207,7 +210,9 @@ static inline int train_epoch(trainer *t, const lg_dataset *train, int64_t *step
         lg_optim_set_lr(t->opt, cosine_lr(o->lr, (*step)++, total));
         lg_optim_step(t->opt);
         sum += lg_tensor_item(l, 0);
-        correct += count_correct(logits, t->y, o->batch);
+        int64_t right = 0;
+        lg_accuracy(logits, t->y, &right, NULL);
+        correct += right;
     }
     *loss = sum / (double)nb;
     *acc = (double)correct / (double)(nb * o->batch);
@@ -289,7 +294,7 @@ static inline int train_main(const train_options *o, const train_model *m, const
     t.opt = lg_optim_new(m->p, &c);
     t.g = lg_graph_new();
     t.x = lg_tensor_new(LG_F32, 2, (int64_t[]){o->batch, train.features});
-    t.y = malloc(sizeof *t.y * (size_t)o->batch);
+    t.y = lg_tensor_new(LG_I32, 1, (int64_t[]){o->batch});
     t.perm = malloc(sizeof *t.perm * (size_t)train.n);
     if (!t.opt || !t.g || !t.x || !t.y || !t.perm) {
         fprintf(stderr, "%s: setup failed: %s\n", o->prog, lg_last_errmsg());
@@ -301,7 +306,7 @@ static inline int train_main(const train_options *o, const train_model *m, const
            o->lr, o->shift, o->threads);
     status = train_epochs(&t, &train_view, &test_view);
 done:
-    free(t.y);
+    lg_tensor_free(t.y);
     free(t.perm);
     lg_tensor_free(t.x);
     lg_graph_free(t.g);

@@ -31,19 +31,12 @@ static double accuracy(lg_graph *g, lg_tensor *x, const int32_t *labels, int n,
     lg_graph_reset(g);
     bool prev = lg_graph_set_grad_enabled(g, false);
     lg_tensor *logits = lg_linear(g, x, w, b);
+    lg_tensor *y = lg_graph_input(g, LG_I32, 1, (int64_t[]){n}, labels);
     lg_graph_set_grad_enabled(g, prev);
-    if (!logits)
-        return -1;
-    const float *p = lg_tensor_cdata(logits);
-    int correct = 0;
-    for (int i = 0; i < n; i++) {
-        int best = 0;
-        for (int k = 1; k < CLASSES; k++)
-            if (p[i * CLASSES + k] > p[i * CLASSES + best])
-                best = k;
-        correct += best == labels[i];
-    }
-    return (double)correct / n;
+    double acc = -1;
+    if (logits && y)
+        lg_accuracy(logits, y, NULL, &acc);
+    return acc;
 }
 
 int main(int argc, char **argv)
@@ -75,7 +68,8 @@ int main(int argc, char **argv)
             int64_t bs[2] = {BATCH, DIM};
             lg_tensor *xb = lg_graph_input(g, LG_F32, 2, bs,
                                            (const float *)lg_tensor_cdata(xtrain) + start * DIM);
-            lg_tensor *loss = lg_cross_entropy(g, lg_linear(g, xb, w, b), ytrain + start);
+            lg_tensor *yb = lg_graph_input(g, LG_I32, 1, (int64_t[]){BATCH}, ytrain + start);
+            lg_tensor *loss = lg_cross_entropy(g, lg_linear(g, xb, w, b), yb);
             if (!loss || lg_backward(g, loss) != LG_OK) {
                 fprintf(stderr, "logreg: %s\n", lg_graph_errmsg(g));
                 status = 1;

@@ -86,7 +86,7 @@ static int parse(int argc, char **argv, options *o)
 static void subset_free(lg_dataset *d)
 {
     lg_tensor_free(d->images);
-    free(d->labels);
+    lg_tensor_free(d->labels);
     memset(d, 0, sizeof *d);
 }
 
@@ -94,16 +94,17 @@ static void subset_free(lg_dataset *d)
 static int subset(const lg_dataset *d, int lo, int hi, lg_dataset *out)
 {
     memset(out, 0, sizeof *out);
+    const int32_t *labels = lg_tensor_cdata(d->labels);
     int64_t m = 0;
     for (int64_t i = 0; i < d->n; i++)
-        m += d->labels[i] >= lo && d->labels[i] <= hi;
+        m += labels[i] >= lo && labels[i] <= hi;
     if (m == 0) {
         fprintf(stderr, "lora_finetune: no samples of classes %d-%d\n", lo, hi);
         return 1;
     }
     int64_t shape[2] = {m, d->features};
     out->images = lg_tensor_new(LG_F32, 2, shape);
-    out->labels = malloc(sizeof *out->labels * (size_t)m);
+    out->labels = lg_tensor_new(LG_I32, 1, &m);
     if (!out->images || !out->labels) {
         fprintf(stderr, "lora_finetune: out of memory\n");
         subset_free(out);
@@ -111,12 +112,13 @@ static int subset(const lg_dataset *d, int lo, int hi, lg_dataset *out)
     }
     const float *src = lg_tensor_cdata(d->images);
     float *dst = lg_tensor_data(out->images);
+    int32_t *out_labels = lg_tensor_data(out->labels);
     int64_t j = 0;
     for (int64_t i = 0; i < d->n; i++) {
-        if (d->labels[i] < lo || d->labels[i] > hi)
+        if (labels[i] < lo || labels[i] > hi)
             continue;
         memcpy(dst + j * d->features, src + i * d->features, sizeof *dst * (size_t)d->features);
-        out->labels[j++] = d->labels[i];
+        out_labels[j++] = labels[i];
     }
     out->n = m;
     out->features = d->features;
@@ -200,10 +202,13 @@ static double evaluate(lg_graph *g, model *m, const lg_dataset *d, float *logits
     for (int64_t start = 0; start < d->n; start += 1000) {
         int64_t rows;
         lg_tensor *out = forward(g, m, eval_chunk(g, d, start, &rows));
-        if (!out)
+        lg_tensor *y = lg_graph_input(g, LG_I32, 1, &rows,
+                                      (const int32_t *)lg_tensor_cdata(d->labels) + start);
+        int64_t right = 0;
+        if (!out || !y || lg_accuracy(out, y, &right, NULL) != LG_OK)
             break;
         const float *p = lg_tensor_cdata(out);
-        correct += count_correct(out, d->labels + start, rows);
+        correct += right;
         if (logits)
             memcpy(logits + start * CLASSES, p, sizeof *p * (size_t)(rows * CLASSES));
     }
@@ -220,7 +225,7 @@ static double evaluate(lg_graph *g, model *m, const lg_dataset *d, float *logits
 typedef struct workspace {
     lg_graph *g;
     lg_tensor *x;
-    int32_t *y;
+    lg_tensor *y; /* (batch) i32 labels */
     int64_t *perm;
     lg_rng rng;
 } workspace;
@@ -423,7 +428,7 @@ int main(int argc, char **argv)
     w.g = lg_graph_new();
     int64_t xs[2] = {o.batch, train.features};
     w.x = lg_tensor_new(LG_F32, 2, xs);
-    w.y = malloc(sizeof *w.y * (size_t)o.batch);
+    w.y = lg_tensor_new(LG_I32, 1, (int64_t[]){o.batch});
     int status = 1;
     if (!w.g || !w.x || !w.y)
         fprintf(stderr, "lora_finetune: setup failed: %s\n", lg_last_errmsg());
@@ -436,7 +441,7 @@ int main(int argc, char **argv)
             test_view.n = o.test_limit;
         status = run(&o, &w, &train_view, &test_view);
     }
-    free(w.y);
+    lg_tensor_free(w.y);
     free(w.perm);
     lg_tensor_free(w.x);
     lg_graph_free(w.g);

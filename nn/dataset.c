@@ -1,4 +1,4 @@
-/* Labelled datasets from IDX files: pixels as f32 in [0, 1], labels as int32, mean/std
+/* Labelled datasets from IDX files: pixels as f32 in [0, 1], labels as an i32 tensor, mean/std
  * normalisation, seeded shuffling and mini-batch copies into preallocated tensors. The
  * file reading itself (and all its validation) is in idx.c. */
 #define _POSIX_C_SOURCE 200809L
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "lagrad/data.h"
-#include "../tensor/tensor_impl.h"
+#include "../tensor/backend_impl.h"
 
 /* Whether x looks like what lg_idx_load makes (callers may build one by hand). */
 static bool idx_ok(const lg_idx *x)
@@ -45,13 +45,14 @@ lg_status lg_dataset_from_idx(const lg_idx *images, const lg_idx *labels, lg_dat
         return lg_set_error(LG_ERR_FORMAT, "%s: %lld labels for %lld images", fn,
                             (long long)labels->dims[0], (long long)n);
     int64_t features = (int64_t)(images->bytes / (size_t)n);
-    int32_t *y = lg_malloc(sizeof *y * (size_t)n);
-    lg_tensor *x = y ? lg_tensor_new(LG_F32, 2, (int64_t[]){n, features}) : NULL;
+    lg_tensor *yt = lg_tensor_new(LG_I32, 1, &n);
+    lg_tensor *x = yt ? lg_tensor_new(LG_F32, 2, (int64_t[]){n, features}) : NULL;
     if (!x) {
-        lg_free(y, sizeof *y * (size_t)n);
+        lg_tensor_free(yt);
         return lg_set_error(LG_ERR_OOM, "%s: out of memory for %lld samples of %lld", fn,
                             (long long)n, (long long)features);
     }
+    int32_t *y = lg_tensor_data(yt);
     float *px = lg_tensor_data(x);
     for (size_t i = 0; i < images->bytes; i++)
         px[i] = (float)images->data[i] / 255.0f;
@@ -62,7 +63,7 @@ lg_status lg_dataset_from_idx(const lg_idx *images, const lg_idx *labels, lg_dat
             classes = y[i] + 1;
     }
     out->images = x;
-    out->labels = y;
+    out->labels = yt;
     out->n = n;
     out->features = features;
     out->sample_ndim = images->ndim - 1;
@@ -142,7 +143,7 @@ void lg_dataset_free(lg_dataset *d)
     if (!d)
         return;
     lg_tensor_free(d->images);
-    lg_free(d->labels, sizeof *d->labels * (size_t)d->n);
+    lg_tensor_free(d->labels);
     memset(d, 0, sizeof *d);
 }
 
@@ -223,7 +224,7 @@ static void prefetch_row(const float *row, int64_t f)
 }
 
 lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t batch_size,
-                           int64_t b, lg_tensor *x, int32_t *y)
+                           int64_t b, lg_tensor *x, lg_tensor *y)
 {
     const char *fn = "lg_dataset_batch";
     if (!d || !d->images || !x)
@@ -245,6 +246,16 @@ lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t bat
         return lg_set_error(LG_ERR_SHAPE, "%s: x is %s, batch %lld needs (%lld, ...) with "
                             "%lld features per row", fn, lg_tshape(x).s, (long long)b,
                             (long long)rows, (long long)d->features);
+    if (y && (lg_tensor_dtype(y) != LG_I32 && lg_tensor_dtype(y) != LG_I64))
+        return lg_set_error(LG_ERR_DTYPE, "%s: y is %s; labels need i32 or i64", fn,
+                            lg_dtype_name(lg_tensor_dtype(y)));
+    if (y && (lg_tensor_ndim(y) != 1 || lg_tensor_numel(y) != rows))
+        return lg_set_error(LG_ERR_SHAPE, "%s: y is %s, batch %lld needs (%lld)", fn,
+                            lg_tshape(y).s, (long long)b, (long long)rows);
+    /* at least n: a view that lowers n keeps the whole label tensor */
+    if (!d->labels || lg_tensor_dtype(d->labels) != LG_I32 || lg_tensor_numel(d->labels) < d->n)
+        return lg_set_error(LG_ERR_ARG, "%s: d->labels must be an i32 tensor of at least %lld "
+                            "entries", fn, (long long)d->n);
     for (int64_t i = 0; i < rows; i++) {
         int64_t k = perm ? perm[start + i] : start + i;
         if (k < 0 || k >= d->n)
@@ -267,7 +278,43 @@ lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t bat
                 o[j] = row[j];
         }
         if (y)
-            y[i] = d->labels[k];
+            lg_store(lg_tensor_data(y), lg_tensor_dtype(y), i,
+                     ((const int32_t *)lg_tensor_cdata(d->labels))[k]);
     }
+    return LG_OK;
+}
+
+lg_status lg_accuracy(const lg_tensor *scores, const lg_tensor *labels, int64_t *n_correct,
+                      double *accuracy)
+{
+    const char *fn = "lg_accuracy";
+    if (!scores || !labels)
+        return lg_set_error(LG_ERR_ARG, "%s: %s is NULL", fn, scores ? "labels" : "scores");
+    lg_dtype lt = lg_tensor_dtype(labels), st = lg_tensor_dtype(scores);
+    if (!lg_dtype_is_float(st) || (lt != LG_I32 && lt != LG_I64))
+        return lg_set_error(LG_ERR_DTYPE, "%s: scores are %s and labels %s; need f32/f64 "
+                            "scores and i32/i64 labels", fn, lg_dtype_name(st),
+                            lg_dtype_name(lt));
+    int64_t n = lg_tensor_ndim(scores) == 2 ? lg_tensor_shape(scores)[0] : -1;
+    int64_t c = n >= 0 ? lg_tensor_shape(scores)[1] : 0;
+    if (n < 0 || c < 1 || lg_tensor_ndim(labels) != 1 || lg_tensor_numel(labels) != n)
+        return lg_set_error(LG_ERR_SHAPE, "%s: scores %s and labels %s; need (N, C) with C "
+                            ">= 1 and (N)", fn, lg_tshape(scores).s, lg_tshape(labels).s);
+    /* row by row through the backend's reduction: no allocation, so a training loop may
+     * call it every step */
+    const char *base = lg_tensor_cdata(scores);
+    size_t row_bytes = (size_t)c * lg_dtype_size(st);
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double best; /* room for one element of either float dtype */
+        int64_t arg = 0;
+        lg_cpu_backend()->reduce(LG_RED_MAX, st, 1, c, 1, base + (size_t)i * row_bytes, &best,
+                                 &arg);
+        correct += arg == lg_load_int(lg_tensor_cdata(labels), lt, i);
+    }
+    if (n_correct)
+        *n_correct = correct;
+    if (accuracy)
+        *accuracy = n ? (double)correct / (double)n : NAN;
     return LG_OK;
 }

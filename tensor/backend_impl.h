@@ -23,7 +23,17 @@ typedef enum lg_binary_kind {
     LG_BIN_LEFT       /* a (b is ignored): a broadcasting copy */
 } lg_binary_kind;
 
-typedef enum lg_reduce_kind { LG_RED_SUM, LG_RED_MAX } lg_reduce_kind;
+typedef enum lg_reduce_kind { LG_RED_SUM, LG_RED_MAX, LG_RED_MIN } lg_reduce_kind;
+
+/* Indexing along the middle axis of x viewed as (outer, n, inner), with k indices (each in
+ * [0, n), checked by the op; i32 or i64). Shared: idx holds k entries used for every
+ * (outer, inner) pair (index_select, embedding). Per element: idx is (outer, k, inner)
+ * and each entry picks for its own position (torch.gather, take_along_axis). */
+typedef struct lg_index_geom {
+    int64_t outer, n, inner, k;
+    int per_element;
+    lg_dtype itype;
+} lg_index_geom;
 
 /* An elementwise iteration over `shape` (ndim axes), reading up to three operands
  * with their own (possibly zero) strides; the output is contiguous. */
@@ -61,7 +71,8 @@ typedef struct lg_backend {
     void (*where)(lg_dtype dt, const lg_bcast *bc, const void *mask, const void *a,
                   const void *b, void *y);
     /* Reduces the middle axis of x viewed as (outer, len, inner) into y (outer, inner).
-     * For LG_RED_MAX, argmax (may be NULL) receives the first index of the maximum. */
+     * For LG_RED_MAX and LG_RED_MIN, argmax (may be NULL) receives the first index of the
+     * extremum (of the first NaN, when there is one). */
     void (*reduce)(lg_reduce_kind k, lg_dtype dt, int64_t outer, int64_t len,
                    int64_t inner, const void *x, void *y, int64_t *argmax);
     /* Sums x (read through bc with stride[0]) into contiguous y: every x element is
@@ -85,6 +96,12 @@ typedef struct lg_backend {
     void (*permute)(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
                     const void *x, void *y);
     void (*fill)(lg_dtype dt, int64_t n, void *y, double v);
+    /* gather: y (outer, k, inner) = x at the indices. scatter_add: y (outer, n, inner)
+     * += x (outer, k, inner) at the indices, repeated indices summing in order of k. */
+    void (*gather)(lg_dtype dt, const lg_index_geom *ig, const void *idx, const void *x,
+                   void *y);
+    void (*scatter_add)(lg_dtype dt, const lg_index_geom *ig, const void *idx, const void *x,
+                        void *y);
     /* Convolution (cpu_conv.c), cross-correlation over NCHW x and OIHW w, as im2col
      * then GEMMs. Each needs conv2d_scratch(dt, geom) bytes of scratch, 64-byte aligned.
      * y = conv(x, w) + bias (bias may be NULL); dx = the adjoint in x, dw = the adjoint

@@ -10,6 +10,10 @@ void lg_cpu_binary(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void
 void lg_cpu_where(lg_dtype dt, const lg_bcast *bc, const void *m, const void *a,
                   const void *b, void *y);
 void lg_cpu_fill(lg_dtype dt, int64_t n, void *y, double v);
+void lg_cpu_gather(lg_dtype dt, const lg_index_geom *ig, const void *idx, const void *x,
+                   void *y);
+void lg_cpu_scatter_add(lg_dtype dt, const lg_index_geom *ig, const void *idx,
+                        const void *x, void *y);
 void lg_cpu_copy_rows(lg_dtype dt, int64_t rows, int64_t cols, const void *src,
                       int64_t src_ld, void *dst, int64_t dst_ld);
 void lg_cpu_permute(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,

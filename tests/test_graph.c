@@ -375,7 +375,8 @@ static lg_status mlp_step(lg_graph *g, mlp *m, float *loss)
 {
     lg_graph_reset(g);
     lg_tensor *h = lg_relu(g, lg_linear(g, m->x, m->w1, m->b1));
-    lg_tensor *l = lg_cross_entropy(g, lg_linear(g, h, m->w2, m->b2), m->labels);
+    lg_tensor *y = lg_graph_input(g, LG_I32, 1, (int64_t[]){16}, m->labels);
+    lg_tensor *l = lg_cross_entropy(g, lg_linear(g, h, m->w2, m->b2), y);
     lg_status s = l ? lg_backward(g, l) : lg_graph_status(g);
     if (s != LG_OK)
         return s;

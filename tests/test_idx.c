@@ -506,8 +506,11 @@ static void test_dataset_load_scales_pixels_and_reads_labels(void **state)
     const float *px = lg_tensor_cdata(d.images);
     for (int i = 0; i < 120; i++)
         tu_assert_near(px[i], ((i * 7 + 3) % 256) / 255.0, 1e-7);
+    assert_int_equal(lg_tensor_dtype(d.labels), LG_I32);
+    assert_int_equal(lg_tensor_numel(d.labels), 6);
+    const int32_t *dl = lg_tensor_cdata(d.labels);
     for (int i = 0; i < 6; i++)
-        assert_int_equal(d.labels[i], i % 4);
+        assert_int_equal(dl[i], i % 4);
     lg_dataset_free(&d);
     assert_null(d.images);
     lg_dataset_free(&d); /* zeroed: a second free is harmless */
@@ -715,13 +718,15 @@ static void test_dataset_batch_copies_permuted_rows_without_allocating(void **st
     lg_tensor *x = lg_tensor_new(LG_F32, 2, (int64_t[]){B, F});
     lg_tensor *tail = lg_tensor_new(LG_F64, 3, (int64_t[]){N % B, 2, 3});
     int32_t y[B];
+    lg_tensor *yb = lg_tensor_wrap(LG_I32, 1, (int64_t[]){B}, y);
+    lg_tensor *ytail = lg_tensor_wrap(LG_I32, 1, (int64_t[]){N % B}, y);
     counter c = {0};
     lg_allocator al = counter_allocator(&c);
     const float *src = lg_tensor_cdata(d.images);
     for (int64_t b = 0; b < lg_data_num_batches(N, B); b++) {
         lg_tensor *t = b < N / B ? x : tail;
         lg_set_allocator(&al);
-        assert_int_equal(lg_dataset_batch(&d, perm, B, b, t, y), LG_OK);
+        assert_int_equal(lg_dataset_batch(&d, perm, B, b, t, b < N / B ? yb : ytail), LG_OK);
         lg_set_allocator(NULL);
         int64_t rows = lg_tensor_shape(t)[0];
         for (int64_t i = 0; i < rows; i++) {
@@ -738,25 +743,35 @@ static void test_dataset_batch_copies_permuted_rows_without_allocating(void **st
         assert_true(lg_tensor_item(x, j) == (double)src[B * F + j]);
 
     /* Errors. */
-    assert_int_equal(lg_dataset_batch(&d, perm, B, 4, x, y), LG_ERR_SHAPE); /* tail is 3 */
+    assert_int_equal(lg_dataset_batch(&d, perm, B, 4, x, yb), LG_ERR_SHAPE); /* tail is 3 */
     assert_non_null(strstr(lg_last_errmsg(), "lg_dataset_batch: x is (5,6), batch 4 needs "
                                              "(3, ...) with 6 features per row"));
     lg_tensor *wrong = lg_tensor_new(LG_F32, 2, (int64_t[]){B, F + 1});
-    assert_int_equal(lg_dataset_batch(&d, perm, B, 0, wrong, y), LG_ERR_SHAPE);
-    assert_int_equal(lg_dataset_batch(&d, perm, B, 5, x, y), LG_ERR_ARG);
+    assert_int_equal(lg_dataset_batch(&d, perm, B, 0, wrong, yb), LG_ERR_SHAPE);
+    assert_int_equal(lg_dataset_batch(&d, perm, B, 5, x, yb), LG_ERR_ARG);
     assert_non_null(strstr(lg_last_errmsg(), "batch 5 of 5"));
-    assert_int_equal(lg_dataset_batch(&d, perm, B, -1, x, y), LG_ERR_ARG);
-    assert_int_equal(lg_dataset_batch(&d, perm, 0, 0, x, y), LG_ERR_ARG);
-    assert_int_equal(lg_dataset_batch(NULL, perm, B, 0, x, y), LG_ERR_ARG);
-    assert_int_equal(lg_dataset_batch(&d, perm, B, 0, NULL, y), LG_ERR_ARG);
+    assert_int_equal(lg_dataset_batch(&d, perm, B, -1, x, yb), LG_ERR_ARG);
+    assert_int_equal(lg_dataset_batch(&d, perm, 0, 0, x, yb), LG_ERR_ARG);
+    assert_int_equal(lg_dataset_batch(NULL, perm, B, 0, x, yb), LG_ERR_ARG);
+    assert_int_equal(lg_dataset_batch(&d, perm, B, 0, NULL, yb), LG_ERR_ARG);
     int64_t badperm[N];
     memcpy(badperm, perm, sizeof perm);
     badperm[7] = N;
-    assert_int_equal(lg_dataset_batch(&d, badperm, B, 1, x, y), LG_ERR_ARG);
+    assert_int_equal(lg_dataset_batch(&d, badperm, B, 1, x, yb), LG_ERR_ARG);
     assert_non_null(strstr(lg_last_errmsg(), "perm[7] = 23, outside [0, 23)"));
-    lg_tensor_free(wrong);
-    lg_tensor_free(x);
-    lg_tensor_free(tail);
+    /* labels: a y of the wrong length or dtype is refused, i64 labels are filled */
+    assert_int_equal(lg_dataset_batch(&d, perm, B, 0, x, ytail), LG_ERR_SHAPE);
+    assert_non_null(strstr(lg_last_errmsg(), "y is (3), batch 0 needs (5)"));
+    lg_tensor *yf = lg_tensor_new(LG_F32, 1, (int64_t[]){B});
+    assert_int_equal(lg_dataset_batch(&d, perm, B, 0, x, yf), LG_ERR_DTYPE);
+    lg_tensor *y64 = lg_tensor_new(LG_I64, 1, (int64_t[]){B});
+    assert_int_equal(lg_dataset_batch(&d, perm, B, 0, x, y64), LG_OK);
+    for (int i = 0; i < B; i++)
+        assert_true(((const int64_t *)lg_tensor_cdata(y64))[i] == perm[i] % 10);
+    lg_tensor *tv[6] = {wrong, x, tail, yb, ytail, yf};
+    for (int i = 0; i < 6; i++)
+        lg_tensor_free(tv[i]);
+    lg_tensor_free(y64);
     lg_dataset_free(&d);
 }
 
@@ -788,9 +803,10 @@ static void test_dataset_loads_real_fashion_mnist(void **state)
         assert_int_equal(d.features, 784);
         assert_int_equal(d.num_classes, 10);
         int per_class[10] = {0};
+        const int32_t *dl = lg_tensor_cdata(d.labels);
         for (int64_t i = 0; i < d.n; i++) {
-            assert_true(d.labels[i] >= 0 && d.labels[i] < 10);
-            per_class[d.labels[i]]++;
+            assert_true(dl[i] >= 0 && dl[i] < 10);
+            per_class[dl[i]]++;
         }
         for (int k = 0; k < 10; k++) /* Fashion-MNIST is balanced */
             assert_int_equal(per_class[k], counts[s] / 10);

@@ -118,6 +118,13 @@ static const mlp_dims small_dims = {8, 12, 16, 5}, large_dims = {512, 784, 512, 
 enum { MAX_N = 512 };
 static int32_t labels[MAX_N]; /* i mod 5, set by main: valid for both class counts */
 
+/* Cross-entropy of logits (N, C) against the first N labels, as an i32 graph input. */
+static lg_tensor *ce_loss(lg_graph *g, lg_tensor *logits)
+{
+    int64_t n = logits ? lg_tensor_shape(logits)[0] : 0;
+    return logits ? lg_cross_entropy(g, logits, lg_graph_input(g, LG_I32, 1, &n, labels)) : NULL;
+}
+
 static lg_tensor *input_batch(lg_dtype dt, int64_t rows, int64_t cols, uint64_t seed)
 {
     lg_rng r;
@@ -171,7 +178,7 @@ static lg_status mlp_step(mlp *m)
     lg_graph_reset(m->g);
     lg_params_zero_grad(m->p);
     lg_tensor *h = lg_relu(m->g, lg_linear_layer_forward(m->g, &m->fc1, m->x));
-    lg_tensor *loss = lg_cross_entropy(m->g, lg_linear_layer_forward(m->g, &m->fc2, h), labels);
+    lg_tensor *loss = ce_loss(m->g, lg_linear_layer_forward(m->g, &m->fc2, h));
     if (!loss)
         return lg_graph_status(m->g);
     m->loss = lg_tensor_item(loss, 0);
@@ -337,7 +344,7 @@ static lg_status lora_run(void *ctx)
     lora_fx *f = ctx;
     lg_graph_reset(f->g);
     lg_params_zero_grad(f->p);
-    lg_tensor *loss = lg_cross_entropy(f->g, lg_lora_forward(f->g, &f->l, f->x), labels);
+    lg_tensor *loss = ce_loss(f->g, lg_lora_forward(f->g, &f->l, f->x));
     if (!loss)
         return lg_graph_status(f->g);
     f->loss = lg_tensor_item(loss, 0);

@@ -6,6 +6,12 @@
 
 static const lg_dtype DTYPES[2] = {LG_F32, LG_F64};
 
+/* n int32 labels as an i32 graph tensor. */
+static lg_tensor *labels_in(lg_graph *g, int64_t n, const int32_t *v)
+{
+    return lg_graph_input(g, LG_I32, 1, &n, v);
+}
+
 /* ---- cross-entropy ---- */
 
 static void test_cross_entropy_matches_hand_value(void **state)
@@ -19,7 +25,7 @@ static void test_cross_entropy_matches_hand_value(void **state)
     for (int d = 0; d < 2; d++) {
         lg_graph *g = lg_graph_new();
         lg_tensor *l = lg_cross_entropy(g, ot_input(g, DTYPES[d], 2, (int64_t[]){2, 2}, xv),
-                                        labels);
+                                        labels_in(g, 2, labels));
         ot_assert_shape(l, 0, NULL);
         assert_int_equal(lg_tensor_dtype(l), DTYPES[d]);
         tu_assert_tensor_close(l, &want, 1, ot_tol(DTYPES[d]), 0, "cross-entropy");
@@ -40,7 +46,8 @@ static void test_cross_entropy_equals_minus_mean_log_softmax_at_label(void **sta
     for (int d = 0; d < 2; d++) {
         lg_graph *g = lg_graph_new();
         lg_tensor *xi = ot_input(g, DTYPES[d], 2, s, xv);
-        lg_tensor *l = lg_cross_entropy(g, xi, labels), *ls = lg_log_softmax(g, xi, 1);
+        lg_tensor *l = lg_cross_entropy(g, xi, labels_in(g, 5, labels));
+        lg_tensor *ls = lg_log_softmax(g, xi, 1);
         assert_non_null(ls);
         double want = 0;
         for (int i = 0; i < 5; i++)
@@ -65,7 +72,7 @@ static void test_cross_entropy_is_finite_at_logits_of_1e4(void **state)
         lg_tensor *x = ot_tensor(DTYPES[d], 2, (int64_t[]){2, 3}, xv);
         lg_tensor_set_requires_grad(x, true);
         lg_graph *g = lg_graph_new();
-        lg_tensor *l = lg_cross_entropy(g, x, labels);
+        lg_tensor *l = lg_cross_entropy(g, x, labels_in(g, 2, labels));
         tu_assert_tensor_close(l, &want, 1, 0, 1e-7, "CE at 1e4");
         assert_int_equal(lg_backward(g, l), LG_OK);
         tu_assert_tensor_close(lg_tensor_grad(x), gwant, 6, 1e-7, 0, "CE grad at 1e4");
@@ -84,7 +91,7 @@ static void test_cross_entropy_gradient_is_softmax_minus_onehot_over_n(void **st
     lg_tensor *x = ot_tensor(LG_F64, 2, (int64_t[]){2, 2}, xv);
     lg_tensor_set_requires_grad(x, true);
     lg_graph *g = lg_graph_new();
-    assert_int_equal(lg_backward(g, lg_cross_entropy(g, x, labels)), LG_OK);
+    assert_int_equal(lg_backward(g, lg_cross_entropy(g, x, labels_in(g, 2, labels))), LG_OK);
     tu_assert_tensor_close(lg_tensor_grad(x), want, 4, 1e-15, 0, "CE grad");
     lg_graph_free(g);
     lg_tensor_free(x);
@@ -93,20 +100,22 @@ static void test_cross_entropy_gradient_is_softmax_minus_onehot_over_n(void **st
 static void test_cross_entropy_copies_labels(void **state)
 {
     (void)state;
-    /* The labels are copied: changing the caller's array after the call does not move
-     * the gradient, which is computed later in backward. */
+    /* The labels are copied: changing the caller's (wrapped) array after the call does
+     * not move the gradient, which is computed later in backward. */
     const double xv[4] = {0, 0, 0, log(3.0)}, want[4] = {-0.25, 0.25, 0.125, -0.125};
     int32_t labels[2] = {0, 1};
     lg_tensor *x = ot_tensor(LG_F64, 2, (int64_t[]){2, 2}, xv);
     lg_tensor_set_requires_grad(x, true);
     lg_graph *g = lg_graph_new();
-    lg_tensor *l = lg_cross_entropy(g, x, labels);
+    lg_tensor *y = lg_tensor_wrap(LG_I32, 1, (int64_t[]){2}, labels);
+    lg_tensor *l = lg_cross_entropy(g, x, y);
     labels[0] = 1;
     labels[1] = 0;
     assert_int_equal(lg_backward(g, l), LG_OK);
     tu_assert_tensor_close(lg_tensor_grad(x), want, 4, 1e-15, 0, "CE grad, labels changed");
     lg_graph_free(g);
     lg_tensor_free(x);
+    lg_tensor_free(y);
 }
 
 static void test_cross_entropy_rejects_bad_labels_and_shapes(void **state)
@@ -114,19 +123,41 @@ static void test_cross_entropy_rejects_bad_labels_and_shapes(void **state)
     (void)state;
     lg_graph *g = lg_graph_new();
     lg_tensor *x = lg_graph_full(g, LG_F64, 2, (int64_t[]){3, 4}, 0);
-    const int32_t high[3] = {0, 1, 4}, low[3] = {0, -1, 2}, ok[3] = {0, 1, 3};
+    const int32_t hv[3] = {0, 1, 4}, lv[3] = {0, -1, 2}, okv[3] = {0, 1, 3};
+    int32_t ov[3] = {0, 1, 3};
+    int64_t i64v[3] = {0, 1, 3};
+    /* caller-owned label tensors: they outlive the graph's resets inside OT_EXPECT_ERROR */
+    lg_tensor *high = lg_tensor_from_data(LG_I32, 1, (int64_t[]){3}, hv);
+    lg_tensor *low = lg_tensor_from_data(LG_I32, 1, (int64_t[]){3}, lv);
+    lg_tensor *ok = lg_tensor_from_data(LG_I32, 1, (int64_t[]){3}, okv);
+    lg_tensor *ok64 = lg_tensor_from_data(LG_I64, 1, (int64_t[]){3}, i64v);
+    lg_tensor *flt = lg_tensor_zeros(LG_F32, 1, (int64_t[]){3});
+    lg_tensor *shortl = lg_tensor_wrap(LG_I32, 1, (int64_t[]){2}, ov);
+    lg_tensor *col = lg_tensor_wrap(LG_I32, 2, (int64_t[]){3, 1}, ov);
     OT_EXPECT_ERROR(g, lg_cross_entropy(g, x, high), LG_ERR_ARG, "lg_cross_entropy", "row 2",
                     "label 4");
     OT_EXPECT_ERROR(g, lg_cross_entropy(g, x, low), LG_ERR_ARG, "lg_cross_entropy", "row 1",
                     "label -1");
     OT_EXPECT_ERROR(g, lg_cross_entropy(g, x, NULL), LG_ERR_ARG, "lg_cross_entropy");
     OT_EXPECT_ERROR(g, lg_cross_entropy(g, NULL, ok), LG_ERR_ARG, "lg_cross_entropy");
+    /* float labels, a short label buffer and an (N,1) column are caught, not misread */
+    OT_EXPECT_ERROR(g, lg_cross_entropy(g, x, flt), LG_ERR_DTYPE, "lg_cross_entropy",
+                    "labels are f32; need i32 or i64");
+    OT_EXPECT_ERROR(g, lg_cross_entropy(g, x, shortl), LG_ERR_SHAPE, "lg_cross_entropy", "(2)",
+                    "need (3)");
+    OT_EXPECT_ERROR(g, lg_cross_entropy(g, x, col), LG_ERR_SHAPE, "lg_cross_entropy", "(3,1)");
     lg_tensor *v = lg_graph_full(g, LG_F64, 1, (int64_t[]){4}, 0);
     OT_EXPECT_ERROR(g, lg_cross_entropy(g, v, ok), LG_ERR_SHAPE, "lg_cross_entropy", "(4)");
     lg_tensor *e = lg_graph_full(g, LG_F64, 2, (int64_t[]){0, 4}, 0);
     OT_EXPECT_ERROR(g, lg_cross_entropy(g, e, ok), LG_ERR_SHAPE, "lg_cross_entropy", "(0,4)");
     assert_non_null(lg_cross_entropy(g, x, ok));
+    /* i64 labels (PyTorch's habit) give the same loss as i32 ones */
+    double l32 = lg_tensor_item(lg_cross_entropy(g, x, ok), 0);
+    assert_true(l32 == lg_tensor_item(lg_cross_entropy(g, x, ok64), 0));
     lg_graph_free(g);
+    lg_tensor *ts[7] = {high, low, ok, ok64, flt, shortl, col};
+    for (int i = 0; i < 7; i++)
+        lg_tensor_free(ts[i]);
 }
 
 /* ---- mse ---- */
@@ -452,7 +483,7 @@ static void test_dropout_rejects_bad_p_rng_and_null(void **state)
 
 static lg_tensor *op_cross_entropy(lg_graph *g, lg_tensor *const *in, const void *p)
 {
-    return lg_cross_entropy(g, in[0], p);
+    return lg_cross_entropy(g, in[0], labels_in(g, lg_tensor_shape(in[0])[0], p));
 }
 static lg_tensor *op_mse(lg_graph *g, lg_tensor *const *in, const void *p)
 {

@@ -43,13 +43,14 @@ lg_status lg_idx_load(const char *path, lg_idx **out);
 void lg_idx_free(lg_idx *idx);
 
 /* A labelled set of n samples. images is an (n, features) f32 tensor, one flattened sample
- * per row (features = 784 for 28x28 images); sample_shape keeps the unflattened shape
- * (e.g. 28, 28) for callers that want it. Everything belongs to the dataset: free it with
- * lg_dataset_free, which also frees `images` (a caller that keeps the tensor sets the field
- * to NULL first and then owns it). */
+ * per row (features = 784 for 28x28 images), and labels an (n) i32 tensor;
+ * sample_shape keeps the unflattened shape (e.g. 28, 28) for callers that want it.
+ * Everything belongs to the dataset: free it with lg_dataset_free, which also frees
+ * `images` and `labels` (a caller that keeps one sets the field to NULL first and then
+ * owns it). A dataset built by hand makes both with lg_tensor_new. */
 typedef struct lg_dataset {
     lg_tensor *images;        /* (n, features) f32; caller-owned through the dataset */
-    int32_t *labels;          /* n entries, each in [0, num_classes) */
+    lg_tensor *labels;        /* (n) i32, each in [0, num_classes); owned like images */
     int64_t n;                /* number of samples */
     int64_t features;         /* elements per sample */
     int sample_ndim;          /* 0 to LG_IDX_MAX_DIMS - 1 */
@@ -99,12 +100,23 @@ int64_t lg_data_num_batches(int64_t n, int64_t batch_size);
  * of perm (sample perm[i] for row i; NULL means 0..n-1), into the caller's x and y. Nothing
  * is allocated. x is a caller-owned f32 or f64 tensor whose first dimension is the batch's
  * row count (batch_size, or what is left for the last batch) and whose other dimensions
- * multiply to d->features, e.g. (rows, 784) or (rows, 28, 28). y receives the rows' labels
- * (rows entries) and may be NULL.
- * Errors: NULL d or x, batch_size < 1, b outside [0, lg_data_num_batches), or a perm entry
- * outside [0, n) (LG_ERR_ARG); x of another shape (LG_ERR_SHAPE). */
+ * multiply to d->features, e.g. (rows, 784) or (rows, 28, 28). y, an i32 or i64 tensor of
+ * shape (rows), receives the rows' labels, ready for lg_cross_entropy; it may be NULL.
+ * Errors: NULL d or x, batch_size < 1, b outside [0, lg_data_num_batches), a perm entry
+ * outside [0, n), or d->labels not an i32 tensor of at least n entries (LG_ERR_ARG; a
+ * view of the first samples may lower n and keep the tensor); x or y of another shape
+ * (LG_ERR_SHAPE); y not i32/i64 (LG_ERR_DTYPE). */
 lg_status lg_dataset_batch(const lg_dataset *d, const int64_t *perm, int64_t batch_size,
-                           int64_t b, lg_tensor *x, int32_t *y);
+                           int64_t b, lg_tensor *x, lg_tensor *y);
+
+/* How many rows of scores (N, C) (f32/f64) have their first maximum at the label's
+ * position (labels: i32/i64 of shape (N)), as a count in *n_correct and a fraction in
+ * *accuracy (NaN for N = 0); either may be NULL. Allocates nothing. The logits of a
+ * graph and the labels from lg_dataset_batch fit as they are.
+ * Errors: NULL scores or labels (LG_ERR_ARG), wrong dtypes (LG_ERR_DTYPE), shapes that
+ * are not (N, C >= 1) and (N) (LG_ERR_SHAPE). */
+lg_status lg_accuracy(const lg_tensor *scores, const lg_tensor *labels, int64_t *n_correct,
+                      double *accuracy);
 
 /* Augmentation: translates each image of the batch x in place by its own random offset
  * (dy, dx), each drawn uniformly from [-max_shift, max_shift], filling the vacated pixels

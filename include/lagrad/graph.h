@@ -55,9 +55,15 @@ int64_t lg_graph_num_ops(const lg_graph *g);
 /* Copies data (numel elements of dt) into a new graph tensor: a constant input. */
 lg_tensor *lg_graph_input(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shape,
                           const void *data);
-/* A graph tensor filled with `value`. */
+/* A graph tensor filled with `value` (for i32/i64, a whole number in range: LG_ERR_ARG). */
 lg_tensor *lg_graph_full(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shape,
                          double value);
+/* Constants that live in the graph (nothing to free): the n x n identity, and the 1-D
+ * [start, start+step, ...) with ceil((stop-start)/step) elements (step != 0, finite
+ * bounds: LG_ERR_ARG; n < 0: LG_ERR_SHAPE). Any dtype. */
+lg_tensor *lg_graph_eye(lg_graph *g, lg_dtype dt, int64_t n);
+lg_tensor *lg_graph_arange(lg_graph *g, lg_dtype dt, double start, double stop,
+                           double step);
 
 /* Reverse mode. Accumulates d(loss)/dx into lg_tensor_grad(x) of every caller-owned leaf
  * x that requires grad and that loss depends on; a leaf that receives no gradient

@@ -59,6 +59,11 @@ lg_tensor *lg_mean(lg_graph *g, lg_tensor *x);
 lg_tensor *lg_sum_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim);
 lg_tensor *lg_mean_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim);
 lg_tensor *lg_max_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim);
+/* The index of the first maximum (minimum) along axis, as an i64 tensor of the reduced
+ * shape; NaN counts as the extremum (the first NaN wins), as in NumPy. No gradient.
+ * An empty axis is LG_ERR_SHAPE. */
+lg_tensor *lg_argmax_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim);
+lg_tensor *lg_argmin_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim);
 lg_tensor *lg_logsumexp(lg_graph *g, lg_tensor *x, int axis, bool keepdim);
 
 /* Normalisation, max-subtracted so logits of 1e4 do not overflow. */
@@ -70,26 +75,54 @@ lg_tensor *lg_layer_norm(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor 
                          double eps);
 
 /* Losses, each reduced to a scalar mean.
- * cross_entropy: logits (N,C), labels[N] in [0,C) (copied; LG_ERR_ARG when outside).
+ * cross_entropy: logits (N,C) and labels, an i32 or i64 tensor of shape (N) with entries
+ * in [0, C): a float label tensor is LG_ERR_DTYPE, another shape LG_ERR_SHAPE, an entry
+ * outside [0, C) LG_ERR_ARG (the message gives the row). The labels are read at the call
+ * (and copied when recorded), so the caller may reuse their buffer right after.
  * mse: mean((a-b)^2), a and b of one shape.
  * bce_with_logits: mean(max(x,0) - x*y + log(1+exp(-|x|))), targets y of x's shape. */
-lg_tensor *lg_cross_entropy(lg_graph *g, lg_tensor *logits, const int32_t *labels);
+lg_tensor *lg_cross_entropy(lg_graph *g, lg_tensor *logits, lg_tensor *labels);
 lg_tensor *lg_mse(lg_graph *g, lg_tensor *a, lg_tensor *b);
 lg_tensor *lg_bce_with_logits(lg_graph *g, lg_tensor *logits, lg_tensor *targets);
 
-/* Shape. reshape keeps numel (one entry may be -1, inferred). transpose swaps the last
- * two axes; permute reorders all axes (perm has ndim entries). Both copy. */
+/* Shape. reshape keeps numel (one entry may be -1, inferred) and is a view; it is the
+ * one op that also takes i32/i64 tensors (reshaping ids or labels). transpose swaps the
+ * last two axes; permute reorders all axes (perm has ndim entries). Both copy. */
 lg_tensor *lg_reshape(lg_graph *g, lg_tensor *x, int ndim, const int64_t *shape);
 lg_tensor *lg_transpose(lg_graph *g, lg_tensor *x);
 lg_tensor *lg_permute(lg_graph *g, lg_tensor *x, const int *perm);
 /* Concatenates n tensors along axis; all other dimensions must agree. */
 lg_tensor *lg_concat(lg_graph *g, lg_tensor *const *xs, int n, int axis);
-/* Elements [start, stop) of axis. */
+/* Elements [start, stop) of axis. A negative bound counts from the end as in Python
+ * (start -1 is the last element; stop -1 drops it); after that, 0 <= start <= stop <= len
+ * or LG_ERR_ARG. */
 lg_tensor *lg_slice(lg_graph *g, lg_tensor *x, int axis, int64_t start, int64_t stop);
+/* x[..., i, ...] along axis, which is dropped: (a, b, c) select axis 1 -> (a, c). i may
+ * be negative (-1 is the last). */
+lg_tensor *lg_select(lg_graph *g, lg_tensor *x, int axis, int64_t i);
 /* Broadcasts x to shape (NumPy rules). */
 lg_tensor *lg_broadcast_to(lg_graph *g, lg_tensor *x, int ndim, const int64_t *shape);
 /* Sums x down to shape, the reverse of broadcasting (the VJP of broadcast_to). */
 lg_tensor *lg_sum_to(lg_graph *g, lg_tensor *x, int ndim, const int64_t *shape);
+
+/* Indexing with integer index tensors (i32 or i64; an entry outside [0, len) of the
+ * indexed axis is LG_ERR_ARG, a float index tensor LG_ERR_DTYPE). Each is differentiable
+ * in x to any order: the gradient is a scatter-add, whose own gradient is the gather.
+ * index_select: numpy's take along axis. idx may have any shape; the result has shape
+ * x[:axis] + idx + x[axis+1:] (rank at most LG_MAX_DIMS), e.g. (5,3) with idx (2,4) on
+ * axis 0 gives (2,4,3). Repeated indices are allowed; their gradients add up.
+ * gather: torch.gather / numpy take_along_axis. idx has x's rank and x's shape except
+ * along axis; y[..., j, ...] = x[..., idx[..., j, ...], ...] and y has idx's shape.
+ * embedding: the rows of weight (V, D) named by ids (any shape S), as an (S..., D)
+ * tensor: index_select(weight, 0, ids), the first layer of every text model. */
+lg_tensor *lg_index_select(lg_graph *g, lg_tensor *x, int axis, lg_tensor *idx);
+lg_tensor *lg_gather(lg_graph *g, lg_tensor *x, int axis, lg_tensor *idx);
+lg_tensor *lg_embedding(lg_graph *g, lg_tensor *weight, lg_tensor *ids);
+/* diagonal: (..., n, m) -> (..., min(n, m)), the main diagonal of each matrix.
+ * diag: (..., n) -> (..., n, n), each vector on the diagonal of a zero matrix.
+ * Differentiable: each one's gradient is the other (rectangular where needed). */
+lg_tensor *lg_diagonal(lg_graph *g, lg_tensor *x);
+lg_tensor *lg_diag(lg_graph *g, lg_tensor *v);
 
 /* Inverted dropout: in training (lg_graph_set_training), each element is zeroed with
  * probability p and the rest scaled by 1/(1-p), with a mask drawn from rng; in
