@@ -12,11 +12,14 @@
 #include <zlib.h>
 #include "lagrad/checkpoint.h"
 #include "../tensor/tensor_impl.h"
+#include "file_impl.h"
 
 /* Largest dimension or offset accepted: JSON numbers arrive as doubles, exact to 2^53. */
 #define MAX_JSON_INT 9007199254740992.0
 /* More dimensions than any real tensor has; bounds the per-tensor shape allocation. */
 #define MAX_NDIM 64
+/* Values (numbers, strings, arrays, objects) in a header: bounds what cJSON allocates. */
+#define MAX_JSON_VALUES (1 << 20)
 /* Bytes read at a time to check the data checksum. */
 #define CRC_CHUNK ((size_t)1 << 20)
 
@@ -221,10 +224,48 @@ static lg_status parse_offsets(const ctx *x, entry *e, const cJSON *v, uint64_t 
     return LG_OK;
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
+static bool utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s++;
+        int more;
+        unsigned min;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xC2 && c <= 0xDF) {
+            more = 1;
+            min = 0x80;
+            c &= 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2;
+            min = 0x800;
+            c &= 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3;
+            min = 0x10000;
+            c &= 0x07;
+        } else {
+            return false;
+        }
+        for (int k = 0; k < more; k++, s++) {
+            if ((*s & 0xC0) != 0x80)
+                return false;
+            c = c << 6 | (*s & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return false;
+    }
+    return true;
+}
+
 static lg_status parse_tensor(const ctx *x, entry *e, const cJSON *item, uint64_t data_len)
 {
     if (!(e->name = dup_str(item->string, &e->name_bytes)))
         return oom(x);
+    if (!utf8_valid((const unsigned char *)e->name))
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s: a tensor name is not valid UTF-8", x->fn,
+                            x->path);
     if (!cJSON_IsObject(item))
         return lg_set_error(LG_ERR_FORMAT, "%s: %s: tensor '%s' is not a JSON object", x->fn,
                             x->path, e->name);
@@ -265,6 +306,10 @@ static lg_status parse_metadata(const ctx *x, const cJSON *m)
         d->value = dup_str(kv->valuestring, &d->value_bytes);
         if (!d->key || !d->value)
             return oom(x);
+        if (!utf8_valid((const unsigned char *)d->key) ||
+            !utf8_valid((const unsigned char *)d->value))
+            return lg_set_error(LG_ERR_FORMAT, "%s: %s: a metadata key or value is not valid "
+                                "UTF-8", x->fn, x->path);
     }
     return LG_OK;
 }
@@ -376,6 +421,11 @@ static lg_status parse_root(const ctx *x, const cJSON *root, uint64_t data_len)
 {
     lg_checkpoint *c = x->c;
     int n = cJSON_GetArraySize(root);
+    int tensors = n - (cJSON_GetObjectItemCaseSensitive(root, "__metadata__") != NULL);
+    if (tensors > LG_CHECKPOINT_MAX_TENSORS)
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s: the header lists %d tensors, more than "
+                            "LG_CHECKPOINT_MAX_TENSORS (%d)", x->fn, x->path, tensors,
+                            LG_CHECKPOINT_MAX_TENSORS);
     if (n > 0) {
         if (!(c->e = lg_malloc(sizeof *c->e * (size_t)n)))
             return oom(x);
@@ -443,6 +493,49 @@ static lg_status verify_checksum(const ctx *x, uint64_t data_len)
     return s;
 }
 
+/* What cJSON would let through but the safetensors format does not (its reference reader
+ * is serde_json into u64 and String), checked on the raw header before cJSON allocates
+ * anything: a UTF-8 byte-order mark; a number that is not a plain non-negative integer
+ * (a sign, a fraction or an exponent: 3.0 would otherwise read as 3); an escaped NUL in a
+ * string ("w\u0000x" would read as "w"); more than MAX_JSON_VALUES values, which bounds
+ * cJSON's allocation (about 64 bytes a value) whatever the header's size. */
+static lg_status scan_header(const ctx *x, const char *b, size_t n)
+{
+    if (n >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0)
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s: the header starts with a UTF-8 byte-order "
+                            "mark", x->fn, x->path);
+    bool in_str = false;
+    uint64_t values = 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = b[i];
+        if (in_str) {
+            if (ch == '"')
+                in_str = false;
+            else if (ch == '\\' && i + 1 < n) {
+                if (b[i + 1] == 'u' && i + 5 < n && memcmp(b + i + 2, "0000", 4) == 0)
+                    return lg_set_error(LG_ERR_FORMAT, "%s: %s: a string in the header holds "
+                                        "an escaped NUL (\\u0000) at byte %zu", x->fn,
+                                        x->path, i);
+                i++; /* the escaped character, which may be a quote */
+            }
+            continue;
+        }
+        if (ch == '"')
+            in_str = true;
+        else if (ch == ',' || ch == '[' || ch == '{')
+            values++;
+        else if (ch == '-' || ch == '+' || ch == '.' ||
+                 ((ch == 'e' || ch == 'E') && i > 0 && b[i - 1] >= '0' && b[i - 1] <= '9'))
+            return lg_set_error(LG_ERR_FORMAT, "%s: %s: the header holds a number that is not "
+                                "a non-negative integer ('%c' at byte %zu)", x->fn, x->path,
+                                ch, i);
+    }
+    if (values > MAX_JSON_VALUES)
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s: the header holds more than %d JSON values",
+                            x->fn, x->path, MAX_JSON_VALUES);
+    return LG_OK;
+}
+
 /* The 8-byte length, then the JSON header, checked before anything is allocated. */
 static lg_status parse_header(const ctx *x, uint64_t file_size)
 {
@@ -473,6 +566,8 @@ static lg_status parse_header(const ctx *x, uint64_t file_size)
     if (s == LG_OK && memchr(buf, '\0', (size_t)n))
         s = lg_set_error(LG_ERR_FORMAT, "%s: %s: the header holds a NUL byte", x->fn,
                          x->path);
+    if (s == LG_OK)
+        s = scan_header(x, buf, (size_t)n);
     cJSON *root = NULL;
     if (s == LG_OK) {
         const char *end = buf;
@@ -508,15 +603,11 @@ static lg_status open_file(const char *path, const char *fn, lg_checkpoint **out
     c->fd = -1;
     ctx x = {fn, path, c};
     lg_status s = LG_OK;
-    struct stat st;
+    uint64_t size = 0;
     if (!(c->path = dup_str(path, &c->path_bytes)))
         s = oom(&x);
-    else if ((c->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(c->fd, &st) != 0)
-        s = lg_set_error(LG_ERR_IO, "%s: %s: cannot open: %s", fn, path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s = lg_set_error(LG_ERR_IO, "%s: %s: not a regular file", fn, path);
-    else
-        s = parse_header(&x, (uint64_t)st.st_size);
+    else if ((c->fd = lg_open_regular(path, fn, &size, &s)) >= 0)
+        s = parse_header(&x, size);
     if (s != LG_OK) {
         lg_checkpoint_close(c);
         return s;

@@ -11,6 +11,7 @@
 #include <zlib.h>
 #include "lagrad/checkpoint.h"
 #include "../tensor/tensor_impl.h"
+#include "file_impl.h"
 
 static const char fn[] = "lg_checkpoint_save";
 
@@ -168,13 +169,17 @@ static void sync_dir(const char *path)
     }
 }
 
-/* Writes the file at tmp, syncs it and renames it to path; removes tmp on failure. */
+/* Writes the file at a fresh temporary name (lg_tmp_create), syncs it and renames it to
+ * path; removes the temporary file on failure. */
 static lg_status write_and_rename(const lg_params *p, const char *prefix, const char *json,
-                                  const char *path, const char *tmp)
+                                  const char *path)
 {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    char *tmp;
+    size_t tmp_bytes;
+    lg_status s;
+    int fd = lg_tmp_create(path, fn, &tmp, &tmp_bytes, &s);
     if (fd < 0)
-        return lg_set_error(LG_ERR_IO, "%s: cannot create %s: %s", fn, tmp, strerror(errno));
+        return s;
     const char *step = NULL;
     if (!write_file(fd, p, prefix, json))
         step = "write";
@@ -191,12 +196,14 @@ static lg_status write_and_rename(const lg_params *p, const char *prefix, const 
     }
     if (step) {
         unlink(tmp);
-        return lg_set_error(LG_ERR_IO, "%s: cannot %s %s%s%s: %s", fn, step, tmp,
-                            *step == 'r' ? " to " : "", *step == 'r' ? path : "",
-                            strerror(err));
+        s = lg_set_error(LG_ERR_IO, "%s: cannot %s %s%s%s: %s", fn, step, tmp,
+                         *step == 'r' ? " to " : "", *step == 'r' ? path : "",
+                         strerror(err));
+    } else {
+        sync_dir(path);
     }
-    sync_dir(path);
-    return LG_OK;
+    lg_free(tmp, tmp_bytes);
+    return s;
 }
 
 lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *prefix,
@@ -221,15 +228,8 @@ lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *p
     if (s == LG_OK && strlen(json) + 7 > LG_CHECKPOINT_MAX_HEADER)
         s = lg_set_error(LG_ERR_UNSUPPORTED, "%s: the header would exceed %d bytes", fn,
                          LG_CHECKPOINT_MAX_HEADER);
-    size_t tmp_bytes = strlen(path) + 32;
-    char *tmp = s == LG_OK ? lg_malloc(tmp_bytes) : NULL;
-    if (s == LG_OK && !tmp)
-        s = lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
-    if (tmp) { /* s is LG_OK here */
-        snprintf(tmp, tmp_bytes, "%s.tmp.%ld", path, (long)getpid());
-        s = write_and_rename(p, prefix, json, path, tmp);
-    }
-    lg_free(tmp, tmp_bytes);
+    if (s == LG_OK)
+        s = write_and_rename(p, prefix, json, path);
     cJSON_free(json);
     return s;
 }

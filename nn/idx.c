@@ -7,11 +7,11 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "lagrad/data.h"
 #include "../tensor/tensor_impl.h"
+#include "file_impl.h"
 
 #define CHUNK ((size_t)1 << 16)       /* bytes read from the file at a time */
 /* The first data buffer when the length is not known (gzip); it doubles as data arrives.
@@ -30,6 +30,7 @@ typedef struct reader {
     bool gz, z_ready, z_end;
     z_stream zs;
     uint64_t produced;    /* decompressed bytes before this read_gz call, all members */
+    uint64_t size;        /* the file's length (a regular file: lg_open_regular) */
 } reader;
 
 /* zlib's allocator hooks route through lg_malloc; zfree gets no size, so it leads the
@@ -143,17 +144,13 @@ static lg_status read_some(reader *r, uint8_t *dst, size_t n, size_t *got)
 /* Opens the file and detects gzip by its magic 1f 8b. */
 static lg_status reader_open(reader *r)
 {
-    r->fd = open(r->path, O_RDONLY);
-    if (r->fd < 0)
-        return lg_set_error(LG_ERR_IO, "%s: %s: cannot open: %s", r->fn, r->path,
-                            strerror(errno));
-    struct stat st;
-    if (fstat(r->fd, &st) == 0 && S_ISDIR(st.st_mode))
-        return lg_set_error(LG_ERR_IO, "%s: %s: is a directory", r->fn, r->path);
+    lg_status s;
+    if ((r->fd = lg_open_regular(r->path, r->fn, &r->size, &s)) < 0)
+        return s;
     if (!(r->in = lg_malloc(CHUNK)))
         return lg_set_error(LG_ERR_OOM, "%s: %s: out of memory", r->fn, r->path);
-    lg_status s = refill(r);
-    while (s == LG_OK && r->in_len < 2 && !r->eof) { /* a pipe may deliver 1 byte */
+    s = refill(r);
+    while (s == LG_OK && r->in_len < 2 && !r->eof) { /* a short read may deliver 1 byte */
         ssize_t k = read(r->fd, r->in + r->in_len, CHUNK - r->in_len);
         if (k < 0 && errno == EINTR)
             continue;
@@ -344,11 +341,10 @@ lg_status lg_idx_load(const char *path, lg_idx **out)
         s = read_header(&r, x);
     }
     size_t known = SIZE_MAX;
-    struct stat st;
-    if (s == LG_OK && !r.gz && fstat(r.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (s == LG_OK && !r.gz) {
         /* A raw regular file: its length must match the header before we allocate. */
         uint64_t hdr = 4 + 4 * (uint64_t)x->ndim;
-        uint64_t size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+        uint64_t size = r.size;
         uint64_t data = size > hdr ? size - hdr : 0;
         if (data != x->bytes) {
             char dt[96];

@@ -100,7 +100,8 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
 }
 
 /* One parameter of n elements of type T: x values, g grads (zeroed once read when
- * c->zero_grad), m and v its state. The
+ * c->zero_grad), m and v its state. A weight decay of 0 adds no term, as in torch.optim
+ * (0 * inf would turn an infinite parameter into NaN; issue 14). The
  * arithmetic runs in T, as torch.optim's does, on restrict pointers with the constants
  * hoisted, so the loops vectorise. Moments below T's smallest normal (TMIN) are flushed to
  * zero: a parameter whose gradient stays 0 (a dead input pixel) decays its moments into
@@ -121,10 +122,10 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
     {                                                                                   \
         const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;            \
         const T damp = (T)(1 - c->dampening);                                           \
-        const bool zero = c->zero_grad;                                                 \
+        const bool zero = c->zero_grad, decay = wd != 0;                                \
         if (mu == 0) {                                                                  \
             for (int64_t i = 0; i < n; i++) {                                           \
-                x[i] -= lr * (g[i] + wd * x[i]);                                        \
+                x[i] -= lr * (decay ? g[i] + wd * x[i] : g[i]);                         \
                 if (zero)                                                               \
                     g[i] = 0;                                                           \
             }                                                                           \
@@ -132,7 +133,7 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
         }                                                                               \
         const T nest = c->nesterov ? mu : 0;                                            \
         for (int64_t i = 0; i < n; i++) {                                               \
-            T d = g[i] + wd * x[i];                                                     \
+            T d = decay ? g[i] + wd * x[i] : g[i];                                      \
             if (zero)                                                                   \
                 g[i] = 0;                                                               \
             T b = first ? d : mu * m[i] + damp * d;                                     \
@@ -149,9 +150,9 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
         const T step = (T)(c->lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2));              \
         const T wd = (T)(c->kind == LG_OPTIM_ADAM ? c->weight_decay : 0);               \
         const T shrink = (T)(c->kind == LG_OPTIM_ADAMW ? 1 - c->lr * c->weight_decay : 1); \
-        const bool zero = c->zero_grad;                                                 \
+        const bool zero = c->zero_grad, decay = wd != 0;                                \
         for (int64_t i = 0; i < n; i++) {                                               \
-            T d = g[i] + wd * x[i];                                                     \
+            T d = decay ? g[i] + wd * x[i] : g[i];                                      \
             if (zero)                                                                   \
                 g[i] = 0;                                                               \
             T mi = b1 * m[i] + (1 - b1) * d;                                            \
@@ -222,6 +223,9 @@ lg_status lg_optim_step(lg_optim *o)
                                 "%s elements after the optimizer was made",
                                 (long long)o->numel[d], (long long)p->block[d].numel,
                                 lg_dtype_name((lg_dtype)d));
+    if (o->steps >= LG_OPTIM_MAX_STEPS)
+        return lg_set_error(LG_ERR_STATE, "lg_optim_step: the step count %lld has reached "
+                            "LG_OPTIM_MAX_STEPS (2^53)", (long long)o->steps);
     o->steps++;
     for (int d = 0; d < 2; d++) {
         if (o->numel[d] < PARALLEL_MIN || omp_get_max_threads() < 2) {

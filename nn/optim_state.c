@@ -1,7 +1,6 @@
 /* Saving and loading an optimizer's state through a safetensors checkpoint. The moments
  * are gathered into a temporary parameter store named after the parameters, which
  * lg_checkpoint_save and lg_checkpoint_load then handle like any other. */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,16 +131,43 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
     return st;
 }
 
-/* The "step" of an open file, or -1 when it is missing or not a non-negative integer. */
+/* The "step" of an open file, or -1 when it is missing or not a canonical decimal in
+ * [0, LG_OPTIM_MAX_STEPS]: digits only (no sign, space or leading zero), so every number
+ * the file supplies is range-checked before use (issue 14: a step of 2^63 - 1 overflowed
+ * at the next update). */
 static long long read_step(const lg_checkpoint *c)
 {
     const char *v = lg_checkpoint_metadata_get(c, STEP_KEY);
-    if (!v || !*v)
+    if (!v || !*v || (v[0] == '0' && v[1]) || strlen(v) > 16)
         return -1;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    return *end || errno || n < 0 ? -1 : n;
+    long long n = 0;
+    for (const char *q = v; *q; q++) {
+        if (*q < '0' || *q > '9')
+            return -1;
+        n = 10 * n + (*q - '0'); /* at most 16 digits: no overflow */
+    }
+    return n <= LG_OPTIM_MAX_STEPS ? n : -1;
+}
+
+/* Every moment read from a file is a number, and every second moment is >= 0, as the
+ * updates make them; anything else would turn the parameters into NaN at the next step. */
+static lg_status check_moments(const lg_params *store, const char *fn, const char *path)
+{
+    for (int i = 0; i < lg_params_count(store); i++) {
+        const lg_tensor *t = lg_params_at(store, i);
+        const char *name = lg_params_name(store, i);
+        size_t len = strlen(name);
+        bool sq = len >= 11 && strcmp(name + len - 11, ".exp_avg_sq") == 0;
+        for (int64_t j = 0; j < t->numel; j++) {
+            double x = t->dtype == LG_F32 ? (double)((const float *)t->data)[j]
+                                          : ((const double *)t->data)[j];
+            if (x != x || (sq && x < 0))
+                return lg_set_error(LG_ERR_FORMAT, "%s: %s: tensor '%s' element %lld is %g; "
+                                    "a moment must be a number%s", fn, path, name, (long long)j,
+                                    x, sq ? " >= 0" : "");
+        }
+    }
+    return LG_OK;
 }
 
 lg_status lg_optim_load(lg_optim *o, const char *path)
@@ -174,6 +200,8 @@ lg_status lg_optim_load(lg_optim *o, const char *path)
                           fn, path, lg_checkpoint_count(c), want);
     for (int i = 0; st == LG_OK && i < want; i++)
         st = lg_checkpoint_read(c, lg_params_name(store, i), lg_params_at(store, i));
+    if (st == LG_OK)
+        st = check_moments(store, fn, path);
     if (st == LG_OK) {
         copy_state(o, &s, store, false);
         o->steps = steps;

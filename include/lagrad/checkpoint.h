@@ -17,6 +17,10 @@ extern "C" {
 
 /* Largest JSON header lagrad accepts, in bytes (the limit of the reference reader). */
 #define LG_CHECKPOINT_MAX_HEADER 100000000
+/* Most tensors in one file lagrad opens (and at most 2^20 JSON values in its header), so
+ * that opening a hostile header costs at most a few hundred MB; a model with more tensors
+ * is saved in several files by prefix. */
+#define LG_CHECKPOINT_MAX_TENSORS 65536
 
 /* The "__metadata__" key under which lg_checkpoint_save stores the CRC-32 (zlib's crc32,
  * the same as Python's zlib.crc32) of the whole data section, the bytes after the header,
@@ -31,12 +35,15 @@ extern "C" {
  * is NULL or "") to `path`, in the order they were added. meta holds n_meta key/value
  * pairs of strings (meta[2i] is a key, meta[2i+1] its value) for "__metadata__"; meta
  * may be NULL when n_meta is 0. The key LG_CHECKPOINT_CRC_KEY is added after them.
- * The file is written to "<path>.tmp.<pid>", flushed to disk (fsync), then renamed over
- * path, so a crash or SIGKILL at any point of the save leaves at path either the old
- * file or the new one, complete, never a mix (tests/test_checkpoint_crash.c). A process
- * killed before the rename leaves its "<path>.tmp.<pid>" behind: nothing reads it, a
- * later save from a process with the same pid truncates and reuses it, and it can be
- * deleted at any time. Two threads of one process must not save to the same path at once.
+ * The file is written to a new temporary file "<path>.tmp.XXXXXX" in the same folder (six
+ * random characters, created with O_CREAT|O_EXCL|O_NOFOLLOW, so a file or symlink planted
+ * at any name is never opened or written through), flushed to disk (fsync), then renamed
+ * over path, so a crash or SIGKILL at any point of the save leaves at path either the old
+ * file or the new one, complete, never a mix (tests/test_checkpoint_crash.c). The rename
+ * replaces path itself: if path is a symlink, the link is replaced, its target untouched.
+ * A process killed before the rename leaves its "<path>.tmp.XXXXXX" behind: nothing reads
+ * it, and it can be deleted at any time. Saves from several threads or processes to one
+ * path do not corrupt each other; the last rename wins.
  * Errors: NULL p or path, a non-empty prefix that matches nothing, a parameter named
  * "__metadata__", a duplicate or NULL metadata key/value, or the reserved key
  * LG_CHECKPOINT_CRC_KEY in meta (LG_ERR_ARG); out of memory;
@@ -70,13 +77,20 @@ typedef struct lg_checkpoint lg_checkpoint;
  * together cover the data section exactly (no holes or trailing bytes, as the format
  * requires). Names are unique; "__metadata__", if present, maps strings to strings. When it holds
  * LG_CHECKPOINT_CRC_KEY, the data section is read once to check it.
+ * The header is held to the format's own strictness: a UTF-8 byte-order mark is refused;
+ * numbers are plain non-negative integers (no sign, fraction or exponent: [3.0] and [-0]
+ * are errors); at most LG_CHECKPOINT_MAX_TENSORS tensors and 2^20 JSON values.
+ * Accepted names (of tensors, and metadata keys and values): any string of valid UTF-8
+ * (RFC 3629: no overlong forms, no lone surrogates, escaped or raw) that holds no NUL,
+ * escaped (\u0000) or raw; "__metadata__" is the metadata, never a tensor.
  * *out gets the reader (close it with lg_checkpoint_close), or NULL on error.
  * What a hostile file can do: nothing beyond an error status. Every allocation is bounded
  * by the file's length (the header buffer by the header length, itself checked against
  * the file size; the tensor tables by the number of JSON members), and no read goes
  * outside the ranges checked against the file size. tests/fuzz/ fuzzes this reader.
- * Errors: NULL argument (LG_ERR_ARG); the file cannot be opened, is not a regular file,
- * or a read fails (LG_ERR_IO); any violation above, or a checksum that is malformed or
+ * Errors: NULL argument (LG_ERR_ARG); the file cannot be opened, is not a regular file
+ * (a FIFO, directory, device or socket is refused without blocking), or a read fails
+ * (LG_ERR_IO); any violation above, or a checksum that is malformed or
  * does not match the data (LG_ERR_FORMAT, the message naming the file and what is wrong,
  * for a checksum the expected and the computed value); a dtype the safetensors format
  * does not define, or whose size lagrad does not know (LG_ERR_UNSUPPORTED); out of

@@ -79,10 +79,16 @@ typedef struct lg_optim lg_optim;
  * out of memory. */
 lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c);
 void lg_optim_free(lg_optim *o);
+/* The most steps an optimizer takes: 2^53, where a step count stops being exact as the
+ * double that Adam's bias correction b^t uses. lg_optim_load refuses a larger "step". */
+#define LG_OPTIM_MAX_STEPS ((int64_t)1 << 53)
+
 /* One update of every trainable parameter from its gradient (with zero_grad, the gradient
  * is zeroed too). Frozen parameters and their gradients are left alone. All threads share
- * the work, split by element, so the result does not depend on the thread count.
- * Allocates nothing. */
+ * the work, split by element, so the result does not depend on the thread count. A weight
+ * decay of 0 adds no term (an infinite parameter stays infinite, as in torch.optim).
+ * Allocates nothing. Errors: NULL (LG_ERR_ARG); a store that grew since lg_optim_new, or
+ * LG_OPTIM_MAX_STEPS steps taken (LG_ERR_STATE). */
 lg_status lg_optim_step(lg_optim *o);
 /* For schedules: the learning rate of the next step. */
 lg_status lg_optim_set_lr(lg_optim *o, double lr);
@@ -101,7 +107,10 @@ int64_t lg_optim_steps(const lg_optim *o);
  * whole file through one open handle into a copy before it changes anything.
  * Errors: NULL argument or a reserved metadata key (LG_ERR_ARG); a store that grew since
  * lg_optim_new (LG_ERR_STATE); a file with other tensors than the state's (LG_ERR_FORMAT);
- * a file for another optimizer kind, or without a valid "step" (LG_ERR_FORMAT); a missing
+ * a file for another optimizer kind, or without a valid "step" (LG_ERR_FORMAT: the step
+ * must be written as decimal digits, "0" or without leading zeros, no sign or space, at
+ * most LG_OPTIM_MAX_STEPS); a moment that is NaN, or a negative or NaN exp_avg_sq
+ * (LG_ERR_FORMAT, naming the tensor and the element); a missing
  * tensor or a shape/dtype that differs from the store's (the message names the tensor);
  * everything lg_checkpoint_save/lg_checkpoint_load report. */
 lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *meta,
