@@ -24,15 +24,18 @@ lg_tensor *lg_reshape(lg_graph *g, lg_tensor *x, int ndim, const int64_t *shape)
         else if (s[i] < 0)
             return lg_fail(g, LG_ERR_SHAPE, "lg_reshape: bad target shape %s",
                            lg_shape_str(ndim, shape).s);
-        else
-            known *= s[i];
+        else if (__builtin_mul_overflow(known, s[i], &known))
+            return lg_fail(g, LG_ERR_SHAPE, "lg_reshape: target shape %s has too many "
+                           "elements", lg_shape_str(ndim, shape).s);
     }
     if (infer >= 0)
         s[infer] = known ? x->numel / known : 0;
+    /* No overflow (issue 14): {2^32, 2^32} must be a clear error, not undefined. */
     int64_t total = 1;
+    bool over = false;
     for (int i = 0; i < ndim; i++)
-        total *= s[i];
-    if (total != x->numel)
+        over |= __builtin_mul_overflow(total, s[i], &total);
+    if (over || total != x->numel)
         return lg_fail(g, LG_ERR_SHAPE, "lg_reshape: cannot reshape %s to %s", lg_tshape(x).s,
                        lg_shape_str(ndim, shape).s);
     lg_tensor *y = lg_graph_view(g, x, ndim, s);
