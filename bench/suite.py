@@ -357,6 +357,47 @@ def others(b, a, torch):
     return notes
 
 
+def curvature(b, a, torch):
+    """Issue 17: one HVP over the whole store against one gradient of the same loss
+    (bench/hvp, and bench/sharpness_torch.py --hvp-only), then examples/sharpness against its
+    PyTorch twin on fewer steps (power iteration there, 20 HVPs per estimate)."""
+    n, reps = (500, 3) if a.quick else (5000, 10)
+    lg = ([f"{b}/bench/hvp", "--n", str(n), "--reps", str(reps), "--threads", "2"],
+          {"OMP_WAIT_POLICY": "PASSIVE"})
+    pt = ([PY, "bench/sharpness_torch.py", "--hvp-only", str(reps), "--n", str(n),
+           "--threads", "2", "--data", a.data], {"OMP_WAIT_POLICY": "PASSIVE"})
+    res = alternate(a.rounds, lg, pt) if torch else alternate(a.rounds, lg)
+    lr = med(res[0], "ratio")
+    tr = med(res[1], "ratio") if torch else None
+    row(f"HVP cost / gradient cost, tanh MLP 784-200-200-10 f32, N = {n}, 2 threads", lr, tr,
+        "x", lr, "<= 2.5", lr <= 2.5,
+        f"lagrad HVP {1e3 * med(res[0], 'hvp_s'):.0f} ms, gradient "
+        f"{1e3 * med(res[0], 'grad_s'):.0f} ms" + (
+            f"; pytorch HVP {1e3 * med(res[1], 'hvp_s'):.0f} ms, gradient "
+            f"{1e3 * med(res[1], 'grad_s'):.0f} ms (reference column: its ratio)" if torch
+            else ""))
+    steps = 20 if a.quick else 300
+    tmp = tempfile.mkdtemp()
+    common = ["--steps", str(steps), "--every", "100", "--data", a.data, "--threads", "2",
+              "--n", str(n)]
+    lv, tv = [], []
+    for _ in range(a.rounds):
+        out = run([f"{b}/examples/sharpness", "--csv", f"{tmp}/s.csv", "--png", ""] + common,
+                  {"OMP_WAIT_POLICY": "PASSIVE"})
+        lv.append(float(kv(out, "RESULT ")["seconds"]))
+        if torch:
+            tv.append(last_json(run([PY, "bench/sharpness_torch.py"] + common,
+                                    {"OMP_WAIT_POLICY": "PASSIVE"}))["seconds"])
+    shutil.rmtree(tmp, ignore_errors=True)
+    l = statistics.median(lv)
+    t = statistics.median(tv) if tv else None
+    r = l / t if t else None
+    row(f"examples/sharpness, N = {n}, {steps} steps + {steps // 100 + 1} sharpness estimates, "
+        "eta 0.04, 2 threads, vs bench/sharpness_torch.py", l, t, "s", r, "<= 0.5",
+        r <= 0.5 if r else None, "ratio = lagrad / pytorch; lagrad: Lanczos warm-started "
+        "from the last top eigenvector (tol 1e-3); pytorch: power iteration, 20 HVPs")
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -391,6 +432,7 @@ def main():
     linalg(b, a, torch)
     scaling(b, a, torch)
     anomaly(b, a)
+    curvature(b, a, torch)
     notes = others(b, a, torch)
     if not torch:
         notes.append("pytorch not installed (apt-get install python3-torch): no reference")
