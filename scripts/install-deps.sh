@@ -2,9 +2,10 @@
 # Installs lagrad's build and test dependencies from Debian's packages, if any is
 # missing. Non-interactive; uses sudo when not root. Safe to run again.
 # python3-numpy lets the numpy cross-check and interop tests run instead of skipping.
+# gnuplot-nox draws the examples' PNG plots (examples/sharpness calls it).
 set -euo pipefail
 
-PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev zlib1g-dev python3-numpy)
+PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev zlib1g-dev python3-numpy gnuplot-nox)
 # --dev adds the tools of the hardening checks: clang (libFuzzer, scripts/fuzz.sh) and
 # valgrind (scripts/valgrind-examples.sh). --mpi adds OpenMPI, for the optional MPI module
 # (dist/, scripts/test-dist.sh). The flags combine.

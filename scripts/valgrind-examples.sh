@@ -45,11 +45,12 @@ settings() {
     lora_finetune) echo "--data $DATA --quick --pretrain-epochs 1 --epochs 1 --train-limit 2000 --test-limit 400" ;;
     mnist)         echo "--data $DATA --epochs 1 --train-limit 500 --test-limit 200 --threads 2 --csv $OUT/mnist.csv --checkpoint $OUT/mnist.safetensors" ;;
     pca)           echo "--data $DATA --n 500 --out $OUT" ;;
+    sharpness)     echo "--data $DATA --n 100 --hidden 16 --steps 4 --every 2 --max-iter 5 --csv $OUT/sharpness.csv --png $OUT/sharpness.png" ;;
     svd_compress)  echo "--data $DATA --out $OUT" ;;
     *)             return 1 ;;
   esac
 }
-needs_data() { case $1 in cnn|lora_finetune|mnist|pca|svd_compress) return 0 ;; *) return 1 ;; esac; }
+needs_data() { case $1 in cnn|lora_finetune|mnist|pca|sharpness|svd_compress) return 0 ;; *) return 1 ;; esac; }
 
 # run_one NAME ARGS...: one example under memcheck; its verdict goes to $OUT/NAME.verdict.
 run_one() {
