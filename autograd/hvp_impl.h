@@ -4,7 +4,7 @@
 
 #include "graph_impl.h"
 
-#define LG_HVP_MAX_INPUTS 16
+#define LG_HVP_MAX_INPUTS LG_FN_MAX_INPUTS
 
 /* Inputs are non-NULL and caller-owned; when like is given, like[i] matches input i in
  * dtype and shape. Sets the thread-local error message. */

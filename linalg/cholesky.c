@@ -38,9 +38,9 @@ lg_tensor *lg_cholesky(lg_graph *g, lg_tensor *a)
                           ? LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, l->data, ld)
                           : LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, l->data, ld);
     if (info > 0)
-        return lg_fail(g, LG_ERR_NOT_SPD, "%s: matrix is not positive definite: the leading "
-                       "minor of order %d (up to row %d) is not", name, (int)info,
-                       (int)info - 1);
+        return lg_fail(g, LG_ERR_NOT_SPD, "%s: matrix is not positive definite: its leading "
+                       "minor of order %d (rows and columns 0 to %d) is not positive", name,
+                       (int)info, (int)info - 1);
     if (info < 0)
         return lg_fail(g, LG_ERR_ARG, "%s: potrf rejected argument %d", name, (int)-info);
     la_zero_triangle(l->dtype, n, l->data, true);

@@ -57,7 +57,7 @@ lg_tensor *lg_pinv(lg_graph *g, lg_tensor *a, double rcond)
 }
 
 #define GELSD(T, pre, work, lwork, iw)                                                      \
-    pre##gelsd_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)k, (T *)ab,  \
+    pre##gelsd_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)n, (lapack_int)kr, (T *)ab, \
                     lda, (T *)bb, ldb, (T *)s->data, (T)rc, &rank, (T *)work, lwork, iw)
 
 lg_status lg_lstsq(lg_graph *g, lg_tensor *a, lg_tensor *b, double rcond, lg_lstsq_result *out)
@@ -74,10 +74,14 @@ lg_status lg_lstsq(lg_graph *g, lg_tensor *a, lg_tensor *b, double rcond, lg_lst
         return g->status;
     lg_dtype dt = a->dtype;
     int64_t m = a->shape[0], n = a->shape[1], k = b->ndim == 2 ? b->shape[1] : 1;
+    /* B (m, 0): numpy answers an empty (n, 0) solution with A's rank and singular values;
+     * gelsd refuses nrhs = 0 (and OpenBLAS would print about it), so it solves one zero
+     * column that nothing reads back. */
+    int64_t kr = k > 0 ? k : 1;
     int64_t mn = m < n ? m : n, ld = m > n ? m : n, ts[2] = {n, m};
     lapack_int lda = (lapack_int)(m > 0 ? m : 1), ldb = (lapack_int)(ld > 0 ? ld : 1), rank = 0;
     lg_tensor *at = lg_graph_tensor(g, dt, 2, ts), *s = lg_graph_tensor(g, dt, 1, &mn);
-    void *bb = la_alloc(g, dt, ld * k, name);
+    void *bb = la_alloc(g, dt, ld * kr, name);
     int64_t xs[2] = {n, k};
     lg_tensor *x = lg_graph_tensor(g, dt, b->ndim, xs);
     if (!at || !s || !bb || !x)
@@ -85,7 +89,7 @@ lg_status lg_lstsq(lg_graph *g, lg_tensor *a, lg_tensor *b, double rcond, lg_lst
     void *ab = at->data;
     /* gelsd wants A and B column-major: A's transpose as stored, B column by column. */
     la_transpose_into(dt, m, n, a->data, ab);
-    g->be->fill(dt, ld * k, bb, 0.0);
+    g->be->fill(dt, ld * kr, bb, 0.0);
     for (int64_t i = 0; i < m; i++)
         for (int64_t c = 0; c < k; c++)
             lg_store(bb, dt, c * ld + i, lg_load(b->data, dt, i * k + c));

@@ -7,7 +7,7 @@
 
 lg_tensor *lg_norm_l0(lg_graph *g, lg_tensor *x)
 {
-    if (!lg_check_inputs(g, "lg_norm_l0", 1, &x))
+    if (!lg_check_inputs(g, "lg_norm_l0", 1, &x) || !la_check_finite(g, "lg_norm_l0", "x", x))
         return NULL;
     double c = 0;
     for (int64_t i = 0; i < x->numel; i++)
@@ -17,7 +17,7 @@ lg_tensor *lg_norm_l0(lg_graph *g, lg_tensor *x)
 
 lg_tensor *lg_norm_l1(lg_graph *g, lg_tensor *x)
 {
-    if (!lg_check_inputs(g, "lg_norm_l1", 1, &x))
+    if (!lg_check_inputs(g, "lg_norm_l1", 1, &x) || !la_check_finite(g, "lg_norm_l1", "x", x))
         return NULL;
     return lg_sum(g, lg_abs(g, x));
 }
@@ -34,7 +34,7 @@ static const lg_op NORM2 = {"lg_norm_l2", norm2_vjp};
 
 lg_tensor *lg_norm_l2(lg_graph *g, lg_tensor *x)
 {
-    if (!lg_check_inputs(g, NORM2.name, 1, &x))
+    if (!lg_check_inputs(g, NORM2.name, 1, &x) || !la_check_finite(g, NORM2.name, "x", x))
         return NULL;
     if (x->numel > INT32_MAX)
         return lg_fail(g, LG_ERR_UNSUPPORTED, "lg_norm_l2: %s has too many elements",
@@ -52,7 +52,7 @@ lg_tensor *lg_norm_l2(lg_graph *g, lg_tensor *x)
 
 lg_tensor *lg_norm_linf(lg_graph *g, lg_tensor *x)
 {
-    if (!lg_check_inputs(g, "lg_norm_linf", 1, &x))
+    if (!lg_check_inputs(g, "lg_norm_linf", 1, &x) || !la_check_finite(g, "lg_norm_linf", "x", x))
         return NULL;
     if (x->numel == 0)
         return lg_fail(g, LG_ERR_SHAPE, "lg_norm_linf: %s is empty", lg_tshape(x).s);
@@ -102,7 +102,13 @@ lg_tensor *lg_norm_nuclear(lg_graph *g, lg_tensor *a)
 lg_tensor *lg_cond(lg_graph *g, lg_tensor *a)
 {
     lg_tensor *s = svals(g, "lg_cond", a);
-    return s ? lg_div(g, element(g, s, 0), element(g, s, s->numel - 1)) : NULL;
+    if (!s)
+        return NULL;
+    /* σmin = 0 (a zero matrix too, where σmax / σmin would be 0/0): +inf as promised,
+     * a constant, since the ratio has no derivative there */
+    if (lg_load(s->data, s->dtype, s->numel - 1) == 0.0)
+        return lg_scalar_const(g, a->dtype, INFINITY);
+    return lg_div(g, element(g, s, 0), element(g, s, s->numel - 1));
 }
 
 lg_tensor *lg_trace(lg_graph *g, lg_tensor *a)
@@ -148,7 +154,8 @@ lg_tensor *lg_cosine_similarity(lg_graph *g, lg_tensor *a, lg_tensor *b, double 
 {
     const char *name = "lg_cosine_similarity";
     lg_tensor *in[2] = {a, b};
-    if (!lg_check_inputs(g, name, 2, in) || !lg_check_same_dtype(g, name, 2, in))
+    if (!lg_check_inputs(g, name, 2, in) || !lg_check_same_dtype(g, name, 2, in) ||
+        !la_check_finite(g, name, "a", a) || !la_check_finite(g, name, "b", b))
         return NULL;
     if (!(eps > 0))
         return lg_fail(g, LG_ERR_ARG, "%s: eps must be > 0, got %g", name, eps);

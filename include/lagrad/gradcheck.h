@@ -45,8 +45,8 @@ typedef struct lg_gradcheck_report {
     char msg[256];
 } lg_gradcheck_report;
 
-/* Checks f at `inputs` (n caller-owned LG_F64 tensors; their values are perturbed and
- * restored). opts may be NULL for the defaults, report may be NULL.
+/* Checks f at `inputs` (n caller-owned LG_F64 tensors, n <= LG_FN_MAX_INPUTS; their
+ * values are perturbed and restored). opts may be NULL for the defaults, report may be NULL.
  * Returns LG_OK when every check passes, LG_ERR_NUMERIC when one fails (report says
  * where), LG_ERR_DTYPE for non-f64 inputs, LG_ERR_ARG for NULLs, or the error f's graph
  * reported. */

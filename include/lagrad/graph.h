@@ -95,9 +95,14 @@ lg_status lg_grad(lg_graph *g, lg_tensor *out, const lg_tensor *seed, int n,
 /* A scalar function of n input tensors, recorded on g. Returns NULL on error. */
 typedef lg_tensor *(*lg_fn)(lg_graph *g, lg_tensor *const *inputs, int n, void *ctx);
 
+/* The most input tensors lg_hvp and lg_gradcheck take (LG_ERR_ARG above it). A model
+ * with more parameter tensors keeps them in one lg_params store: its contiguous blocks
+ * make few inputs. */
+#define LG_FN_MAX_INPUTS 16
+
 /* Hessian-vector product of the scalar f at `inputs` along `v` (n tensors, shapes of
- * the inputs). Writes H v into the caller-owned tensors `hv`. Uses double backward,
- * exact up to rounding. Inputs need not require grad. */
+ * the inputs, 1 <= n <= LG_FN_MAX_INPUTS). Writes H v into the caller-owned tensors
+ * `hv`. Uses double backward, exact up to rounding. Inputs need not require grad. */
 lg_status lg_hvp(lg_fn f, void *ctx, lg_tensor *const *inputs, int n,
                  lg_tensor *const *v, lg_tensor *const *hv);
 

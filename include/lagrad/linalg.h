@@ -6,12 +6,19 @@
  * Errors, kept on g as for every op (lg_graph_status / lg_graph_errmsg):
  *   LG_ERR_SHAPE   not a matrix, not square where square is needed, A/B shapes differ;
  *   LG_ERR_DTYPE   inputs of different dtypes;
- *   LG_ERR_NUMERIC NaN or Inf anywhere in an input (checked before LAPACK runs),
- *                  not symmetric (eigh), or a gradient that is undefined (see eigh/svd);
+ *   LG_ERR_NUMERIC NaN or Inf anywhere in an input, not symmetric (eigh), or a gradient
+ *                  that is undefined (see eigh/svd);
  *   LG_ERR_NOT_SPD, LG_ERR_SINGULAR, LG_ERR_NO_CONVERGE from LAPACK's info > 0, with
  *                  the failing index in the message (0-based).
  * LAPACK workspace comes from the graph's arena: after a first step, a step that runs the
- * same ops allocates nothing. */
+ * same ops allocates nothing.
+ *
+ * NaN policy, one rule for every function here: an input holding NaN or Inf anywhere is
+ * refused with LG_ERR_NUMERIC, and the message gives the flat index and the value. This
+ * holds for the LAPACK-backed functions (whose results on such input are undefined) and
+ * for the ones lagrad computes itself (vector norms, Frobenius, trace, cosine), so a
+ * NaN off the diagonal is refused by lg_trace too. The elementwise ops of ops.h, by
+ * contrast, propagate NaN as IEEE arithmetic does. */
 #ifndef LAGRAD_LINALG_H
 #define LAGRAD_LINALG_H
 
