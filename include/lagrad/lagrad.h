@@ -14,5 +14,6 @@
 #include "linalg.h"
 #include "conv.h"
 #include "curvature.h"
+#include "text.h"
 
 #endif
