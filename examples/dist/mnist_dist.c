@@ -8,6 +8,9 @@
  * folder (on a cluster: a copy on each machine or a shared file system).
  *   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
  *     mpirun -np 2 --oversubscribe build-dist/examples/dist/mnist_dist --epochs 2
+ * --model cnn trains examples/cnn's network (examples/cnn_model.h) instead; its batch norm
+ * keeps per-rank statistics (include/lagrad/dist.h), so it is not equal to one process,
+ * and the checkpoint holds rank 0's running statistics.
  * The data is read with lg_idx_load and the loss is log-softmax against one-hot rows, so
  * the example stands on the lower-level API alone. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -17,12 +20,13 @@
 #include <string.h>
 #include <time.h>
 #include "lagrad/dist.h"
+#include "../cnn_model.h"
 
 #define LAYERS 3
 static const int64_t WIDTHS[LAYERS + 1] = {784, 256, 128, 10};
 
 typedef struct options {
-    const char *data, *csv, *ckpt;
+    const char *data, *csv, *ckpt, *model;
     int epochs, batch, threads, resume, shift, stop_after;
     int64_t train_limit, test_limit;
     double lr;
@@ -52,6 +56,7 @@ static void usage(void)
     printf("usage: mpirun -np N mnist_dist [--data DIR] [--epochs N] [--batch N] [--lr X]\n"
            "       [--threads N] [--seed N] [--csv FILE] [--checkpoint FILE] [--resume]\n"
            "       [--train-limit N] [--test-limit N] [--shift N] [--stop-after N]\n"
+           "       [--model mlp|cnn]\n"
            "  the flags of examples/mnist; --batch is the global batch (split over the N\n"
            "  processes), --threads the OpenMP threads of each process. Defaults: 15 epochs,\n"
            "  batch 128, Adam lr 1e-3 cosine, shift 1, 1 thread, seed 42, data\n"
@@ -86,6 +91,7 @@ static int parse(int argc, char **argv, options *o, int rank, int size)
         else if (!strcmp(a, "--test-limit")) o->test_limit = atoll(v);
         else if (!strcmp(a, "--shift")) o->shift = atoi(v);
         else if (!strcmp(a, "--stop-after")) o->stop_after = atoi(v);
+        else if (!strcmp(a, "--model")) o->model = v;
         else goto bad;
         i++;
         continue;
@@ -96,10 +102,12 @@ static int parse(int argc, char **argv, options *o, int rank, int size)
     }
     if (o->epochs < 1 || o->batch < size || o->threads < 1 || !(o->lr > 0) ||
         o->train_limit < 0 || o->test_limit < 0 || o->shift < 0 || o->shift > 13 ||
-        o->stop_after < 0) {
+        o->stop_after < 0 || (strcmp(o->model, "mlp") && strcmp(o->model, "cnn")) ||
+        (!strcmp(o->model, "cnn") && o->batch < 2 * size)) {
         if (rank == 0)
             fprintf(stderr, "mnist_dist: need epochs and threads >= 1, batch >= the %d "
-                    "processes, lr > 0, limits and --stop-after >= 0, shift in [0, 13]\n", size);
+                    "processes (2 per process with --model cnn: batch norm), lr > 0, limits "
+                    "and --stop-after >= 0, shift in [0, 13], --model mlp or cnn\n", size);
         return 1;
     }
     return 0;
@@ -202,7 +210,7 @@ static lg_params *make_model(mlp *m, uint64_t seed)
     return p;
 }
 
-static lg_tensor *forward(lg_graph *g, const mlp *m, lg_tensor *x)
+static lg_tensor *mlp_forward(lg_graph *g, const mlp *m, lg_tensor *x)
 {
     lg_tensor *h = x;
     for (int k = 0; k < LAYERS; k++) {
@@ -232,6 +240,7 @@ typedef struct trainer {
     const options *o;
     lg_dist *d;
     mlp m;
+    cnn_model cnn;         /* with --model cnn */
     lg_params *p;
     lg_optim *opt;
     lg_graph *g;
@@ -242,6 +251,11 @@ typedef struct trainer {
     double background;
     char optim_path[4200];
 } trainer;
+
+static lg_tensor *forward(trainer *t, lg_tensor *x)
+{
+    return t->cnn.p ? cnn_model_forward(t->g, &t->cnn, x) : mlp_forward(t->g, &t->m, x);
+}
 
 /* One epoch of global batches (the last partial one dropped, as examples/mnist does);
  * *loss and *acc are over all ranks. 0 on success. */
@@ -271,7 +285,7 @@ static int train_epoch(trainer *t, const split *train, int64_t *step, int64_t to
             t->rng.counter += (uint64_t)(2 * sh.global_rows);
         }
         lg_graph_reset(t->g);
-        lg_tensor *logits = forward(t->g, &t->m, t->x);
+        lg_tensor *logits = forward(t, t->x);
         lg_tensor *ls = lg_log_softmax(t->g, logits, 1);
         lg_tensor *l = lg_neg(t->g, lg_mean(t->g, lg_sum_axis(t->g, lg_mul(t->g, ls, t->onehot),
                                                               1, false)));
@@ -302,17 +316,20 @@ static double evaluate(trainer *t, const split *test)
     int k = lg_dist_rank(t->d), n = lg_dist_size(t->d);
     int64_t lo = test->n * k / n, hi = test->n * (k + 1) / n;
     double c[2] = {0, (double)test->n};
+    int64_t chunk = t->cnn.p ? 250 : 1000; /* the arena keeps the largest chunk's peak */
     bool prev = lg_graph_set_grad_enabled(t->g, false);
-    for (int64_t start = lo; start < hi; start += 1000) {
-        int64_t rows = hi - start < 1000 ? hi - start : 1000;
+    bool prev_train = lg_graph_set_training(t->g, false); /* batch norm: running stats */
+    for (int64_t start = lo; start < hi; start += chunk) {
+        int64_t rows = hi - start < chunk ? hi - start : chunk;
         lg_graph_reset(t->g);
         lg_tensor *x = lg_graph_input(t->g, LG_F32, 2, (int64_t[]){rows, 784},
                                       test->x + start * 784);
-        lg_tensor *logits = forward(t->g, &t->m, x);
+        lg_tensor *logits = forward(t, x);
         if (!logits)
             break;
         c[0] += (double)count_correct(logits, test->y + start, rows);
     }
+    lg_graph_set_training(t->g, prev_train);
     lg_graph_set_grad_enabled(t->g, prev);
     lg_status s = lg_dist_agree(t->d, lg_graph_status(t->g));
     if (s == LG_OK)
@@ -461,7 +478,10 @@ static int train_main(const options *o, lg_dist *d)
     t.background = standardize(&train, &test);
     snprintf(t.optim_path, sizeof t.optim_path, "%s.optim", o->ckpt);
     lg_rng_init(&t.rng, o->seed + 1);
-    t.p = make_model(&t.m, o->seed);
+    if (!strcmp(o->model, "cnn"))
+        t.p = cnn_model_init(&t.cnn, o->seed, "mnist_dist") ? NULL : t.cnn.p;
+    else
+        t.p = make_model(&t.m, o->seed);
     lg_optim_config c = lg_optim_defaults(LG_OPTIM_ADAM);
     c.lr = o->lr;
     c.zero_grad = true; /* the update clears each gradient in its own pass */
@@ -478,9 +498,10 @@ static int train_main(const options *o, lg_dist *d)
     if (lg_dist_agree(d, s) != LG_OK || lg_dist_broadcast_params(d, t.p) != LG_OK)
         goto done;
     if (rank == 0)
-        printf("fashion-mnist: %lld train / %lld test samples, MLP 784-256-128-10 (%lld "
-               "parameters), global batch %d over %d processes x %d thread(s), Adam lr %g "
-               "cosine, shift %d\n", (long long)train.n, (long long)test.n,
+        printf("fashion-mnist: %lld train / %lld test samples, %s (%lld parameters), "
+               "global batch %d over %d processes x %d thread(s), Adam lr %g cosine, shift "
+               "%d\n", (long long)train.n, (long long)test.n,
+               t.cnn.p ? "CNN (examples/cnn_model.h)" : "MLP 784-256-128-10",
                (long long)lg_params_numel(t.p, true), o->batch, n, o->threads, o->lr, o->shift);
     status = run(&t, &train, &test);
 done:
@@ -508,7 +529,7 @@ int main(int argc, char **argv)
     }
     options o = {.data = "/usr/share/datasets/fashion-mnist", .csv = "mnist_dist_curves.csv",
                  .ckpt = "mnist_dist.safetensors", .epochs = 15, .batch = 128, .threads = 1,
-                 .shift = 1, .lr = 1e-3, .seed = 42};
+                 .shift = 1, .lr = 1e-3, .seed = 42, .model = "mlp"};
     int status = parse(argc, argv, &o, lg_dist_rank(d), lg_dist_size(d));
     if (!status)
         status = train_main(&o, d);
