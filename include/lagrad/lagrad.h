@@ -14,6 +14,8 @@
 #include "linalg.h"
 #include "conv.h"
 #include "curvature.h"
+#include "train.h"
 #include "text.h"
+#include "rnn.h"
 
 #endif
