@@ -52,7 +52,6 @@ void lg_dist_free(lg_dist *d)
         return;
     MPI_Comm_free(&d->comm);
     lg_free(d->buckets, sizeof *d->buckets * (size_t)d->cap_buckets);
-    lg_free(d->reqs, sizeof *d->reqs * (size_t)d->cap_buckets);
     lg_free(d, sizeof *d);
 }
 

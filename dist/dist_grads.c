@@ -1,7 +1,9 @@
 /* Gradient averaging over the parameter store's contiguous blocks: the runs of trainable
- * parameters are cut into buckets, each scaled by the rank's weight and reduced with its
- * own MPI_Iallreduce, all in flight together. Overlap with backward would need a hook in
- * lg_backward and is left out (docs/distributed.md measures what it would save). */
+ * parameters are cut into buckets, each scaled by the rank's weight and reduced in place
+ * with one blocking MPI_Allreduce. Blocking on purpose: without a hook in lg_backward
+ * there is no compute to overlap, and OpenMPI's nonblocking collectives (libnbc) progress
+ * only inside MPI calls, so several MPI_Iallreduce in flight measured slower here
+ * (docs/distributed.md). Overlap with backward is left out. */
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -19,18 +21,12 @@ static lg_status push_bucket(lg_dist *d, int dtype, int64_t offset, int64_t coun
     if (d->n_buckets == d->cap_buckets) {
         int cap = d->cap_buckets ? 2 * d->cap_buckets : 16;
         dist_bucket *b = lg_malloc(sizeof *b * (size_t)cap);
-        MPI_Request *r = lg_malloc(sizeof *r * (size_t)cap);
-        if (!b || !r) {
-            lg_free(b, sizeof *b * (size_t)cap);
-            lg_free(r, sizeof *r * (size_t)cap);
+        if (!b)
             return lg_set_error(LG_ERR_OOM, "lg_dist_allreduce_grads: out of memory");
-        }
         if (d->n_buckets)
             memcpy(b, d->buckets, sizeof *b * (size_t)d->n_buckets);
         lg_free(d->buckets, sizeof *b * (size_t)d->cap_buckets);
-        lg_free(d->reqs, sizeof *r * (size_t)d->cap_buckets);
         d->buckets = b;
-        d->reqs = r;
         d->cap_buckets = cap;
     }
     d->buckets[d->n_buckets++] = (dist_bucket){dtype, offset, count};
@@ -106,25 +102,16 @@ lg_status lg_dist_allreduce_grads(lg_dist *d, lg_params *p, double weight)
     lg_status s = plan_buckets(d, p);
     if (s != LG_OK)
         return s;
-    int started = 0;
     int64_t bytes = 0;
-    for (; started < d->n_buckets; started++) {
-        const dist_bucket *b = &d->buckets[started];
+    for (int k = 0; s == LG_OK && k < d->n_buckets; k++) {
+        const dist_bucket *b = &d->buckets[k];
         size_t es = lg_dtype_size((lg_dtype)b->dtype);
         scale_bucket(p, b, weight);
         void *g = (char *)p->block[b->dtype].grad + (size_t)b->offset * es;
-        s = dist_mpi_check(MPI_Iallreduce(MPI_IN_PLACE, g, (int)b->count,
-                                          dist_mpi_type(b->dtype), MPI_SUM, d->comm,
-                                          &d->reqs[started]), fn, "MPI_Iallreduce");
-        if (s != LG_OK)
-            break;
+        s = dist_mpi_check(MPI_Allreduce(MPI_IN_PLACE, g, (int)b->count,
+                                         dist_mpi_type(b->dtype), MPI_SUM, d->comm),
+                           fn, "MPI_Allreduce");
         bytes += b->count * (int64_t)es;
-    }
-    if (started) {
-        lg_status w = dist_mpi_check(MPI_Waitall(started, d->reqs, MPI_STATUSES_IGNORE), fn,
-                                     "MPI_Waitall");
-        if (s == LG_OK)
-            s = w;
     }
     d->grad_seconds += now_s() - t0;
     d->grad_calls++;

@@ -19,7 +19,6 @@ struct lg_dist {
     /* lg_dist_allreduce_grads's bucket plan, rebuilt each call (frozen flags may change);
        the arrays only grow */
     dist_bucket *buckets;
-    MPI_Request *reqs;
     int n_buckets, cap_buckets;
     /* lg_dist_grad_stats */
     double grad_seconds;

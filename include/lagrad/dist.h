@@ -34,12 +34,13 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 typedef struct lg_dist lg_dist;
 
-/* Default size of one gradient bucket: one MPI_Iallreduce per bucket, all in flight at
- * once. */
-#define LG_DIST_BUCKET_BYTES ((size_t)1 << 20)
+/* Default size of one gradient bucket (one MPI_Allreduce each): 4 MiB. */
+#define LG_DIST_BUCKET_BYTES ((size_t)1 << 22)
 
 /* Collective over comm. *out gets a handle over a duplicate of comm (MPI_Comm_dup) with
  * MPI_ERRORS_RETURN; free it with lg_dist_free before MPI_Finalize. comm is not changed.
@@ -92,12 +93,12 @@ lg_status lg_dist_broadcast(lg_dist *d, void *buf, size_t bytes);
  * frozen) parameter becomes Σ_r w_r g_r, where w_r is that rank's `weight`. With each
  * rank's loss the mean over its own rows and w_r = rows_r / rows of the global batch
  * (lg_dist_batch_shard's weight), this is the gradient of the global batch's mean loss;
- * with equal shards it is the average (w = 1/N). The work is split into buckets of
- * lg_dist_set_bucket_bytes over the runs of trainable parameters in each dtype block, and
- * every bucket's MPI_Iallreduce is in flight while the next one is scaled. Frozen
- * parameters are not sent. Afterwards every rank holds the same gradients (the test suite
- * checks bit equality), so lg_params_clip_grad_norm and lg_optim_step agree on all ranks.
- * Allocates nothing after the first call.
+ * with equal shards it is the average (w = 1/N). The runs of trainable parameters in each
+ * dtype block are cut into buckets of lg_dist_set_bucket_bytes, each scaled and reduced in
+ * place by one MPI_Allreduce; frozen parameters are not sent. Afterwards every rank holds
+ * the same gradients (the test suite checks bit equality), so lg_params_clip_grad_norm
+ * (the global norm) and lg_optim_step agree on all ranks. Allocates nothing after the
+ * first call.
  * Errors: NULL d or p, or weight not finite (LG_ERR_ARG, not collective); out of memory;
  * an MPI failure (LG_ERR_IO). Stores that differ between ranks are undefined here:
  * lg_dist_broadcast_params checks them once at the start. */
@@ -166,6 +167,7 @@ lg_status lg_dist_checkpoint_load(lg_dist *d, lg_params *p, const char *path,
  * those of lg_dist_broadcast_optim; NULL d (LG_ERR_ARG, not collective). */
 lg_status lg_dist_optim_load(lg_dist *d, lg_optim *o, const char *path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
