@@ -8,12 +8,14 @@ set -euo pipefail
 PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev zlib1g-dev python3-numpy gnuplot-nox)
 # --dev adds the tools of the hardening checks: clang (libFuzzer, scripts/fuzz.sh) and
 # valgrind (scripts/valgrind-examples.sh). --mpi adds OpenMPI, for the optional MPI module
-# (dist/, scripts/test-dist.sh). The flags combine.
+# (dist/, scripts/test-dist.sh). --docs adds Doxygen, for the API reference (the `docs`
+# target, docs/Doxyfile.in). The flags combine.
 for flag in "$@"; do
   case "$flag" in
     --dev) PACKAGES+=(clang valgrind) ;;
     --mpi) PACKAGES+=(openmpi-bin libopenmpi-dev) ;;
-    *) echo "install-deps: unknown flag $flag (--dev, --mpi)" >&2; exit 2 ;;
+    --docs) PACKAGES+=(doxygen) ;;
+    *) echo "install-deps: unknown flag $flag (--dev, --mpi, --docs)" >&2; exit 2 ;;
   esac
 done
 

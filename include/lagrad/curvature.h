@@ -152,6 +152,7 @@ typedef struct lg_hutchinson_opts {
     uint64_t seed;    /* Rademacher probes (default 0) */
 } lg_hutchinson_opts;
 
+/* The defaults given above: 10 to 1000 probes, rel_tol 1e-2, seed 0. */
 lg_hutchinson_opts lg_hutchinson_defaults(void);
 
 typedef struct lg_trace_estimate {
@@ -181,6 +182,7 @@ typedef struct lg_slq_opts {
                                ones, or NULL */
 } lg_slq_opts;
 
+/* The defaults given above: 10 probes of 30 steps, seed 0, random start vectors. */
 lg_slq_opts lg_slq_defaults(void);
 
 /* Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017; Ghorbani et al. 2019): per

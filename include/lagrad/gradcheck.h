@@ -29,6 +29,7 @@ typedef struct lg_gradcheck_opts {
     bool second_order;
 } lg_gradcheck_opts;
 
+/* The defaults listed above lg_gradcheck_opts. */
 lg_gradcheck_opts lg_gradcheck_defaults(void);
 
 /* The worst element seen (largest |analytic - numeric| - rtol*|numeric|). order is 1 for

@@ -24,6 +24,7 @@ typedef struct lg_rng {
     uint64_t counter;
 } lg_rng;
 
+/* Starts a stream: seed as given, counter 0. */
 void lg_rng_init(lg_rng *r, uint64_t seed);
 /* One uniform double in [0, 1), advancing the counter by one. */
 double lg_rng_uniform(lg_rng *r);
