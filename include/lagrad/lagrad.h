@@ -17,5 +17,6 @@
 #include "train.h"
 #include "text.h"
 #include "rnn.h"
+#include "gpt.h"
 
 #endif
