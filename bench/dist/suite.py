@@ -1,0 +1,98 @@
+"""The MPI module's benchmark rows (called by bench/dist/run after the build):
+  - allreduce: lg_dist_allreduce_grads and one plain MPI_Allreduce against bytes, at 2 and
+    3 processes (bench/dist/allreduce.c);
+  - mnist_dist --model mlp and --model cnn: samples/s at 2 processes x 1 thread against
+    1 process x 1 thread at the same global batch, the two alternating for several rounds,
+    medians; with the allreduce's share of a step.
+Prints a markdown table and writes bench/dist/results.json.
+  /usr/bin/python3 bench/dist/suite.py --build BUILD_DIR --data DIR [--quick]"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+
+
+def mpiexec(np, cmd, cwd=ROOT):
+    full = ["mpiexec", "-np", str(np), "--oversubscribe"] + cmd
+    p = subprocess.run(full, cwd=cwd, env=ENV, stdout=subprocess.PIPE, text=True)
+    if p.returncode:
+        sys.exit(f"bench/dist: {' '.join(full)} failed with status {p.returncode}")
+    return p.stdout
+
+
+def result(out):
+    line = [l for l in out.splitlines() if l.startswith("RESULT ")][-1]
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", line)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    build = os.path.join(ROOT, a.build)
+    load = os.getloadavg()[0]
+    rows = {"load_average_1min": load, "allreduce": [], "training": []}
+
+    for np in (2, 3):
+        args = [os.path.join(build, "bench/dist/dist_allreduce")] + (["--quick"] if a.quick else [])
+        for line in mpiexec(np, args).splitlines():
+            if line.startswith("{"):
+                rows["allreduce"].append(json.loads(line))
+
+    prog = os.path.join(build, "examples/dist/mnist_dist")
+    setups = [("mlp", ["--model", "mlp", "--batch", "128", "--train-limit", "1024" if a.quick else "30720",
+                       "--epochs", "1", "--test-limit", "1000"]),
+              ("cnn", ["--model", "cnn", "--batch", "64", "--shift", "0", "--train-limit",
+                       "256" if a.quick else "3840", "--epochs", "1", "--test-limit", "1000"])]
+    rounds = 1 if a.quick else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, flags in setups:
+            res = {1: [], 2: []}
+            for _ in range(rounds):
+                for np in (1, 2):
+                    out = mpiexec(np, [prog, "--data", a.data, "--csv", "c.csv", "--checkpoint",
+                                       "c.safetensors"] + flags, cwd=tmp)
+                    res[np].append(result(out))
+            med = {np: {k: statistics.median(r[k] for r in res[np]) for k in res[np][0]}
+                   for np in res}
+            rows["training"].append({
+                "model": model, "global_batch": int(flags[flags.index("--batch") + 1]),
+                "samples_per_s_1x1": med[1]["samples_per_s"],
+                "samples_per_s_2x1": med[2]["samples_per_s"],
+                "speedup": med[2]["samples_per_s"] / med[1]["samples_per_s"],
+                "step_ms_1x1": med[1]["step_ms"], "step_ms_2x1": med[2]["step_ms"],
+                "allreduce_ms_2x1": med[2]["allreduce_ms"],
+                "test_accuracy_1x1": med[1]["test_accuracy"],
+                "test_accuracy_2x1": med[2]["test_accuracy"]})
+
+    print(f"load average (1 min) at the start: {load:.2f} on {os.cpu_count()} cores\n")
+    print("| model | global batch | 1 proc x 1 thread | 2 procs x 1 thread | speed-up | "
+          "step (2x1) | allreduce (2x1) | test acc 1x1 / 2x1 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows["training"]:
+        print(f"| {r['model']} | {r['global_batch']} | {r['samples_per_s_1x1']:.0f} samples/s | "
+              f"{r['samples_per_s_2x1']:.0f} samples/s | {r['speedup']:.2f}x | "
+              f"{r['step_ms_2x1']:.2f} ms | {r['allreduce_ms_2x1']:.2f} ms "
+              f"({100 * r['allreduce_ms_2x1'] / r['step_ms_2x1']:.0f}%) | "
+              f"{r['test_accuracy_1x1']:.4f} / {r['test_accuracy_2x1']:.4f} |")
+    print("\n| processes | bytes | lg_dist_allreduce_grads | MPI_Allreduce |")
+    print("| --- | --- | --- | --- |")
+    for r in rows["allreduce"]:
+        print(f"| {r['np']} | {r['bytes']} | {r['lagrad_ms']:.3f} ms | {r['mpi_ms']:.3f} ms |")
+    if not a.quick:
+        with open(os.path.join(ROOT, "bench/dist/results.json"), "w") as f:
+            json.dump(rows, f, indent=1)
+            f.write("\n")
+
+
+main()
