@@ -18,5 +18,6 @@
 #include "text.h"
 #include "rnn.h"
 #include "gpt.h"
+#include "sample.h"
 
 #endif
