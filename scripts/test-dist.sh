@@ -8,6 +8,7 @@ scripts/install-deps.sh --mpi
 cmake -S . -B build-dist -DCMAKE_BUILD_TYPE=Release > /dev/null
 grep -q '^LAGRAD_DIST_BUILT:INTERNAL=1' build-dist/CMakeCache.txt ||
   { echo "test-dist: CMake did not find MPI (apt-get install libopenmpi-dev)" >&2; exit 1; }
-cmake --build build-dist -j"$(nproc)"
+cmake --build build-dist -j"$(nproc)" --target lagrad_dist test_dist_equiv test_dist_errors \
+  test_dist_resume dist_fault_worker mnist_dist
 cd build-dist
 ctest --output-on-failure -R '^test_dist_'
