@@ -55,6 +55,9 @@ bool la_check_rhs(lg_graph *g, const char *name, const lg_tensor *a, const lg_te
 
 void *la_alloc(lg_graph *g, lg_dtype dt, int64_t n, const char *name)
 {
+    if (n < 0) /* la_lwork's answer for a workspace LAPACK cannot address */
+        return lg_fail(g, LG_ERR_UNSUPPORTED, "%s: the LAPACK workspace would exceed INT_MAX "
+                       "elements", name);
     return lg_arena_alloc(g, lg_dtype_size(dt) * (size_t)(n > 0 ? n : 1), name);
 }
 
@@ -131,5 +134,9 @@ lg_tensor *la_col(lg_graph *g, lg_tensor *v)
 lapack_int la_lwork(lg_dtype dt, const void *work0)
 {
     double w = lg_load(work0, dt, 0);
+    /* A workspace above INT_MAX elements cannot be passed to LAPACK (and the cast would be
+     * undefined): -1, which la_alloc turns into LG_ERR_UNSUPPORTED. */
+    if (!(w < (double)INT_MAX))
+        return -1;
     return w >= 1 ? (lapack_int)(w + 0.5) : 1;
 }

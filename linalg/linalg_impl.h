@@ -38,7 +38,8 @@ lg_tensor *la_diag_embed(lg_graph *g, lg_tensor *v);
 lg_tensor *la_row(lg_graph *g, lg_tensor *v);
 lg_tensor *la_col(lg_graph *g, lg_tensor *v);
 
-/* Workspace size from a LAPACK query (work[0]), at least 1. */
+/* Workspace size from a LAPACK query (work[0]), at least 1; -1 when above INT_MAX, which
+ * la_alloc refuses (LG_ERR_UNSUPPORTED). */
 lapack_int la_lwork(lg_dtype dt, const void *work0);
 
 /* LU of A (n,n), computed as getrf of A's column-major view, i.e. of Aᵀ = P L U.

@@ -76,7 +76,7 @@ static lapack_int lq(lg_graph *g, const char *name, lg_dtype dt, int64_t m, int6
     lapack_int info2 = dt == LG_F64 ? ORGLQ(double, LAPACKE_d, wq + 1, -1)
                                     : ORGLQ(float, LAPACKE_s, wq + 1, -1);
     lapack_int l1 = la_lwork(dt, wq), l2 = la_lwork(dt, (char *)wq + lg_dtype_size(dt));
-    lapack_int lwork = l1 > l2 ? l1 : l2;
+    lapack_int lwork = l1 < 0 || l2 < 0 ? -1 : l1 > l2 ? l1 : l2; /* -1: too large */
     void *work = la_alloc(g, dt, lwork, name);
     if (!work)
         return -1000;
