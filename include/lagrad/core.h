@@ -74,8 +74,14 @@ typedef struct lg_allocator {
 void lg_set_allocator(const lg_allocator *a);
 
 /* Threads. lagrad links the OpenMP build of OpenBLAS so that its OpenMP loops and
- * BLAS share one thread pool. Sets both OpenMP's and OpenBLAS's thread count (n >= 1). */
+ * BLAS share one thread pool. Sets OpenBLAS's thread count, which is process-wide, and
+ * OpenMP's, which is per thread: it holds for the calling thread (and the OpenMP teams it
+ * starts); a thread made with pthread_create starts from OMP_NUM_THREADS (or the number
+ * of cores), so call this in every thread that runs lagrad ops with a chosen count.
+ * Errors (nothing changes): n < 1, or n above OpenBLAS's build limit (64 in Debian's
+ * build), which it would otherwise clamp silently (LG_ERR_ARG, naming the limit). */
 lg_status lg_set_num_threads(int n);
+/* The calling thread's OpenMP thread count (what lg_set_num_threads set in this thread). */
 int lg_get_num_threads(void);
 
 /* Which threading OpenBLAS was built with: "openmp", "pthreads" or "serial".
