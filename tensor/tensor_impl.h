@@ -4,6 +4,7 @@
 #define LAGRAD_TENSOR_IMPL_H
 
 #include <stdarg.h>
+#include "lagrad/extension.h" /* lg_malloc, lg_free, lg_set_error */
 #include "lagrad/tensor.h"
 
 #define LG_ALIGN 64
@@ -36,16 +37,6 @@ struct lg_tensor {
     int on_leaf_list;         /* backward scratch: already in the touched-leaf list */
 };
 
-/* Allocation through the user's hook. */
-void *lg_malloc(size_t size);
-void lg_free(void *p, size_t size);
-
-/* Thread-local last-error message for calls without a graph; returns s. */
-lg_status lg_set_error(lg_status s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 
 /* Fills shape/strides/numel of t; returns LG_ERR_ARG/LG_ERR_SHAPE on bad input, with
  * a message naming `fn` in *msg (size msglen). */

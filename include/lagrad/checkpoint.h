@@ -14,6 +14,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 /* Largest JSON header lagrad accepts, in bytes (the limit of the reference reader). */
 #define LG_CHECKPOINT_MAX_HEADER 100000000
@@ -135,6 +137,7 @@ lg_status lg_checkpoint_metadata_at(const lg_checkpoint *c, int i, const char **
                                     const char **value);
 const char *lg_checkpoint_metadata_get(const lg_checkpoint *c, const char *key);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 typedef struct lg_conv2d_opts {
     int stride[2];   /* (h, w), >= 1 */
@@ -60,6 +62,7 @@ lg_tensor *lg_batch_norm(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor 
                          lg_tensor *running_mean, lg_tensor *running_var, double momentum,
                          double eps);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

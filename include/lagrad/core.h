@@ -9,6 +9,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 #define LAGRAD_VERSION_MAJOR 0
 #define LAGRAD_VERSION_MINOR 2
@@ -88,6 +90,7 @@ int lg_get_num_threads(void);
  * Anything but "openmp" oversubscribes the cores when both run (see README). */
 const char *lg_blas_threading(void);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 /* ---- operators ---- */
 
@@ -21,7 +23,7 @@ extern "C" {
  * the algorithms below pass on unchanged. */
 typedef lg_status (*lg_linop_fn)(void *ctx, const double *x, double *y);
 
-/* A symmetric linear operator of dimension n >= 1. */
+/* A symmetric linear operator of dimension 1 <= n <= INT_MAX (BLAS lengths are int). */
 typedef struct lg_linop {
     int64_t n;
     lg_linop_fn apply;
@@ -136,7 +138,7 @@ typedef struct lg_lanczos_info {
  * be NULL. The pairs are written even when the iteration stops at
  * max_iter unconverged, which returns LG_ERR_NO_CONVERGE. Costs `iterations` products
  * plus O(n · iterations²) flops.
- * Errors: NULL op or apply, n < 1, k < 0 or k > max_iter or k > n, both ends empty, bad
+ * Errors: NULL op or apply, n out of range, k < 0 or k > max_iter or k > n, both ends empty, bad
  * options (LG_ERR_ARG); the operator's own status; non-finite products (LG_ERR_NUMERIC);
  * out of memory; LG_ERR_NO_CONVERGE as said. */
 lg_status lg_lanczos(const lg_linop *op, lg_eigpairs *top, lg_eigpairs *bottom,
@@ -166,7 +168,7 @@ typedef struct lg_trace_estimate {
  * mean of zᵀ A z, unbiased, with variance 2 Σ_{i≠j} A_ij² per probe (exact for a diagonal
  * A). One product per probe. The estimate is written even when max_probes ends the loop
  * before rel_tol, which returns LG_ERR_NO_CONVERGE.
- * Errors: NULL op, apply or r, n < 1, bad options (LG_ERR_ARG); the operator's status;
+ * Errors: NULL op, apply or r, n out of range, bad options (LG_ERR_ARG); the operator's status;
  * non-finite products (LG_ERR_NUMERIC); out of memory; LG_ERR_NO_CONVERGE as said. */
 lg_status lg_hutchinson_trace(const lg_linop *op, const lg_hutchinson_opts *o,
                               lg_trace_estimate *r);
@@ -193,7 +195,7 @@ lg_slq_opts lg_slq_defaults(void);
  * average over probes estimates tr f(A) / n. nodes and weights are caller-owned
  * probes·steps arrays, probe p's at p·steps; a probe whose Krylov space closes early pads
  * its row with zero weights (at its last node). Costs probes·steps products.
- * Errors: NULL op, apply, nodes or weights, n < 1, probes < 1, steps < 1 or > n
+ * Errors: NULL op, apply, nodes or weights, n out of range, probes < 1, steps < 1 or > n
  * (LG_ERR_ARG); a zero start vector (LG_ERR_ARG); the operator's status; non-finite
  * products (LG_ERR_NUMERIC); out of memory. */
 lg_status lg_slq(const lg_linop *op, const lg_slq_opts *o, double *nodes, double *weights);
@@ -206,6 +208,7 @@ lg_status lg_slq(const lg_linop *op, const lg_slq_opts *o, double *nodes, double
 lg_status lg_slq_density(const double *nodes, const double *weights, int probes, int steps,
                          double sigma, const double *grid, int n_grid, double *density);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

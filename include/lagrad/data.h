@@ -9,6 +9,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 /* The largest data section lg_idx_load accepts (2^31 bytes): a header that multiplies out
  * to more is refused before anything is allocated. */
@@ -131,6 +133,7 @@ lg_status lg_accuracy(const lg_tensor *scores, const lg_tensor *labels, int64_t 
 lg_status lg_data_random_shift(lg_tensor *x, int64_t height, int64_t width, int max_shift,
                                double fill, lg_rng *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

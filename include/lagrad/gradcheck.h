@@ -7,6 +7,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 typedef enum lg_gradcheck_mode {
     LG_GRADCHECK_FULL = 0,  /* every element of every input: 2 evaluations each */
@@ -54,6 +56,7 @@ typedef struct lg_gradcheck_report {
 lg_status lg_gradcheck(lg_fn f, void *ctx, lg_tensor *const *inputs, int n,
                        const lg_gradcheck_opts *opts, lg_gradcheck_report *report);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

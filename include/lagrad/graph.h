@@ -9,6 +9,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 typedef struct lg_graph lg_graph;
 
@@ -48,9 +50,29 @@ bool lg_graph_set_training(lg_graph *g, bool training);
 bool lg_graph_set_anomaly(lg_graph *g, bool on);
 bool lg_graph_anomaly(const lg_graph *g);
 
-/* Bytes the arena holds (its chunks), and the number of recorded ops. */
+/* Bytes the arena holds (its chunks), and the number of ops recorded since the last
+ * lg_graph_reset. In a training loop that resets the graph at the top of each step, both
+ * stay the same from the second step on; a count that keeps growing is a forgotten reset
+ * (the tape, the arena and the cost of each backward then grow without end). */
 size_t lg_graph_arena_bytes(const lg_graph *g);
 int64_t lg_graph_num_ops(const lg_graph *g);
+
+/* The default arena limit: 1 GiB. */
+#define LG_GRAPH_ARENA_LIMIT_DEFAULT ((size_t)1 << 30)
+
+/* The most bytes the arena may hold, so that a loop that forgets lg_graph_reset fails
+ * early with a message instead of filling memory: the op that would take the arena past
+ * the limit returns NULL with LG_ERR_OOM and a message naming the op, the limit, the bytes
+ * held and the ops recorded since the last reset ("lg_matmul: graph arena limit of
+ * 1073741824 bytes reached: 1072693248 bytes held, 20000 ops recorded since the last
+ * lg_graph_reset ..."). A new graph starts with LG_GRAPH_ARENA_LIMIT_DEFAULT, enough for
+ * any one step of the examples by far; a single step that really needs more raises it.
+ * 0 removes the limit. The limit survives lg_graph_reset; lowering it below what the
+ * arena already holds frees nothing and refuses any further chunk. Returns the previous
+ * limit (0 for a NULL g, which does nothing). */
+size_t lg_graph_set_arena_limit(lg_graph *g, size_t bytes);
+/* The current limit (0: none, or a NULL g). */
+size_t lg_graph_arena_limit(const lg_graph *g);
 
 /* Copies data (numel elements of dt) into a new graph tensor: a constant input. */
 lg_tensor *lg_graph_input(lg_graph *g, lg_dtype dt, int ndim, const int64_t *shape,
@@ -106,6 +128,7 @@ typedef lg_tensor *(*lg_fn)(lg_graph *g, lg_tensor *const *inputs, int n, void *
 lg_status lg_hvp(lg_fn f, void *ctx, lg_tensor *const *inputs, int n,
                  lg_tensor *const *v, lg_tensor *const *hv);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

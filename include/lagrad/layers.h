@@ -13,6 +13,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 /* ---- initialisers (torch.nn.init, mode fan_in) ----
  * They overwrite t's values (any tensor with data: caller-owned or in a store) with draws
@@ -267,6 +269,7 @@ lg_status lg_batch_norm_layer_init(lg_batch_norm_layer *l, lg_params *p, const c
 lg_tensor *lg_batch_norm_layer_forward(lg_graph *g, const lg_batch_norm_layer *l,
                                        lg_tensor *x);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 /* ---- solving ---- */
 
@@ -154,6 +156,7 @@ lg_status lg_matrix_rank(lg_graph *g, lg_tensor *a, double tol, int64_t *rank);
  * gradient. eps > 0 (LG_ERR_ARG otherwise); 1e-8 is PyTorch's default. */
 lg_tensor *lg_cosine_similarity(lg_graph *g, lg_tensor *a, lg_tensor *b, double eps);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

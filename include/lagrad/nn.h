@@ -10,6 +10,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 typedef struct lg_params lg_params;
 
@@ -117,6 +119,7 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
                         int n_meta);
 lg_status lg_optim_load(lg_optim *o, const char *path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

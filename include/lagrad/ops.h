@@ -13,6 +13,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 /* Elementwise, broadcasting: a + b, a - b, a * b (Hadamard), a / b. */
 lg_tensor *lg_add(lg_graph *g, lg_tensor *a, lg_tensor *b);
@@ -129,6 +131,7 @@ lg_tensor *lg_diag(lg_graph *g, lg_tensor *v);
  * evaluation it returns x itself. p in [0, 1). */
 lg_tensor *lg_dropout(lg_graph *g, lg_tensor *x, double p, lg_rng *rng);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

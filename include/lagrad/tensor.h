@@ -12,6 +12,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 #define LG_MAX_DIMS 6
 
@@ -109,6 +111,7 @@ lg_status lg_tensor_zero_grad(lg_tensor *t);
  * (0 means all). Floats print with 6 significant digits, integers exactly. */
 lg_status lg_tensor_print(const lg_tensor *t, FILE *f, int64_t max_elems);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The library is built with hidden visibility: what this header declares is its ABI. */
+#pragma GCC visibility push(default)
 
 /* The largest text lg_text_load reads: 2^31 - 1 bytes. */
 #define LG_TEXT_MAX_BYTES (((size_t)1 << 31) - 1)
@@ -96,6 +98,7 @@ lg_status lg_text_vocab_parse(const char *value, lg_text **out);
  * Errors: lg_checkpoint_open's; no such key (LG_ERR_FORMAT); lg_text_vocab_parse's. */
 lg_status lg_text_vocab_load(const char *path, lg_text **out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
