@@ -14,6 +14,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* ---- causal multi-head self-attention ---- */
 
 /* "<name>.c_attn" (3C, C) with bias: the fused Q, K, V projection (rows [0,C) give Q, then
@@ -101,6 +103,8 @@ lg_tensor *lg_gpt_forward(lg_graph *g, lg_gpt *m, lg_tensor *ids);
  * of ids: a scalar owned by g. Errors: lg_gpt_forward's and lg_cross_entropy's, and
  * targets of another shape than ids (LG_ERR_SHAPE). */
 lg_tensor *lg_gpt_loss(lg_graph *g, lg_gpt *m, lg_tensor *ids, lg_tensor *targets);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* The most stacked layers an lg_rnn holds. */
 #define LG_RNN_MAX_LAYERS 8
 
@@ -58,6 +60,8 @@ lg_status lg_rnn_init(lg_rnn *l, lg_params *p, const char *name, lg_rnn_kind kin
  * other than the layer's (LG_ERR_DTYPE); and the ops' errors. */
 lg_tensor *lg_rnn_forward(lg_graph *g, const lg_rnn *l, lg_tensor *x, lg_tensor *h0,
                           lg_tensor *c0, lg_tensor **h_n, lg_tensor **c_n);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

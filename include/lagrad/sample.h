@@ -9,6 +9,8 @@
 extern "C" {
 #endif
 
+#pragma GCC visibility push(default)
+
 /* Draws an index from softmax(logits / temperature) restricted to the top_k largest
  * logits (ties with the k-th largest stay in, as in nanoGPT; top_k 0 or >= V keeps all).
  * logits is a row of V f32 or f64 values: the last row of a tensor of any rank whose last
@@ -30,6 +32,8 @@ lg_status lg_sample_logits(const lg_tensor *logits, double temperature, int64_t 
  * forward errors; out of memory. */
 lg_status lg_gpt_generate(lg_gpt *m, const int32_t *prompt, int64_t n_prompt, int64_t n_new,
                           double temperature, int64_t top_k, lg_rng *r, int32_t *out);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
