@@ -112,7 +112,8 @@ static int load(const options *o, task *t)
     t->x = lg_tensor_new(LG_F32, 2, (int64_t[]){n, f});
     t->y = lg_tensor_new(LG_F32, 2, (int64_t[]){n, 10});
     if (!t->x || !t->y || ds.num_classes > 10) {
-        fprintf(stderr, "sharpness: %s\n", t->x && t->y ? "more than 10 classes" : lg_last_errmsg());
+        fprintf(stderr, "sharpness: %s\n",
+                t->x && t->y ? "more than 10 classes" : lg_last_errmsg());
         lg_dataset_free(&ds);
         return 1;
     }

@@ -3,6 +3,7 @@
  * density, Hutchinson's estimator for the trace. No restarts: the Krylov basis is kept
  * whole, so memory is (steps + 1) vectors. The Hessian operator is in curvature.c. */
 #include <cblas.h>
+#include <limits.h>
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
@@ -32,9 +33,9 @@ static lg_status check_op(const char *fn, const lg_linop *op)
 {
     if (!op || !op->apply)
         return lg_set_error(LG_ERR_ARG, "%s: the operator or its apply function is NULL", fn);
-    if (op->n < 1)
-        return lg_set_error(LG_ERR_ARG, "%s: operator dimension n = %lld; need n >= 1", fn,
-                            (long long)op->n);
+    if (op->n < 1 || op->n > INT_MAX) /* BLAS takes int lengths */
+        return lg_set_error(LG_ERR_ARG, "%s: operator dimension n = %lld; need 1 <= n <= %d",
+                            fn, (long long)op->n, INT_MAX);
     return LG_OK;
 }
 

@@ -224,8 +224,11 @@ static void test_lanczos_rejects_bad_arguments(void **state)
     bad = op;
     bad.n = 0;
     assert_int_equal(lg_lanczos(&bad, &top, NULL, NULL, NULL), LG_ERR_ARG);
+    bad.n = (int64_t)1 << 31;
+    assert_int_equal(lg_lanczos(&bad, &top, NULL, NULL, NULL), LG_ERR_ARG);
     assert_int_equal(lg_lanczos(&op, NULL, NULL, NULL, NULL), LG_ERR_ARG);
-    lg_eigpairs none = {0, NULL, NULL, NULL}, many = {7, v, NULL, NULL}, noval = {1, NULL, NULL, NULL};
+    lg_eigpairs none = {0, NULL, NULL, NULL}, many = {7, v, NULL, NULL};
+    lg_eigpairs noval = {1, NULL, NULL, NULL};
     assert_int_equal(lg_lanczos(&op, &none, &none, NULL, NULL), LG_ERR_ARG);
     assert_int_equal(lg_lanczos(&op, &many, NULL, NULL, NULL), LG_ERR_ARG);
     assert_non_null(strstr(lg_last_errmsg(), "top.k = 7"));
