@@ -1,35 +1,67 @@
 /* examples/cnn: a small CNN (two conv + batch-norm + ReLU + max-pool blocks and a linear
- * head, 50K parameters; examples/cnn_model.h) trained with Adam and a cosine learning rate
- * on Fashion-MNIST (or any MNIST-format folder). Tests in eval mode, so batch norm uses its
- * running statistics. Prints one line per epoch, writes the curves to a CSV file and a
- * checkpoint (parameters with the batch-norm buffers, and the optimizer state) after every
- * epoch, can resume from them exactly, and ends with a machine-readable RESULT line
- * (examples/example_train.h). --help lists the options. */
+ * head, 50K parameters; examples/cnn_model.h) trained on Fashion-MNIST (or any
+ * MNIST-format folder) by lg_train_fit (lagrad/train.h): Adam on a cosine learning rate,
+ * evaluation in eval mode (batch norm on its running statistics), a progress bar on stderr
+ * (a line every 10 s in a log), the curves in a CSV file and a PNG, and a checkpoint
+ * (parameters with the batch-norm buffers, and the optimizer state) after every epoch that
+ * --resume goes on from exactly. Ends with a machine-readable RESULT line; --help lists
+ * the options. */
 #include <stdio.h>
 #include "lagrad/lagrad.h"
-#include "example_train.h"
+#include "example_cli.h"
 #include "cnn_model.h"
 
-static lg_tensor *forward(lg_graph *g, const void *ctx, lg_tensor *x)
+static lg_tensor *forward(lg_graph *g, void *ctx, lg_tensor *x)
 {
     return cnn_model_forward(g, ctx, x);
 }
 
 int main(int argc, char **argv)
 {
-    train_options o = {.prog = "cnn", .data = "/usr/share/datasets/fashion-mnist",
-                       .csv = "cnn_curves.csv", .ckpt = "cnn.safetensors", .epochs = 8,
-                       .batch = 64, .threads = 1, .shift = 0, .min_batch = 2, .lr = 1e-3,
-                       .seed = 42};
-    if (train_parse(argc, argv, &o))
+    cli o = {.prog = "cnn", .data = "/usr/share/datasets/fashion-mnist", .epochs = 8,
+             .csv = "cnn_curves.csv", .checkpoint = "cnn.safetensors", .batch = 64,
+             .threads = 1, .min_batch = 2, .lr = 1e-3, .seed = 42, .fit = 1};
+    lg_dataset train, test;
+    double fill;
+    if (cli_parse(argc, argv, &o) || cli_load(&o, &train, &test, &fill))
         return 1;
+    if (o.shift)
+        fprintf(stderr, "cnn: --shift is not used here\n");
     cnn_model m;
-    if (cnn_model_init(&m, o.seed, o.prog))
+    if (cnn_model_init(&m, o.seed, o.prog)) {
+        cli_free_data(&train, &test);
         return 1;
+    }
+    printf("%s: %lld train / %lld test samples, CNN 2x(conv3x3+BN+ReLU+maxpool)+linear "
+           "(%lld parameters), batch %d, Adam lr %g cosine, %d thread(s)\n", o.name,
+           (long long)train.n, (long long)test.n, (long long)lg_params_numel(m.p, true),
+           o.batch, o.lr, o.threads);
+    lg_train_options t = lg_train_defaults();
+    t.epochs = o.epochs;
+    t.batch_size = o.batch;
+    t.optim.lr = o.lr;
+    t.seed = o.seed + 1;
+    t.val_fraction = o.val;
+    t.patience = o.patience;
     /* 250 rows per evaluation chunk: 1,000 would hold ~100 MB per conv1-sized activation,
      * and the graph's arena keeps its peak */
-    train_model tm = {.p = m.p, .ctx = &m, .forward = forward, .eval_rows = 250};
-    int status = train_main(&o, &tm, "CNN 2x(conv3x3+BN+ReLU+maxpool)+linear");
+    t.eval_batch = 250;
+    t.csv = o.csv;
+    t.steps_csv = o.steps_csv;
+    t.plot = o.png;
+    t.checkpoint = o.checkpoint;
+    t.resume = o.resume;
+    t.stop_after = o.stop_after;
+    t.progress = lg_train_progress_print;
+    t.progress_ud = stderr;
+    lg_train_result r;
+    lg_status s = lg_train_fit(m.p, forward, &m, &train, &test, &t, &r);
+    if (s != LG_OK)
+        fprintf(stderr, "cnn: %s\n", lg_last_errmsg());
+    else
+        cli_result(&o, NULL, NULL, r.plot_status, r.test_accuracy, r.epoch, r.seconds,
+                   r.samples_per_s);
     lg_params_free(m.p);
-    return status;
+    cli_free_data(&train, &test);
+    return s != LG_OK;
 }
