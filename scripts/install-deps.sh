@@ -2,7 +2,8 @@
 # Installs lagrad's build and test dependencies from Debian's packages, if any is
 # missing. Non-interactive; uses sudo when not root. Safe to run again.
 # python3-numpy lets the numpy cross-check and interop tests run instead of skipping.
-# gnuplot-nox draws the examples' PNG plots (examples/sharpness calls it).
+# gnuplot-nox draws the examples' PNG plots (lg_train_plot for mnist, mnist_fit and cnn;
+# examples/sharpness).
 set -euo pipefail
 
 PACKAGES=(cmake make gcc pkg-config libopenblas-openmp-dev liblapacke-dev libcmocka-dev libcjson-dev zlib1g-dev python3-numpy gnuplot-nox)
