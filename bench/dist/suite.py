@@ -33,6 +33,71 @@ def result(out):
     return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", line)}
 
 
+# Assumed networks for the predictions: (name, latency alpha in s, bandwidth beta in B/s).
+# Loopback cannot measure a network: alpha is a typical MPI latency over TCP (10 Gbit/s)
+# and over RDMA (100 Gbit/s); beta is the line rate.
+NETWORKS = [("10 Gbit/s", 25e-6, 1.25e9), ("100 Gbit/s", 5e-6, 12.5e9)]
+GRAD_BYTES = {"mlp": 940584, "cnn": 201512}
+
+
+def allreduce_model(n, nbytes, alpha, beta):
+    """Rabenseifner's allreduce (OpenMPI's choice for large messages): reduce-scatter by
+    recursive halving, then allgather: 2 ceil(log2 n) latencies and 2 (n-1)/n of the
+    bytes through each link."""
+    import math
+    return 2 * math.ceil(math.log2(n)) * alpha + 2 * (n - 1) / n * nbytes / beta
+
+
+def fit(points):
+    """Least squares of t = alpha_term * x1 + x2 * inv_beta over (x1, x2, t) points."""
+    s11 = sum(p[0] * p[0] for p in points)
+    s12 = sum(p[0] * p[1] for p in points)
+    s22 = sum(p[1] * p[1] for p in points)
+    b1 = sum(p[0] * p[2] for p in points)
+    b2 = sum(p[1] * p[2] for p in points)
+    det = s11 * s22 - s12 * s12
+    return (b1 * s22 - b2 * s12) / det, (s11 * b2 - s12 * b1) / det
+
+
+def cost_model(rows):
+    """Fits the allreduce model to the 2-process points (the 3-process ones oversubscribe
+    2 cores), checks it on the step times, and predicts 8, 64 and 512 processes."""
+    import math
+    pts = [(2 * math.ceil(math.log2(r["np"])), 2 * (r["np"] - 1) / r["np"] * r["bytes"],
+            r["lagrad_ms"] * 1e-3) for r in rows["allreduce"] if r["np"] == 2 and
+           r["bytes"] <= 1 << 20]
+    if len(pts) < 2:
+        return
+    alpha, inv_beta = fit(pts)
+    rows["fit"] = {"alpha_s": alpha, "beta_bytes_per_s": 1 / inv_beta}
+    print(f"\nallreduce fit on loopback, 2 processes, up to 1 MB: alpha = {alpha * 1e6:.1f} us, "
+          f"beta = {1 / inv_beta / 1e9:.2f} GB/s")
+    print("\n| model | gradient | step 1x1 at B/2 + modelled allreduce | measured step 2x1 |")
+    print("| --- | --- | --- | --- |")
+    for r in rows["training"]:
+        g = GRAD_BYTES[r["model"]]
+        pred = r["step_ms_1x1_half_batch"] + 1e3 * allreduce_model(2, g, alpha, 1 / inv_beta)
+        print(f"| {r['model']} | {g} B | {pred:.2f} ms | {r['step_ms_2x1']:.2f} ms |")
+    print("\nPredicted weak scaling (each process keeps the per-process batch; compute = the "
+          "measured 1-process step at that batch):")
+    print("\n| model | per-process batch | network | N | allreduce | step | samples/s | "
+          "efficiency |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    rows["predictions"] = []
+    for r in rows["training"]:
+        g = GRAD_BYTES[r["model"]]
+        b = r["global_batch"] // 2
+        comp = r["step_ms_1x1_half_batch"] * 1e-3
+        for name, al, be in NETWORKS:
+            for n in (8, 64, 512):
+                ar = allreduce_model(n, g, al, be)
+                step = comp + ar
+                rows["predictions"].append({"model": r["model"], "network": name, "n": n,
+                                            "allreduce_ms": ar * 1e3, "step_ms": step * 1e3})
+                print(f"| {r['model']} | {b} | {name} | {n} | {ar * 1e3:.2f} ms | "
+                      f"{step * 1e3:.2f} ms | {n * b / step:.0f} | {comp / step:.0%} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -57,11 +122,17 @@ def main():
     rounds = 1 if a.quick else 3
     with tempfile.TemporaryDirectory() as tmp:
         for model, flags in setups:
-            res = {1: [], 2: []}
+            res = {1: [], 2: [], "half": []}
+            batch = int(flags[flags.index("--batch") + 1])
+            half = flags[:flags.index("--batch") + 1] + [str(batch // 2)] + \
+                flags[flags.index("--batch") + 2:]
             for _ in range(rounds):
-                for np in (1, 2):
-                    out = mpiexec(np, [prog, "--data", a.data, "--csv", "c.csv", "--checkpoint",
-                                       "c.safetensors"] + flags, cwd=tmp)
+                # 1 process at the global batch, 2 processes, and 1 process at one shard's
+                # rows: the 2-process step without communication
+                for np, f in ((1, flags), (2, flags), ("half", half)):
+                    out = mpiexec(1 if np == "half" else np,
+                                  [prog, "--data", a.data, "--csv", "c.csv", "--checkpoint",
+                                   "c.safetensors"] + f, cwd=tmp)
                     res[np].append(result(out))
             med = {np: {k: statistics.median(r[k] for r in res[np]) for k in res[np][0]}
                    for np in res}
@@ -71,6 +142,7 @@ def main():
                 "samples_per_s_2x1": med[2]["samples_per_s"],
                 "speedup": med[2]["samples_per_s"] / med[1]["samples_per_s"],
                 "step_ms_1x1": med[1]["step_ms"], "step_ms_2x1": med[2]["step_ms"],
+                "step_ms_1x1_half_batch": med["half"]["step_ms"],
                 "allreduce_ms_2x1": med[2]["allreduce_ms"],
                 "test_accuracy_1x1": med[1]["test_accuracy"],
                 "test_accuracy_2x1": med[2]["test_accuracy"]})
@@ -89,6 +161,7 @@ def main():
     print("| --- | --- | --- | --- |")
     for r in rows["allreduce"]:
         print(f"| {r['np']} | {r['bytes']} | {r['lagrad_ms']:.3f} ms | {r['mpi_ms']:.3f} ms |")
+    cost_model(rows)
     if not a.quick:
         with open(os.path.join(ROOT, "bench/dist/results.json"), "w") as f:
             json.dump(rows, f, indent=1)
