@@ -18,15 +18,19 @@ static lg_tensor *pool_scatter(lg_graph *g, lg_tensor *dy, const pool_saved *ps)
 static lg_tensor *pool_gather(lg_graph *g, lg_tensor *x, const pool_saved *ps);
 
 /* Validates x (N,C,H,W) and o for op `name`, filling cg (stride 0 means the kernel). */
+lg_pool2d_opts lg_pool2d_defaults(void)
+{
+    return (lg_pool2d_opts){.kernel = {2, 2}, .stride = {0, 0}, .padding = {0, 0}};
+}
+
 static bool pool_geom(lg_graph *g, const char *name, lg_tensor *x, const lg_pool2d_opts *o,
                       lg_conv_geom *cg)
 {
     if (!lg_check_inputs(g, name, 1, &x))
         return false;
-    if (!o) {
-        lg_fail(g, LG_ERR_ARG, "%s: opts is NULL", name);
-        return false;
-    }
+    lg_pool2d_opts def = lg_pool2d_defaults();
+    if (!o) /* NULL options mean the defaults, as everywhere in lagrad */
+        o = &def;
     if (x->ndim != 4) {
         lg_fail(g, LG_ERR_SHAPE, "%s: need x (N,C,H,W), got %s", name, lg_tshape(x).s);
         return false;

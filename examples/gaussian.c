@@ -29,8 +29,8 @@ static lg_tensor *diag(lg_graph *g, lg_tensor *a)
  * ½ mean ‖L⁻¹(x - μ)‖² + Σ log diag(L) + D/2 log 2π. */
 static lg_tensor *nll(lg_graph *g, lg_tensor *x, lg_tensor *mu, lg_tensor *l)
 {
-    lg_tensor *z = lg_solve_triangular(g, l, lg_transpose(g, lg_sub(g, x, mu)), false,
-                                       false); /* (D,N) */
+    lg_tensor *z = lg_solve_triangular(g, l, lg_transpose(g, lg_sub(g, x, mu)),
+                                       LG_TRI_LOWER); /* (D,N) */
     lg_tensor *quad = lg_scale(g, lg_sum(g, lg_mul(g, z, z)), 0.5 / N);
     lg_tensor *logdet_half = lg_sum(g, lg_log(g, diag(g, l)));
     return lg_add_scalar(g, lg_add(g, quad, logdet_half), 0.5 * D * LOG_2PI);
@@ -108,7 +108,7 @@ static bool log_density(lg_graph *g)
     lg_tensor *r = lg_sub(g, lg_graph_input(g, LG_F64, 1, &vs, x0),
                           lg_graph_input(g, LG_F64, 1, &vs, MU));
     lg_tensor *l = lg_cholesky(g, sigma);
-    lg_tensor *z = lg_solve_triangular(g, l, r, false, false);
+    lg_tensor *z = lg_solve_triangular(g, l, r, LG_TRI_LOWER);
     lg_tensor *logdet_l = lg_scale(g, lg_sum(g, lg_log(g, diag(g, l))), 2.0);
     lg_tensor *lp_chol = lg_scale(g, lg_add_scalar(g, lg_add(g, lg_dot(g, z, z), logdet_l),
                                                    D * LOG_2PI), -0.5);

@@ -37,7 +37,7 @@ static bool estimate(lg_graph *g, lg_tensor *x, lg_tensor *y, lg_tensor *w[4],
     lg_tensor *q, *rr;
     st[3] = lg_qr(g, x, &q, &rr);
     w[3] = st[3] == LG_OK ? lg_solve_triangular(g, rr, lg_matmul_t(g, q, y, true, false),
-                                                true, false)
+                                                LG_TRI_UPPER)
                           : NULL;
     if (!w[3] && st[3] == LG_OK)
         st[3] = lg_graph_status(g);

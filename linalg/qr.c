@@ -23,7 +23,7 @@ static lg_tensor *qr_square_vjp(lg_graph *g, lg_tensor *q, lg_tensor *r, lg_tens
     lg_tensor *b = lg_matmul(g, q, lg_add(g, t, lg_transpose(g, t)));
     if (gq)
         b = lg_add(g, b, gq);
-    return lg_transpose(g, lg_solve_triangular(g, r, lg_transpose(g, b), true, false));
+    return lg_transpose(g, lg_solve_triangular(g, r, lg_transpose(g, b), LG_TRI_UPPER));
 }
 
 /* A (m,n) = Q (m,k) R (k,n). m >= n: the square formula above. m < n (PyTorch): split

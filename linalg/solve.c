@@ -186,14 +186,18 @@ static lg_tensor *tri_solve(lg_graph *g, lg_tensor *a, lg_tensor *b, bool upper,
     return g->status == LG_OK ? x : NULL;
 }
 
-lg_tensor *lg_solve_triangular(lg_graph *g, lg_tensor *a, lg_tensor *b, bool upper,
-                               bool transpose)
+lg_tensor *lg_solve_triangular(lg_graph *g, lg_tensor *a, lg_tensor *b, unsigned flags)
 {
     const char *name = TRI_SOLVE.name;
     lg_tensor *in[2] = {a, b};
     if (!lg_check_inputs(g, name, 2, in) || !check_square(g, name, a) ||
         !la_check_rhs(g, name, a, b))
         return NULL;
+    if (flags & ~(unsigned)(LG_TRI_UPPER | LG_TRI_TRANSPOSE))
+        return lg_fail(g, LG_ERR_ARG, "%s: unknown flags 0x%x (LG_TRI_UPPER | "
+                       "LG_TRI_TRANSPOSE are 0x%x)", name, flags,
+                       (unsigned)(LG_TRI_UPPER | LG_TRI_TRANSPOSE));
+    bool upper = flags & LG_TRI_UPPER, transpose = flags & LG_TRI_TRANSPOSE;
     return like_rhs(g, tri_solve(g, a, as_matrix(g, b), upper, transpose), b);
 }
 

@@ -1,10 +1,16 @@
 /* LoRA adapters (Hu et al. 2021) on a frozen Linear in a parameter store: init (default or
  * PiSSA from a truncated SVD), the unmerged forward, merge and unmerge. Saving only the
- * adapter is lg_checkpoint_save with the prefix "<name>.lora_" (checkpoint.h). */
+ * adapter is lg_checkpoint_save with the selector "<name>.lora_*" (nn.h, checkpoint.h). */
 #include <math.h>
 #include <string.h>
 #include "layers_impl.h"
 #include "lagrad/linalg.h"
+
+lg_lora_config lg_lora_defaults(void)
+{
+    return (lg_lora_config){.rank = 8, .alpha = 8, .rslora = false, .dropout = 0,
+                            .init = LG_LORA_INIT_DEFAULT};
+}
 
 static lg_status check_config(const lg_lora_config *c, const char *fn)
 {
@@ -100,9 +106,11 @@ lg_status lg_lora_init(lg_lora *l, lg_params *p, const char *name, const lg_lora
     const char *fn = "lg_lora_init";
     if (l)
         memset(l, 0, sizeof *l);
-    if (!l || !p || !name || !*name || !c || !r)
-        return lg_set_error(LG_ERR_ARG, "%s: layer, store, name, config or rng is NULL/empty",
-                            fn);
+    lg_lora_config def = lg_lora_defaults();
+    if (!c) /* NULL options mean the defaults */
+        c = &def;
+    if (!l || !p || !name || !*name || !r)
+        return lg_set_error(LG_ERR_ARG, "%s: layer, store, name or rng is NULL/empty", fn);
     lg_lora t = {0};
     lg_status s = check_config(c, fn);
     if (s == LG_OK)

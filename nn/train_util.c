@@ -115,6 +115,12 @@ lg_status lg_lr_step(double base_lr, int64_t step_size, double gamma, int64_t t,
     return LG_OK;
 }
 
+lg_lr_cosine_config lg_lr_cosine_defaults(double base_lr, int64_t total_steps)
+{
+    return (lg_lr_cosine_config){.base_lr = base_lr, .min_lr = 0, .warmup_steps = 0,
+                                 .warmup_start = 1, .total_steps = total_steps};
+}
+
 lg_status lg_lr_cosine(const lg_lr_cosine_config *c, int64_t t, double *lr)
 {
     const char *bad = NULL;

@@ -345,7 +345,7 @@ static void test_lora_adapter_alone_saves_and_loads_into_a_fresh_layer(void **st
     lg_lora_config c = config(2, 4);
     assert_int_equal(lg_lora_init(&l, p, "fc", &c, &r), LG_OK);
     randomise(l.lora_b, 24);
-    assert_int_equal(lg_checkpoint_save(p, path, "fc.lora_", NULL, 0), LG_OK);
+    assert_int_equal(lg_checkpoint_save(p, path, "fc.lora_*", NULL, 0), LG_OK);
     lg_checkpoint *ck;
     assert_int_equal(lg_checkpoint_open(path, &ck), LG_OK);
     assert_int_equal(lg_checkpoint_count(ck), 2); /* A and B only, no base */
@@ -360,7 +360,7 @@ static void test_lora_adapter_alone_saves_and_loads_into_a_fresh_layer(void **st
     lg_rng_init(&r2, 99);
     lg_lora l2;
     assert_int_equal(lg_lora_init(&l2, q, "fc", &c, &r2), LG_OK);
-    assert_int_equal(lg_checkpoint_load(q, path, "fc.lora_", true), LG_OK);
+    assert_int_equal(lg_checkpoint_load(q, path, "fc.lora_*", true), LG_OK);
     assert_memory_equal(lg_tensor_data(l2.lora_a), lg_tensor_data(l.lora_a),
                         2 * IN * sizeof(float));
     assert_memory_equal(lg_tensor_data(l2.lora_b), lg_tensor_data(l.lora_b),
@@ -408,9 +408,12 @@ static void test_lora_rejects_bad_arguments(void **state)
     c = config(2, 4);
     assert_int_equal(lg_lora_init(NULL, p, "fc", &c, &r), LG_ERR_ARG);
     assert_int_equal(lg_lora_init(&l, NULL, "fc", &c, &r), LG_ERR_ARG);
-    assert_int_equal(lg_lora_init(&l, p, "fc", NULL, &r), LG_ERR_ARG);
     assert_int_equal(lg_lora_init(&l, p, "fc", &c, NULL), LG_ERR_ARG);
     assert_int_equal(lg_params_count(p), 2); /* nothing was added */
+    /* NULL options are PEFT's defaults: rank 8, alpha 8, so scale 1 */
+    lg_lora_config d = lg_lora_defaults();
+    assert_int_equal(d.rank, 8);
+    assert_true(d.alpha == 8 && d.dropout == 0 && !d.rslora && d.init == LG_LORA_INIT_DEFAULT);
     assert_true(lg_tensor_requires_grad(fc.weight));
 
     int64_t s1[1] = {3}, s3[3] = {2, 2, 2};

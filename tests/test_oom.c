@@ -584,7 +584,7 @@ static lg_tensor *spd(lg_graph *g, lg_tensor *a)
 static lg_tensor *add(lg_graph *g, lg_tensor *x, lg_tensor *y) { return lg_add(g, x, y); }
 
 static lg_tensor *case_solve(lg_graph *g, const linalg_in *in) { return wsum(g, add(g, lg_solve(g, in->a, in->b), lg_solve(g, in->a, lg_reshape(g, in->v, 2, (int64_t[]){lg_tensor_numel(in->v), 1})))); }
-static lg_tensor *case_solve_triangular(lg_graph *g, const linalg_in *in) { return add(g, wsum(g, lg_solve_triangular(g, in->a, in->b, false, false)), wsum(g, lg_solve_triangular(g, in->a, in->v, true, true))); }
+static lg_tensor *case_solve_triangular(lg_graph *g, const linalg_in *in) { return add(g, wsum(g, lg_solve_triangular(g, in->a, in->b, LG_TRI_LOWER)), wsum(g, lg_solve_triangular(g, in->a, in->v, LG_TRI_UPPER | LG_TRI_TRANSPOSE))); }
 static lg_tensor *case_cholesky(lg_graph *g, const linalg_in *in) { return wsum(g, lg_cholesky(g, spd(g, in->a))); }
 static lg_tensor *case_cholesky_solve(lg_graph *g, const linalg_in *in) { return wsum(g, lg_cholesky_solve(g, lg_cholesky(g, spd(g, in->a)), in->b)); }
 static lg_tensor *case_inv(lg_graph *g, const linalg_in *in) { return wsum(g, lg_inv(g, in->a)); }

@@ -38,6 +38,10 @@ typedef struct lg_pool2d_opts {
     int padding[2]; /* (h, w), 0 <= padding <= kernel / 2 */
 } lg_pool2d_opts;
 
+/* A 2x2 window, stride equal to the window, no padding: the halving pool of most CNNs.
+ * Every pooling op takes NULL options as these. */
+lg_pool2d_opts lg_pool2d_defaults(void);
+
 /* Max pooling over (N, C, H, W); padded cells never win. The argmax of each window is saved
  * for backward, so the gradient goes to one input per window (the first maximum). */
 lg_tensor *lg_max_pool2d(lg_graph *g, lg_tensor *x, const lg_pool2d_opts *o);

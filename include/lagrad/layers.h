@@ -116,6 +116,10 @@ typedef struct lg_lora_config {
     lg_lora_init_kind init;
 } lg_lora_config;
 
+/* PEFT's LoraConfig defaults: rank 8, alpha 8 (scale 1), no rsLoRA, no dropout, the
+ * default init. lg_lora_init takes NULL options as these. */
+lg_lora_config lg_lora_defaults(void);
+
 /* A frozen base linear layer W (out, in), b (out) or none, plus trainable A (r, in) and
  * B (out, r). Unmerged, y = x Wᵀ + b + scale·((dropout(x) Aᵀ) Bᵀ), never forming B A.
  * Merged, W holds W + scale·B A and y = x Wᵀ + b. */
@@ -198,6 +202,10 @@ typedef struct lg_lr_cosine_config {
     double warmup_start;   /* s in (0, 1]: the first step's fraction of base_lr */
     int64_t total_steps;   /* T > W */
 } lg_lr_cosine_config;
+
+/* Cosine from base_lr to 0 over total_steps, no warm-up: the schedule has no sensible
+ * defaults for its two scales, so they are the arguments. */
+lg_lr_cosine_config lg_lr_cosine_defaults(double base_lr, int64_t total_steps);
 
 /* The rate for step t >= 0. Errors (LG_ERR_ARG naming the field, *lr left alone): NULL c
  * or lr, a field outside its range above, t < 0. */

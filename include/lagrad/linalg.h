@@ -37,11 +37,18 @@ extern "C" {
  * Gradient (Giles 2008): dB = A⁻ᵀ dX, dA = -dB Xᵀ. */
 lg_tensor *lg_solve(lg_graph *g, lg_tensor *a, lg_tensor *b);
 
-/* (d) X = op(A)⁻¹ B for triangular A (n,n), B (n) or (n,k), op(A) = Aᵀ when transpose.
- * Reads only the lower (upper when `upper`) triangle of A, diagonal included.
- * LG_ERR_SINGULAR when a diagonal entry is exactly zero. */
-lg_tensor *lg_solve_triangular(lg_graph *g, lg_tensor *a, lg_tensor *b, bool upper,
-                               bool transpose);
+/* Flags of lg_solve_triangular, or-ed together. */
+enum {
+    LG_TRI_LOWER = 0,     /* A is lower triangular (the default) */
+    LG_TRI_UPPER = 1,     /* A is upper triangular */
+    LG_TRI_TRANSPOSE = 2  /* solve Aᵀ X = B */
+};
+
+/* (d) X = op(A)⁻¹ B for triangular A (n,n), B (n) or (n,k); flags from LG_TRI_*: op(A)
+ * = Aᵀ with LG_TRI_TRANSPOSE. Reads only the lower (upper with LG_TRI_UPPER) triangle of
+ * A, diagonal included. LG_ERR_SINGULAR when a diagonal entry is exactly zero;
+ * LG_ERR_ARG for other flag bits. */
+lg_tensor *lg_solve_triangular(lg_graph *g, lg_tensor *a, lg_tensor *b, unsigned flags);
 
 /* (d) X = (L Lᵀ)⁻¹ B given the lower Cholesky factor L (n,n); B (n) or (n,k). */
 lg_tensor *lg_cholesky_solve(lg_graph *g, lg_tensor *l, lg_tensor *b);
