@@ -298,6 +298,20 @@ def anomaly(b, a):
         None, None, "lg_graph_set_anomaly: one extra read of every output and gradient, and weight gradients through the arena (checked) instead of straight into .grad")
 
 
+def train_helper(b, a):
+    """lg_train_fit's step against the loop written by hand (examples/mnist's)."""
+    size = ["--train-limit", "2000", "--epochs", "1", "--reps", "1"] if a.quick else \
+        ["--train-limit", "20000", "--epochs", "2", "--reps", "7"]
+    r = last_json(run([f"{b}/bench/train_helper", "--data", a.data] + size,
+                      {"OMP_WAIT_POLICY": "PASSIVE"}))
+    row("training helper: lg_train_fit step vs the hand-written loop (examples/mnist), MLP "
+        "784-256-128-10, batch 128, 1 thread", r["helper_ms_per_step"], r["hand_ms_per_step"],
+        "ms/step", r["ratio"], "<= 1.02", r["ratio"] <= 1.02,
+        f"median of {r['reps']} paired runs of {r['steps']} steps each, alternating; both "
+        "shuffle, copy batches, reset, forward, cross-entropy, backward, cosine lr, Adam, "
+        "running loss and accuracy")
+
+
 def kv(out, prefix):
     for line in out.splitlines():
         if line.startswith(prefix):
@@ -432,6 +446,7 @@ def main():
     linalg(b, a, torch)
     scaling(b, a, torch)
     anomaly(b, a)
+    train_helper(b, a)
     curvature(b, a, torch)
     notes = others(b, a, torch)
     if not torch:
