@@ -167,7 +167,8 @@ static void test_dist_small_buckets_equal_one_process(void **state)
     check_recipe(&r, LG_F32, 12, "adamw f32, 12-byte buckets");
 }
 
-/* The frozen parameter is not reduced: its gradient stays what this rank left there. */
+/* The frozen parameter is not reduced: its gradient stays what this rank left there; the
+ * statistics count one call and the trainable bytes. */
 static void test_dist_allreduce_grads_skips_frozen(void **state)
 {
     (void)state;
@@ -177,9 +178,15 @@ static void test_dist_allreduce_grads_skips_frozen(void **state)
     g[0] = 1 + lg_dist_rank(D);
     double *g1 = lg_tensor_data(lg_tensor_grad(m.w1));
     g1[0] = 1 + lg_dist_rank(D);
+    lg_dist_grad_stats_reset(D);
     assert_int_equal(lg_dist_allreduce_grads(D, m.p, 1.0), LG_OK);
     int n = lg_dist_size(D);
-    bool ok = g[0] == 1 + lg_dist_rank(D) && g1[0] == n * (n + 1) / 2;
+    double secs;
+    int64_t calls, bytes;
+    lg_dist_grad_stats(D, &secs, &calls, &bytes);
+    /* fc1 (8x6 + 8) and fc2 (3x8 + 3) in f64; "shift" stays home */
+    bool ok = g[0] == 1 + lg_dist_rank(D) && g1[0] == n * (n + 1) / 2 && calls == 1 &&
+              bytes == (48 + 8 + 24 + 3) * 8 && secs >= 0;
     lg_params_free(m.p);
     assert_true(all_ranks(ok));
 }
