@@ -23,7 +23,7 @@ static lg_chunk *new_chunk(size_t need, size_t last)
     }
     c->next = NULL;
     c->size = size;
-    c->used = 0;
+    c->used = c->shift = 0;
     return c;
 }
 
@@ -59,10 +59,21 @@ void *lg_arena_alloc(lg_graph *g, size_t size, const char *what)
     return p;
 }
 
+/* The next epoch starts each chunk `shift` bytes in, a triangle wave over the epochs in
+ * steps of LG_ALIGN that never takes more than the room the last epoch left in the chunk.
+ * So a step that records what the last one did lays its tensors out the same way, with
+ * the same chunks (no new allocation), but every address moved by exactly LG_ALIGN: a
+ * tensor handle kept from the last step never equals a live one (a header is longer than
+ * LG_ALIGN), and lg_backward on it is LG_ERR_STATE (issue 14: it was the new loss). */
 void lg_arena_rewind(lg_graph *g)
 {
-    for (lg_chunk *c = g->chunks; c; c = c->next)
-        c->used = 0;
+    for (lg_chunk *c = g->chunks; c; c = c->next) {
+        size_t content = c->used - c->shift, slack = c->size - content;
+        size_t k = slack / LG_ALIGN < 63 ? slack / LG_ALIGN : 63; /* most steps of shift */
+        size_t pos = k ? (size_t)(g->epoch % (2 * k)) : 0;
+        c->shift = (pos <= k ? pos : 2 * k - pos) * LG_ALIGN;
+        c->used = c->shift;
+    }
     g->cur = g->chunks;
 }
 

@@ -37,6 +37,7 @@ struct lg_node {
 typedef struct lg_chunk {
     struct lg_chunk *next;
     size_t size, used;
+    size_t shift;       /* where this epoch's allocations start (lg_arena_rewind) */
     unsigned char *mem;
 } lg_chunk;
 
