@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "lagrad/lagrad.h"
 
@@ -35,12 +36,17 @@ typedef struct model {
     lg_rnn rnn;
 } model;
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+/* CPU seconds of the whole process: on a shared machine, the time the steps would take on
+ * quiet cores (at one thread). */
+static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static void usage(void)
 {
@@ -48,8 +54,9 @@ static void usage(void)
             "usage: charlm [--data FILE] [--model gpt|lstm] [--steps N] [--threads N]\n"
             "              [--seed S] [--eval-every N] [--eval-iters N] [--csv FILE]\n"
             "              [--ckpt FILE] [--sample-len N] [--temperature T] [--dropout P]\n"
-            "              [--prompt TEXT] [--sample CKPT]\n"
+            "              [--prompt TEXT] [--sample CKPT] [--batch B] [--context T]\n"
             "defaults: data/moby-dick/data.txt, gpt, 2000 steps, 1 thread, seed 1337,\n"
+            "batch 12, context 64,\n"
             "eval every 500 steps over 100 batches, charlm_curves.csv, charlm.safetensors,\n"
             "a 300-character sample at temperature 0.8 after a newline.\n"
             "The learning rate warms up for min(100, steps/20) steps and decays to 1e-4 at\n"
@@ -66,7 +73,7 @@ static int parse(int argc, char **argv, options *o)
         }
         static const char *known[] = {"--data", "--model", "--csv", "--ckpt", "--sample",
                                       "--prompt", "--steps", "--threads", "--seed",
-                                      "--eval-every", "--eval-iters", "--sample-len",
+                                      "--eval-every", "--eval-iters", "--sample-len", "--batch", "--context",
                                       "--temperature", "--dropout"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
@@ -86,6 +93,8 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "--steps")) o->steps = atoll(v);
         else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(a, "--batch")) o->batch = atoll(v);
+        else if (!strcmp(a, "--context")) o->context = atoll(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--eval-every")) o->eval_every = atoll(v);
         else if (!strcmp(a, "--eval-iters")) o->eval_iters = atoll(v);
@@ -98,9 +107,9 @@ static int parse(int argc, char **argv, options *o)
         return 1;
     }
     if (o->steps < 1 || o->threads < 1 || o->eval_every < 1 || o->eval_iters < 1 ||
-        o->sample_len < 0) {
-        fprintf(stderr, "charlm: --steps, --threads, --eval-every and --eval-iters must be "
-                        ">= 1 and --sample-len >= 0\n");
+        o->batch < 1 || o->context < 1 || o->sample_len < 0) {
+        fprintf(stderr, "charlm: --steps, --threads, --batch, --context, --eval-every and "
+                        "--eval-iters must be >= 1 and --sample-len >= 0\n");
         return 1;
     }
     o->warmup = o->steps < 2000 ? o->steps / 20 : 100;
@@ -292,7 +301,7 @@ static int train(options *o)
         fprintf(stderr, "charlm: setup failed: %s\n", csv ? lg_last_errmsg() : o->csv);
     else
         fprintf(csv, "step,train_loss,val_loss,lr,seconds\n");
-    double t0 = now(), train_s = 0, val = NAN;
+    double t0 = now(), train_s = 0, train_cpu = 0, val = NAN;
     for (int64_t step = 0; !rc && step <= o->steps; step++) {
         double lr = o->lr;
         lg_lr_cosine(&sched, step, &lr);
@@ -307,7 +316,7 @@ static int train(options *o)
         }
         if (step == o->steps)
             break;
-        double s0 = now();
+        double s0 = now(), c0 = cpu_now();
         lg_graph_reset(g);
         lg_status s = lg_text_batch(t, LG_TEXT_TRAIN, &data_r, x, y);
         if (!s)
@@ -324,6 +333,7 @@ static int train(options *o)
             rc = 1;
         }
         train_s += now() - s0;
+        train_cpu += cpu_now() - c0;
     }
     double total = now() - t0;
     if (!rc)
@@ -331,9 +341,14 @@ static int train(options *o)
     if (!rc) {
         printf("charlm: saved %s (vocabulary in its metadata) and %s.optim\n", o->ckpt,
                o->ckpt);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double tokens = (double)(o->steps * o->batch * o->context);
+        printf("charlm: training steps: %.0f tokens/s of CPU time; peak RSS %ld kB\n",
+               tokens / train_cpu, ru.ru_maxrss);
         printf("RESULT dataset=moby-dick model=%s val_loss=%.4f steps=%lld seconds=%.1f "
                "tokens_per_s=%.0f\n", o->model, val, (long long)o->steps, total,
-               (double)(o->steps * o->batch * o->context) / train_s);
+               tokens / train_s);
         fflush(stdout);
         rc = print_sample(&m, t, o, &sample_r);
     }

@@ -19,6 +19,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build-valgrind}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
+TEXT=${TEXT:-$ROOT/data/moby-dick/data.txt} # examples/charlm's text (scripts/fetch-moby-dick.sh)
 JOBS=${JOBS:-2}
 SUPP=$ROOT/tests/valgrind.supp
 
@@ -38,6 +39,7 @@ have_data=0
 settings() {
   case $1 in
     attention)     echo "--quick --steps 20" ;;
+    charlm)        echo "--data $TEXT --steps 2 --batch 2 --context 8 --eval-every 1 --eval-iters 1 --sample-len 4 --csv $OUT/charlm.csv --ckpt $OUT/charlm.safetensors" ;;
     cnn)           echo "--data $DATA --epochs 1 --train-limit 64 --test-limit 32 --batch 32 --csv $OUT/cnn.csv --checkpoint $OUT/cnn.safetensors" ;;
     gaussian)      echo "" ;;                 # fixed size: about 0.5 s natively
     least_squares) echo "" ;;
@@ -75,6 +77,10 @@ for src in "$ROOT"/examples/*.c; do
   if ! args=$(settings "$name"); then
     echo "FAIL $name: no small settings in scripts/valgrind-examples.sh" >&2
     failed=1
+    continue
+  fi
+  if [ "$name" = charlm ] && [ ! -f "$TEXT" ]; then
+    echo "SKIP $name: no $TEXT (run scripts/fetch-moby-dick.sh)"
     continue
   fi
   if needs_data "$name" && [ $have_data = 0 ]; then
