@@ -73,11 +73,11 @@ lg_status lg_dist_agree(lg_dist *d, lg_status local)
 {
     if (!d)
         return lg_set_error(LG_ERR_ARG, "lg_dist_agree: d is NULL");
-    /* (failed, rank) pairs: MINLOC over (0 or 1 - failed) picks the lowest failing rank */
-    struct { int failed; int rank; } mine = {local == LG_OK ? 1 : 0, d->rank}, low;
+    /* (ok, rank) pairs: MINLOC finds ok = 0 at the lowest failing rank, if any */
+    struct { int ok; int rank; } mine = {local == LG_OK, d->rank}, low;
     lg_status s = dist_mpi_check(MPI_Allreduce(&mine, &low, 1, MPI_2INT, MPI_MINLOC, d->comm),
                                  "lg_dist_agree", "MPI_Allreduce");
-    if (s != LG_OK || low.failed)
+    if (s != LG_OK || low.ok)
         return s;
     struct { int status; char msg[500]; } m = {local, ""};
     if (d->rank == low.rank)
