@@ -412,6 +412,47 @@ def curvature(b, a, torch):
         "from the last top eigenvector (tol 1e-3); pytorch: power iteration, 20 HVPs")
 
 
+def charlm(b, a, torch):
+    """examples/charlm's GPT training steps beside bench/charlm_torch.py (same recipe, text,
+    batch 12 x context 64), alternating; tokens/s of training steps, evaluations excluded."""
+    if not a.text:
+        return
+    steps = "3" if a.quick else "150"
+    tmp = tempfile.mkdtemp(prefix="lagrad-bench-")
+    common = ["--data", a.text, "--steps", steps, "--eval-every", "100000", "--eval-iters", "1"]
+    for th in (1,) if a.quick else (1, 2):
+        env = {"OMP_WAIT_POLICY": "PASSIVE"}
+        lv, lc, lr, tv, tc, tr = [], [], [], [], [], []
+        for _ in range(a.rounds):
+            out, ru = run([f"{b}/examples/charlm", "--threads", str(th), "--sample-len", "0",
+                           "--csv", f"{tmp}/c.csv", "--ckpt", f"{tmp}/c.safetensors"] + common,
+                          env, rusage=True)
+            lv.append(float(kv(out, "RESULT ")["tokens_per_s"]))
+            lc.append(float(re.search(r"([0-9.]+) tokens/s of CPU time", out).group(1)))
+            lr.append(ru.ru_maxrss)
+            if torch:
+                out, ru = run([PY, "bench/charlm_torch.py", "--threads", str(th)] + common, env,
+                              rusage=True)
+                j = last_json(out)
+                tv.append(j["tokens_per_s"])
+                tc.append(j["cpu_tokens_per_s"])
+                tr.append(ru.ru_maxrss)
+        l, t = statistics.median(lv), statistics.median(tv) if tv else None
+        lcpu, tcpu = statistics.median(lc), statistics.median(tc) if tc else None
+        note = (f"ratio = lagrad / pytorch, wall clock; by CPU time {lcpu:,.0f} vs "
+                f"{tcpu:,.0f} tokens/s = {lcpu / tcpu:.2f}x" if tcpu else "") + \
+               f"; {steps} steps of batch 12 x 64, warm-up and cosine as in the recipe"
+        row(f"charlm GPT 4x4x128 training on Moby Dick, {th} thread(s), vs "
+            "bench/charlm_torch.py", l, t, "tokens/s", l / t if t else None, ">= 2x",
+            l / t >= 2 if t else None, note)
+        if th == 1:
+            lk, tk = statistics.median(lr), statistics.median(tr) if tr else None
+            row("peak RSS, examples/charlm vs bench/charlm_torch.py", lk / 1024,
+                tk / 1024 if tk else None, "MiB", lk / tk if tk else None, "<= 0.5",
+                lk / tk <= 0.5 if tk else None, "the whole process, text included")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -427,6 +468,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--text", help="Moby Dick (scripts/fetch-moby-dick.sh) for the charlm rows")
     ap.add_argument("--json", help="default: bench/results.json; with --quick, "
                     "BUILD/bench/results-quick.json, so a smoke run leaves the tree alone")
     a = ap.parse_args()
@@ -448,6 +490,7 @@ def main():
     anomaly(b, a)
     train_helper(b, a)
     curvature(b, a, torch)
+    charlm(b, a, torch)
     notes = others(b, a, torch)
     if not torch:
         notes.append("pytorch not installed (apt-get install python3-torch): no reference")
