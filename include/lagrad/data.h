@@ -29,9 +29,11 @@ typedef struct lg_idx {
  * uint32 dimensions, then the data. A file starting with the gzip magic (1f 8b) is
  * decompressed as it is read. Only type 0x08 (unsigned byte) is read.
  * The header is checked against the data before anything big is allocated: a raw file's
- * data section must be exactly the product of the dims; a gzip stream is read in chunks
- * into a buffer that grows only as decompressed data arrives, and it must end (with a good
- * CRC) exactly after the product of the dims.
+ * data section must be exactly the product of the dims; a gzip stream must end (with a good
+ * CRC) exactly after the product of the dims, which a first pass checks in 64 KiB pieces
+ * before a second pass inflates it into a buffer of its final size. Memory: the data plus
+ * under 1 MiB, whatever the file claims (tests/test_idx_memory.c). The path must be a
+ * regular file: a FIFO, directory, device or socket is refused at once (LG_ERR_IO).
  * On success *out is a new lg_idx the caller frees with lg_idx_free; on error *out is NULL
  * and lg_last_errmsg() names the function, the file and what was wrong.
  * Errors: NULL path or out (LG_ERR_ARG); the file cannot be opened or read (LG_ERR_IO);
