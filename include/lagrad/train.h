@@ -202,10 +202,13 @@ lg_status lg_train_save_state(const lg_params *p, const lg_optim *o, const char 
                               int epoch, const lg_rng *rng);
 
 /* Loads what lg_train_save_state saved into p and o (made as for the saved run), sets
- * *epoch and rng->counter (rng->seed is the caller's). Nothing is changed on error.
+ * *epoch and rng->counter (rng->seed is the caller's). Both files are opened and their
+ * epochs compared before anything changes; then p is loaded, then o, each checked whole
+ * before it changes, so only an optimizer file that fails its own checks after p loaded
+ * leaves p changed (and *epoch and rng as they were).
  * Errors: NULL argument, a path over 4000 bytes (LG_ERR_ARG); the two files from different
- * epochs, or without the metadata (LG_ERR_FORMAT); lg_checkpoint_load's (strict) and
- * lg_optim_load's. */
+ * epochs, or without the metadata (LG_ERR_FORMAT); lg_checkpoint_open's and
+ * lg_checkpoint_load's (strict), and lg_optim_load's. */
 lg_status lg_train_load_state(lg_params *p, lg_optim *o, const char *path, int *epoch,
                               lg_rng *rng);
 
