@@ -5,7 +5,7 @@
 # is left in build-fuzz/artifacts/ (reduce it, fix the loader, and add it to
 # tests/fuzz/regress/ so that test_fuzz_regress replays it).
 #   usage: scripts/fuzz.sh [SECONDS] [TARGET...]      (targets: fuzz_idx_raw fuzz_idx_gzip
-#                                                      fuzz_safetensors; default all)
+#                                      fuzz_safetensors fuzz_optim_state; default all)
 # Environment: CC (default clang), LAGRAD_FUZZ_BUILD (default build-fuzz), FUZZ_JOBS (build
 # parallelism, default 2). The corpus each run grows is kept in build-fuzz/corpus/TARGET,
 # so later runs start from it; the checked-in seeds and the regression inputs are read too.
@@ -14,7 +14,7 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${LAGRAD_FUZZ_BUILD:-$root/build-fuzz}
-targets=${*:-fuzz_idx_raw fuzz_idx_gzip fuzz_safetensors}
+targets=${*:-fuzz_idx_raw fuzz_idx_gzip fuzz_safetensors fuzz_optim_state}
 cc=${CC:-clang}
 command -v "$cc" > /dev/null || { echo "fuzz.sh: $cc not found (apt-get install clang)"; exit 1; }
 
@@ -34,6 +34,7 @@ for t in $targets; do
     fuzz_idx_raw) dict=idx.dict; extra="$fz/seeds/idx_raw $fz/regress/idx" ;;
     fuzz_idx_gzip) dict=idx.dict; extra="$fz/seeds/idx_gzip $fz/regress/idx_gzip" ;;
     fuzz_safetensors) dict=safetensors.dict; extra="$fz/seeds/safetensors $fz/regress/safetensors" ;;
+    fuzz_optim_state) dict=safetensors.dict; extra="$fz/seeds/optim_state $fz/regress/optim_state" ;;
     *) echo "fuzz.sh: unknown target $t"; exit 1 ;;
   esac
   mkdir -p "$build/corpus/$t" "$build/artifacts"

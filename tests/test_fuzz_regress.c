@@ -4,7 +4,9 @@
  * leak nothing through lagrad's allocator, and hold at most fuzz_alloc_budget bytes at once.
  *   regress/idx          IDX files for lg_idx_load (raw and gzip)
  *   regress/idx_gzip     inputs of the gzip fuzz target, made into files the same way
- *   regress/safetensors  files for lg_checkpoint_open and lg_checkpoint_load */
+ *   regress/safetensors  files for lg_checkpoint_open and lg_checkpoint_load
+ *   regress/optim_state  files for lg_optim_load (Adam, AdamW, SGD with and without
+ *                        momentum, over a store of "w" F32 (2,3) and "d" F64 (2)) */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include "test_util.h"
@@ -108,7 +110,40 @@ static void check_safetensors(const char *path, const char *name)
     lg_params_free(p);
 }
 
-enum { IDX, IDX_GZIP, SAFETENSORS };
+/* Every optimizer kind loads the file; an "ok-" file loads into at least one, then steps
+ * (or reports the step limit); any other fails for every kind, naming the file. */
+static void check_optim(const char *path, const char *name)
+{
+    lg_params *p = lg_params_new();
+    assert_non_null(p);
+    assert_non_null(lg_params_add(p, "w", LG_F32, 2, (int64_t[]){2, 3}));
+    assert_non_null(lg_params_add(p, "d", LG_F64, 1, (int64_t[]){2}));
+    const lg_optim_kind kinds[4] = {LG_OPTIM_ADAM, LG_OPTIM_ADAMW, LG_OPTIM_SGD, LG_OPTIM_SGD};
+    bool want_ok = strncmp(name, "ok-", 3) == 0;
+    int loaded = 0;
+    for (int k = 0; k < 4; k++) {
+        lg_optim_config cfg = lg_optim_defaults(kinds[k]);
+        cfg.momentum = k == 2 ? 0.9 : 0;
+        lg_optim *o = lg_optim_new(p, &cfg);
+        assert_non_null(o);
+        lg_status s = lg_optim_load(o, path);
+        if (s == LG_OK) {
+            loaded++;
+            lg_status st = lg_optim_step(o);
+            if (st != LG_OK && st != LG_ERR_STATE)
+                fail_msg("%s: a step after loading gave %d", name, (int)st);
+        } else if (strncmp(lg_last_errmsg(), "lg_", 3) != 0 || !strstr(lg_last_errmsg(), path)) {
+            fail_msg("lg_optim_load on %s: the message \"%s\" does not name the function and "
+                     "the file", name, lg_last_errmsg());
+        }
+        lg_optim_free(o);
+    }
+    if (want_ok ? loaded == 0 : loaded != 0)
+        fail_msg("lg_optim_load on %s: loaded into %d optimizer kinds", name, loaded);
+    lg_params_free(p);
+}
+
+enum { IDX, IDX_GZIP, SAFETENSORS, OPTIM };
 
 /* Replays every file of one corpus directory; returns how many. */
 static int replay(const char *sub, int kind)
@@ -139,8 +174,9 @@ static int replay(const char *sub, int kind)
         size_t justified = len, inflated = fuzz_gunzip_len(b, len, (size_t)1 << 30);
         justified = inflated > justified ? inflated : justified;
         free(b);
-        under_cap(kind == SAFETENSORS ? check_safetensors : check_idx, path, e->d_name,
-                  justified);
+        under_cap(kind == SAFETENSORS ? check_safetensors : kind == OPTIM ? check_optim
+                                                                   : check_idx,
+                  path, e->d_name, justified);
         n++;
     }
     closedir(d);
@@ -171,9 +207,18 @@ static void test_fuzz_regress_safetensors_files_fail_cleanly(void **state)
     assert_true(n >= 30);
 }
 
+static void test_fuzz_regress_optim_state_files_fail_cleanly(void **state)
+{
+    (void)state;
+    int n = replay("optim_state", OPTIM);
+    print_message("    %d optimizer-state files\n", n);
+    assert_true(n >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fuzz_regress_optim_state_files_fail_cleanly),
         cmocka_unit_test(test_fuzz_regress_idx_files_fail_cleanly),
         cmocka_unit_test(test_fuzz_regress_idx_gzip_inputs_fail_cleanly),
         cmocka_unit_test(test_fuzz_regress_safetensors_files_fail_cleanly),

@@ -4,8 +4,8 @@ regression corpus (regress/), all small. Standard library only; run from anywher
 
     python3 tests/fuzz/make_corpus.py
 
-seeds/idx_raw, seeds/safetensors and regress/idx, regress/safetensors hold files exactly as
-the loaders read them; seeds/idx_gzip and regress/idx_gzip hold inputs of the gzip target,
+seeds/idx_raw, seeds/safetensors, seeds/optim_state and regress/idx, regress/safetensors,
+regress/optim_state hold files exactly as the loaders read them; seeds/idx_gzip and regress/idx_gzip hold inputs of the gzip target,
 whose first byte says how the rest becomes a gzip file (fuzz_idx_gzip_file in
 fuzz_inputs.h). Inputs the fuzzers find are added to regress/ by hand, next to these.
 """
@@ -196,8 +196,52 @@ def regress():
         '{"a":{"dtype":"F32","shape":[0,2147483648,2147483648],"data_offsets":[0,0]},'
         '"__metadata__":{"lagrad.crc32":"00000000"}}'))
     put(r, "many-members", raw_header("{" + ",".join('"%d":0' % i for i in range(2000)) + "}"))
+    # issue 14: what cJSON accepts but the format does not
+    t = '"dtype":"F32","shape":%s,"data_offsets":%s'
+    put(r, "escaped-nul-name", raw_header('{"w\\u0000evil":{' + t % ("[1]", "[0,4]") + '}}',
+                                          b"\x00" * 4))
+    put(r, "escaped-nul-crc", raw_header('{"__metadata__":{"lagrad.crc32":"2144df1c\\u0000zzz"},'
+                                         '"w":{' + t % ("[1]", "[0,4]") + '}}', b"\x00" * 4))
+    put(r, "float-offset", raw_header('{"w":{' + t % ("[1]", "[0.0,4]") + '}}', b"\x00" * 4))
+    put(r, "float-dim", raw_header('{"w":{' + t % ("[1.0]", "[0,4]") + '}}', b"\x00" * 4))
+    put(r, "exponent-dim", raw_header('{"w":{' + t % ("[1e0]", "[0,4]") + '}}', b"\x00" * 4))
+    put(r, "negative-zero-offset", raw_header('{"w":{' + t % ("[1]", "[-0,4]") + '}}',
+                                              b"\x00" * 4))
+    put(r, "utf8-bom", struct.pack("<Q", 5) + b"\xef\xbb\xbf{}")
+    h = b'{"\xff":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    put(r, "invalid-utf8-name", struct.pack("<Q", len(h)) + h + b"\x00" * 4)
+    put(r, "lone-surrogate-name", raw_header('{"\\ud800":{' + t % ("[1]", "[0,4]") + '}}',
+                                             b"\x00" * 4))
+
+def optim():
+    """Optimizer-state files (lg_optim_load) for a store with "w" F32 (2,3) and "d" F64 (2):
+    seeds for fuzz_optim_state, and hostile headers for the regression corpus."""
+    def state(kind, step, moments=("exp_avg", "exp_avg_sq"), values=None):
+        t = {}
+        for m in moments:
+            t["w." + m] = ("F32", [2, 3], f32(*(values or [0.5] * 6)))
+        for m in moments:
+            t["d." + m] = ("F64", [2], f64(0.25, 0.125))
+        return safetensors(t, meta={"lagrad.optimizer": kind, "step": step})
+    put("seeds/optim_state", "adam-3.st", state("adam", "3"))
+    put("seeds/optim_state", "adamw-1.st", state("adamw", "1"))
+    put("seeds/optim_state", "sgd-momentum-7.st", state("sgd", "7", ("momentum_buffer",)))
+    put("seeds/optim_state", "sgd-plain-0.st", state("sgd", "0", ()))
+    r = "regress/optim_state"
+    put(r, "step-int64-max", state("adam", "9223372036854775807"))
+    put(r, "step-2-53-plus-1", state("adam", "9007199254740993"))
+    put(r, "step-leading-space", state("adam", " 3"))
+    put(r, "step-plus-sign", state("adam", "+3"))
+    put(r, "step-leading-zero", state("adam", "03"))
+    put(r, "step-negative", state("adam", "-1"))
+    put(r, "negative-exp-avg-sq", state("adam", "2", values=[0.5, 0.5, 0.5, -1, 0.5, 0.5]))
+    put(r, "nan-moment", state("sgd", "2", ("momentum_buffer",),
+                               values=[0.5, float("nan"), 0.5, 0.5, 0.5, 0.5]))
+    put(r, "kind-unknown", state("lbfgs", "2"))
+    put(r, "ok-adam-max-step", state("adam", "9007199254740992"))
 
 
 if __name__ == "__main__":
     seeds()
     regress()
+    optim()
