@@ -144,8 +144,11 @@ lg_tensor *lg_rnn_forward(lg_graph *g, const lg_rnn *l, lg_tensor *x, lg_tensor 
     int L = l->num_layers;
     if (!check_state(g, h0, "h0", L, B, H, dt) || !check_state(g, c0, "c0", L, B, H, dt))
         return NULL;
+    /* the per-step states; on the stack up to 256 steps, so a training step allocates
+     * nothing once the graph's arena has grown */
+    lg_tensor *local[256 + 2 * LG_RNN_MAX_LAYERS];
     size_t bytes = (size_t)(T + 2 * L) * sizeof(lg_tensor *);
-    lg_tensor **steps = lg_malloc(bytes);
+    lg_tensor **steps = T <= 256 ? local : lg_malloc(bytes);
     if (!steps)
         return lg_fail(g, LG_ERR_OOM, "%s: out of memory", RNN_FN);
     lg_tensor **hl = steps + T, **cl = hl + L;
@@ -173,7 +176,8 @@ lg_tensor *lg_rnn_forward(lg_graph *g, const lg_rnn *l, lg_tensor *x, lg_tensor 
         *h_n = stack(g, hl, L, 0, B, H);
     if (c_n)
         *c_n = stack(g, cl, L, 0, B, H);
-    lg_free(steps, bytes);
+    if (steps != local)
+        lg_free(steps, bytes);
     if (lg_graph_status(g) != LG_OK) {
         if (h_n)
             *h_n = NULL;

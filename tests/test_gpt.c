@@ -3,6 +3,7 @@
  * tied head's gradient against finite differences, nanoGPT's names, sizes and init, the
  * loss at init (ln V), and the error paths. */
 #include "test_util.h"
+#include "test_alloc.h"
 #include <string.h>
 
 /* A tiny attention layer whose four tensors are caller-owned f64 inputs. */
@@ -319,6 +320,77 @@ static void test_gpt_tied_embedding_gradient_matches_finite_differences(void **s
     lg_params_free(p);
 }
 
+/* One training step of a tiny GPT on a text: reset, batch, loss, backward, clip, AdamW. */
+static lg_status train_step(lg_graph *g, lg_gpt *m, lg_params *p, lg_optim *o,
+                            const lg_text *t, lg_rng *r, lg_tensor *x, lg_tensor *y)
+{
+    lg_graph_reset(g);
+    lg_status s = lg_text_batch(t, LG_TEXT_TRAIN, r, x, y);
+    if (s == LG_OK)
+        s = lg_backward(g, lg_gpt_loss(g, m, x, y));
+    if (s == LG_OK)
+        s = lg_params_clip_grad_norm(p, 1.0, NULL);
+    return s == LG_OK ? lg_optim_step(o) : s;
+}
+
+/* After the first step a training step allocates nothing (the arena is reused), and an
+ * allocation failing anywhere in setup or the first step is an error, never a crash, with
+ * nothing leaked. */
+static void test_gpt_training_step_allocates_nothing_after_the_first(void **state)
+{
+    (void)state;
+    const char *text = "it was the best of times, it was the worst of times, it was the age";
+    long setup_and_step = 0;
+    for (long fail_at = 0;; fail_at++) {
+        counter c = {.fail_at = fail_at};
+        lg_allocator al = counter_allocator(&c);
+        lg_set_allocator(&al);
+        lg_text *t = NULL;
+        lg_params *p = NULL;
+        lg_optim *o = NULL;
+        lg_graph *g = NULL;
+        lg_tensor *x = NULL, *y = NULL;
+        lg_rng r;
+        lg_rng_init(&r, 3);
+        lg_gpt m;
+        lg_gpt_config cfg = tiny_config();
+        lg_optim_config oc = lg_optim_defaults(LG_OPTIM_ADAMW);
+        int64_t shape[2] = {3, 6};
+        lg_status s = lg_text_from_utf8(text, strlen(text), &t);
+        if (s == LG_OK) {
+            cfg.vocab_size = t->vocab_size;
+            s = (p = lg_params_new()) ? lg_gpt_init(&m, p, NULL, &cfg, LG_F32, &r) : LG_ERR_OOM;
+        }
+        if (s == LG_OK && (!(o = lg_optim_new(p, &oc)) || !(g = lg_graph_new()) ||
+                           !(x = lg_tensor_new(LG_I32, 2, shape)) ||
+                           !(y = lg_tensor_new(LG_I32, 2, shape))))
+            s = LG_ERR_OOM;
+        if (s == LG_OK)
+            s = train_step(g, &m, p, o, t, &r, x, y);
+        if (fail_at == 0) {
+            assert_int_equal(s, LG_OK);
+            setup_and_step = c.calls;
+            assert_int_equal(train_step(g, &m, p, o, t, &r, x, y), LG_OK);
+            long before = c.calls;
+            for (int i = 0; i < 3; i++)
+                assert_int_equal(train_step(g, &m, p, o, t, &r, x, y), LG_OK);
+            assert_int_equal(c.calls - before, 0);
+        } else {
+            assert_int_not_equal(s, LG_OK);
+        }
+        lg_graph_free(g);
+        lg_tensor_free(x);
+        lg_tensor_free(y);
+        lg_optim_free(o);
+        lg_params_free(p);
+        lg_text_free(t);
+        assert_int_equal(c.live, 0);
+        lg_set_allocator(NULL);
+        if (fail_at == setup_and_step)
+            break;
+    }
+}
+
 static void test_gpt_errors(void **state)
 {
     (void)state;
@@ -398,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_gpt_names_sizes_and_init_follow_nanogpt),
         cmocka_unit_test(test_gpt_loss_at_init_is_log_vocab),
         cmocka_unit_test(test_gpt_tied_embedding_gradient_matches_finite_differences),
+        cmocka_unit_test(test_gpt_training_step_allocates_nothing_after_the_first),
         cmocka_unit_test(test_gpt_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
