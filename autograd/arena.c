@@ -1,6 +1,9 @@
 /* The graph's arena: a list of chunks filled by bumping a pointer. Reset rewinds to the
  * first chunk and keeps them all, so a step that asks for the same sizes in the same
- * order as the last one is served without calling the allocator. */
+ * order as the last one is served without calling the allocator. The arena stops at the
+ * graph's limit (lg_graph_set_arena_limit) with a message that points at a forgotten
+ * lg_graph_reset, the usual way a tape grows without end (issue 12). */
+#include <stdint.h>
 #include <string.h>
 #include "graph_impl.h"
 
@@ -8,9 +11,13 @@
 
 static size_t align_up(size_t n) { return (n + LG_ALIGN - 1) & ~(size_t)(LG_ALIGN - 1); }
 
-static lg_chunk *new_chunk(size_t need, size_t last)
+/* A chunk of at least `need` bytes, double the last one, but at most `cap` bytes when
+ * cap >= need (near the arena limit, the chunk shrinks to what is left). */
+static lg_chunk *new_chunk(size_t need, size_t last, size_t cap)
 {
     size_t size = last * 2 > CHUNK_MIN ? last * 2 : CHUNK_MIN;
+    if (size > cap)
+        size = cap;
     if (size < need)
         size = need;
     lg_chunk *c = lg_malloc(sizeof *c);
@@ -41,7 +48,18 @@ void *lg_arena_alloc(lg_graph *g, size_t size, const char *what)
             tail = tail->next;
         if (tail)
             last = tail->size;
-        c = new_chunk(size, last);
+        /* Bytes the limit leaves (SIZE_MAX without a limit). */
+        size_t left = !g->arena_limit ? SIZE_MAX
+                      : g->arena_bytes < g->arena_limit ? g->arena_limit - g->arena_bytes : 0;
+        if (size > left) {
+            lg_fail(g, LG_ERR_OOM,
+                    "%s: graph arena limit of %zu bytes reached: %zu bytes held, %lld ops "
+                    "recorded since the last lg_graph_reset (call it every step, or raise "
+                    "lg_graph_set_arena_limit)",
+                    what, g->arena_limit, g->arena_bytes, (long long)g->nops);
+            return NULL;
+        }
+        c = new_chunk(size, last, left);
         if (!c) {
             lg_fail(g, LG_ERR_OOM, "%s: out of memory allocating %zu bytes in the graph arena",
                     what, size);

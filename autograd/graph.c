@@ -15,6 +15,7 @@ lg_graph *lg_graph_new(void)
     g->grad_enabled = true;
     g->training = true;
     g->epoch = 1;
+    g->arena_limit = LG_GRAPH_ARENA_LIMIT_DEFAULT;
     g->be = lg_cpu_backend();
     return g;
 }
@@ -89,6 +90,17 @@ bool lg_graph_set_training(lg_graph *g, bool training)
 
 size_t lg_graph_arena_bytes(const lg_graph *g) { return g ? g->arena_bytes : 0; }
 int64_t lg_graph_num_ops(const lg_graph *g) { return g ? g->nops : 0; }
+
+size_t lg_graph_set_arena_limit(lg_graph *g, size_t bytes)
+{
+    if (!g)
+        return 0;
+    size_t prev = g->arena_limit;
+    g->arena_limit = bytes;
+    return prev;
+}
+
+size_t lg_graph_arena_limit(const lg_graph *g) { return g ? g->arena_limit : 0; }
 
 lg_tensor *lg_fail(lg_graph *g, lg_status s, const char *fmt, ...)
 {

@@ -50,6 +50,7 @@ struct lg_graph {
     lg_chunk *chunks;   /* all chunks, in order of use */
     lg_chunk *cur;      /* the one being filled */
     size_t arena_bytes;
+    size_t arena_limit; /* most bytes arena_bytes may reach; 0: no limit (graph.h) */
     uint64_t epoch;     /* bumped by reset: tensors of older epochs are stale */
     lg_node *tail;
     int64_t nops;

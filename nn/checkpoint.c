@@ -79,9 +79,10 @@ static int host_is_little_endian(void)
     return b == 1;
 }
 
+/* The selector rule of nn.h; a NULL prefix picks everything. */
 static bool has_prefix(const char *name, const char *prefix)
 {
-    return !prefix || strncmp(name, prefix, strlen(prefix)) == 0;
+    return !prefix || lg_params_name_matches(prefix, name);
 }
 
 static char *dup_str(const char *s, size_t *bytes)
@@ -736,7 +737,8 @@ lg_status lg_checkpoint_load(lg_params *p, const char *path, const char *prefix,
     for (int i = 0; i < n; i++)
         in_store += has_prefix(lg_params_name(p, i), prefix);
     if (prefix && !in_store)
-        return lg_set_error(LG_ERR_ARG, "%s: no parameter matches the prefix '%s'", fn, prefix);
+        return lg_set_error(LG_ERR_ARG, "%s: no parameter matches the selector '%s' (whole "
+                            "name components: \"fc.lora_*\", not \"fc.lora_\")", fn, prefix);
     lg_checkpoint *c;
     lg_status s = open_file(path, fn, &c);
     if (s != LG_OK)

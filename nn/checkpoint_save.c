@@ -15,9 +15,10 @@
 
 static const char fn[] = "lg_checkpoint_save";
 
+/* The selector rule of nn.h; a NULL prefix picks everything. */
 static bool has_prefix(const char *name, const char *prefix)
 {
-    return !prefix || strncmp(name, prefix, strlen(prefix)) == 0;
+    return !prefix || lg_params_name_matches(prefix, name);
 }
 
 /* A JSON integer written exactly (cJSON prints numbers through a double). */
@@ -221,7 +222,8 @@ lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *p
     for (int i = 0; i < lg_params_count(p); i++)
         matched += has_prefix(lg_params_name(p, i), prefix);
     if (prefix && !matched)
-        return lg_set_error(LG_ERR_ARG, "%s: no parameter matches the prefix '%s'", fn, prefix);
+        return lg_set_error(LG_ERR_ARG, "%s: no parameter matches the selector '%s' (whole "
+                            "name components: \"fc.lora_*\", not \"fc.lora_\")", fn, prefix);
 
     char *json = NULL;
     lg_status s = build_header(p, prefix, meta, n_meta, &json);

@@ -43,16 +43,6 @@ int64_t lg_hessian_dim(const lg_hessian *h) { return h ? h->dim : 0; }
 
 int64_t lg_hessian_hvp_count(const lg_hessian *h) { return h ? h->products : 0; }
 
-/* lg_params_freeze's rule: the name equals the prefix, continues it after a '.', or the
- * prefix itself ends in '.'. */
-static bool name_matches(const char *name, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) != 0)
-        return false;
-    return name[n] == '\0' || name[n] == '.' || (n > 0 && prefix[n - 1] == '.');
-}
-
 static bool selected(const lg_params *p, int i, const lg_hessian_opts *o)
 {
     if (lg_params_is_frozen(p, i))
@@ -60,7 +50,7 @@ static bool selected(const lg_params *p, int i, const lg_hessian_opts *o)
     if (!o->select)
         return true;
     for (int j = 0; j < o->n_select; j++)
-        if (name_matches(lg_params_name(p, i), o->select[j]))
+        if (lg_params_name_matches(o->select[j], lg_params_name(p, i)))
             return true;
     return false;
 }
@@ -85,7 +75,8 @@ static lg_status check_new(const lg_params *p, lg_batch_loss_fn loss, const lg_h
             return lg_set_error(LG_ERR_ARG, "%s: select[%d] is NULL or empty", fn, j);
         bool any = false;
         for (int i = 0; i < lg_params_count(p) && !any; i++)
-            any = !lg_params_is_frozen(p, i) && name_matches(lg_params_name(p, i), o->select[j]);
+            any = !lg_params_is_frozen(p, i) &&
+                  lg_params_name_matches(o->select[j], lg_params_name(p, i));
         if (!any)
             return lg_set_error(LG_ERR_ARG, "%s: select[%d] '%s' matches no trainable "
                                 "parameter", fn, j, o->select[j]);

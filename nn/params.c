@@ -192,23 +192,15 @@ void lg_params_zero_grad(lg_params *p)
             memset(p->block[d].grad, 0, (size_t)p->block[d].numel * lg_dtype_size((lg_dtype)d));
 }
 
-static bool name_matches(const char *name, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) != 0)
-        return false;
-    return name[n] == '\0' || name[n] == '.' || (n > 0 && prefix[n - 1] == '.');
-}
-
 lg_status lg_params_freeze(lg_params *p, const char *prefix, bool frozen, int *n_matched)
 {
     if (n_matched)
         *n_matched = 0;
     if (!p || !prefix || !*prefix)
-        return lg_set_error(LG_ERR_ARG, "lg_params_freeze: store or prefix is NULL/empty");
+        return lg_set_error(LG_ERR_ARG, "lg_params_freeze: store or selector is NULL/empty");
     int count = 0;
     for (int i = 0; i < p->n; i++) {
-        if (!name_matches(p->entries[i].name, prefix))
+        if (!lg_params_name_matches(prefix, p->entries[i].name))
             continue;
         lg_tensor_set_requires_grad(p->entries[i].t, !frozen);
         count++;

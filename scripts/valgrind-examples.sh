@@ -45,7 +45,7 @@ settings() {
     least_squares) echo "" ;;
     logreg)        echo "1" ;;                # one epoch
     lora_finetune) echo "--data $DATA --quick --pretrain-epochs 1 --epochs 1 --train-limit 2000 --test-limit 400" ;;
-    mnist_fit)     echo "--data $DATA --epochs 2 --train-limit 500 --test-limit 200 --val 0.2 --patience 1 --csv $OUT/mnist_fit.csv --checkpoint $OUT/mnist_fit.safetensors" ;;
+    mnist_fit)     echo "--data $DATA --epochs 2 --train-limit 300 --test-limit 100 --val 0.2 --patience 1 --csv $OUT/mnist_fit.csv --checkpoint $OUT/mnist_fit.safetensors" ;;
     mnist)         echo "--data $DATA --epochs 1 --train-limit 500 --test-limit 200 --threads 2 --csv $OUT/mnist.csv --checkpoint $OUT/mnist.safetensors" ;;
     pca)           echo "--data $DATA --n 500 --out $OUT" ;;
     sharpness)     echo "--data $DATA --n 100 --hidden 16 --steps 4 --every 2 --max-iter 5 --csv $OUT/sharpness.csv --png $OUT/sharpness.png" ;;

@@ -33,7 +33,8 @@ extern "C" {
  * shape changed to another valid shape of the same size). */
 #define LG_CHECKPOINT_CRC_KEY "lagrad.crc32"
 
-/* Saves the parameters of p whose names start with `prefix` (every parameter when prefix
+/* Saves the parameters of p that the selector `prefix` picks (see "Selectors" in nn.h:
+ * "fc" is fc.* and fc itself, "**.lora_*" every LoRA adapter; every parameter when prefix
  * is NULL or "") to `path`, in the order they were added. meta holds n_meta key/value
  * pairs of strings (meta[2i] is a key, meta[2i+1] its value) for "__metadata__"; meta
  * may be NULL when n_meta is 0. The key LG_CHECKPOINT_CRC_KEY is added after them.
@@ -54,11 +55,12 @@ extern "C" {
 lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *prefix,
                              const char *const *meta, int n_meta);
 
-/* Loads `path` into the existing store p: every parameter whose name starts with `prefix`
- * (all when prefix is NULL or "") must be in the file with the same dtype and shape, and
- * its values are overwritten. Gradients and frozen flags are left alone. With `strict`,
- * a tensor in the file whose name starts with prefix but that the store lacks is an error;
- * without it, such tensors are ignored. Tensors outside the prefix are always ignored.
+/* Loads `path` into the existing store p: every parameter that the selector `prefix`
+ * picks (nn.h, "Selectors"; all when prefix is NULL or "") must be in the file with the
+ * same dtype and shape, and its values are overwritten. Gradients and frozen flags are
+ * left alone. With `strict`, a tensor in the file that prefix picks but that the store
+ * lacks is an error; without it, such tensors are ignored. Tensors the selector does not
+ * pick are always ignored. A prefix that picks no parameter of p is LG_ERR_ARG.
  * The whole file is checked before any value changes, so a format, shape or dtype error
  * leaves the store as it was; only an I/O failure while copying can leave it partly
  * loaded.

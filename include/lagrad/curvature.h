@@ -43,8 +43,8 @@ typedef struct lg_hessian_opts {
     const double *batch_weights; /* n_batches weights (copied), or NULL: 1/n_batches each.
                                     The loss is Σ_b w_b loss_b; PyHessian's average over a
                                     loader is w_b = size_b / Σ size. */
-    const char *const *select;   /* n_select name prefixes (lg_params_freeze's matching),
-                                    or NULL: every trainable parameter */
+    const char *const *select;   /* n_select selectors ("Selectors" in nn.h), or NULL:
+                                    every trainable parameter */
     int n_select;
 } lg_hessian_opts;
 

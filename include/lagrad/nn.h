@@ -42,11 +42,27 @@ int64_t lg_params_numel(const lg_params *p, bool trainable_only);
 /* Sets every gradient to zero (one memset per dtype block). */
 void lg_params_zero_grad(lg_params *p);
 
-/* Freezes (or unfreezes) every parameter whose name equals `prefix` or starts with it
- * followed by '.', or, when prefix ends in '.', starts with it. Frozen parameters do not
- * require grad and optimizers skip them. *n_matched (may be NULL) gets the count.
- * LG_ERR_ARG when nothing matches, so a typo is not silent. */
-lg_status lg_params_freeze(lg_params *p, const char *prefix, bool frozen, int *n_matched);
+/* Selectors: how lg_params_freeze, lg_checkpoint_save/_load (checkpoint.h) and the
+ * Hessian's `select` (curvature.h) pick parameters by name. A name is a list of
+ * components joined by '.' ("enc.0.q.lora_A"). A selector is such a list too, matched
+ * against the name's leading components, so it picks a module and everything under it:
+ *   "enc"         enc.w, enc.0.q.weight, enc itself; not encoder.w (whole components)
+ *   "enc."        the same (one trailing '.' is ignored)
+ *   "fc.lora_*"   fc.lora_A, fc.lora_B: '*' matches any characters within a component
+ *   "*.lora_*"    the adapters of every top-level layer (fc1.lora_A, fc2.lora_B, ...)
+ *   "**.lora_*"   every adapter at any depth: "**" matches zero or more whole components
+ *   "**.bias"     every bias
+ * A component is matched whole: "fc.lora_" picks nothing (write "fc.lora_*"). There is no
+ * escape for a literal '*'. True when `selector` picks `name`; false when either is NULL.
+ * The empty selector picks every name. */
+bool lg_params_name_matches(const char *selector, const char *name);
+
+/* Freezes (or unfreezes) every parameter that `selector` picks (see above; NULL or ""
+ * is LG_ERR_ARG). Frozen parameters do not require grad and optimizers skip them.
+ * *n_matched (may be NULL) gets the count. LG_ERR_ARG when nothing matches, so a typo is
+ * not silent. lg_params_freeze(p, "**.lora_*", false, NULL) after freezing everything
+ * ("*") leaves only the LoRA adapters trainable. */
+lg_status lg_params_freeze(lg_params *p, const char *selector, bool frozen, int *n_matched);
 bool lg_params_is_frozen(const lg_params *p, int i);
 
 /* Optimizers, with the update formulas of torch.optim (PyTorch 1.13):
