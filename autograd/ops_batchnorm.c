@@ -3,7 +3,6 @@
  * analytic VJP written in lagrad ops (so every order differentiates), and eval mode as a
  * composition of ops. Pooling, conv and flatten live in their own files. */
 #include <math.h>
-#include "lagrad/conv.h" /* lg_batch_norm is declared there */
 #include "ops_impl.h"
 
 static lg_bn_dims dims_of(const lg_tensor *x)

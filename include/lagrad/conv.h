@@ -1,4 +1,5 @@
-/* lagrad convolutional ops: conv2d, pooling, batch norm, flatten. All are graph ops with
+/* lagrad convolutional ops: conv2d and pooling (batch norm and flatten, which are not
+ * specific to images, are in ops.h). All are graph ops with
  * VJPs written in lagrad ops (double backward holds), over NCHW tensors of one dtype
  * (f32 or f64). Shapes follow PyTorch's formulas:
  *   H_out = floor((H + 2*pad - dilation*(k - 1) - 1) / stride) + 1   (and the same for W).
@@ -50,22 +51,6 @@ lg_tensor *lg_max_pool2d(lg_graph *g, lg_tensor *x, const lg_pool2d_opts *o);
 lg_tensor *lg_avg_pool2d(lg_graph *g, lg_tensor *x, const lg_pool2d_opts *o);
 /* Mean over H and W: (N, C, H, W) -> (N, C). */
 lg_tensor *lg_global_avg_pool2d(lg_graph *g, lg_tensor *x);
-/* Merges the dims from start_dim to the last into one: (N, C, H, W), 1 -> (N, C*H*W).
- * A view when x is contiguous. */
-lg_tensor *lg_flatten(lg_graph *g, lg_tensor *x, int start_dim);
-
-/* Batch normalisation over x (N, C) or (N, C, H, W), per channel C, as
- * torch.nn.functional.batch_norm. gamma and beta are (C) or NULL (scale 1, shift 0).
- * In training mode (lg_graph_set_training, the default) it normalises with the batch
- * mean and biased batch variance, differentiates through them, and, when running_mean and
- * running_var (plain (C) tensors, not graph tensors) are given, updates them in place:
- *   running = (1 - momentum) * running + momentum * batch_stat,
- * with the unbiased variance for running_var, as PyTorch does. In eval mode it normalises
- * with running_mean and running_var (both then required). Needs N*H*W > 1 in training. */
-lg_tensor *lg_batch_norm(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor *beta,
-                         lg_tensor *running_mean, lg_tensor *running_var, double momentum,
-                         double eps);
-
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@ extern "C" {
 /* The library is built with hidden visibility: what this header declares is its ABI. */
 #pragma GCC visibility push(default)
 
+/* ---- IDX files (lg_idx_*): the MNIST format ---- */
+
 /* The largest data section lg_idx_load accepts (2^31 bytes): a header that multiplies out
  * to more is refused before anything is allocated. */
 #define LG_IDX_MAX_BYTES ((size_t)1 << 31)
@@ -45,6 +47,8 @@ lg_status lg_idx_load(const char *path, lg_idx **out);
 
 /* Frees an lg_idx from lg_idx_load. NULL is a no-op. */
 void lg_idx_free(lg_idx *idx);
+
+/* ---- labelled data sets (lg_dataset_*) ---- */
 
 /* A labelled set of n samples. images is an (n, features) f32 tensor, one flattened sample
  * per row (features = 784 for 28x28 images), and labels an (n) i32 tensor;
@@ -90,6 +94,9 @@ lg_status lg_dataset_mean_std(const lg_dataset *d, double *mean, double *std);
 /* Normalises in place: x = (x - mean) / std. Use the training set's statistics for the
  * test set too. Errors: NULL dataset, or std not finite and > 0 (LG_ERR_ARG). */
 lg_status lg_dataset_normalize(lg_dataset *d, double mean, double std);
+
+/* ---- helpers for any data (lg_data_*): orders, batch counts, augmentation; they take
+ * plain arrays and tensors, not a dataset, hence their shorter prefix ---- */
 
 /* Fills perm[0..n) with a random permutation of 0..n-1 (Fisher-Yates, one lg_rng_uniform
  * draw per element after the first). The same seed and counter give the same permutation;

@@ -9,6 +9,7 @@
 
 #include "ops.h"
 #include "nn.h"
+#include "conv.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -165,7 +166,7 @@ lg_tensor *lg_lora_forward(lg_graph *g, lg_lora *l, lg_tensor *x);
 lg_status lg_lora_merge(lg_lora *l);
 lg_status lg_lora_unmerge(lg_lora *l);
 
-/* ---- penalties, clipping, schedules ---- */
+/* ---- penalties ---- */
 
 /* λ Σ|w| and (λ/2) Σ w² over every trainable (not frozen) parameter of p, as a scalar of
  * g that adds to a loss; backward puts λ sign(w) and λ w into the store's gradients.
@@ -174,46 +175,7 @@ lg_status lg_lora_unmerge(lg_lora *l);
 lg_tensor *lg_l1_penalty(lg_graph *g, const lg_params *p, double lambda);
 lg_tensor *lg_l2_penalty(lg_graph *g, const lg_params *p, double lambda);
 
-/* torch.nn.utils.clip_grad_norm_ with the 2-norm: total = √(Σ g²) over the gradients of
- * the trainable parameters (accumulated in double); when c = max_norm / (total + 1e-6)
- * is below 1, every one of those gradients is multiplied by c. *total_norm (may be NULL)
- * gets the norm before clipping. Errors: NULL p, max_norm not finite and > 0
- * (LG_ERR_ARG); a NaN or infinite total (LG_ERR_NUMERIC: *total_norm is set, gradients
- * are left alone). */
-lg_status lg_params_clip_grad_norm(lg_params *p, double max_norm, double *total_norm);
-
-/* Step decay, torch.optim.lr_scheduler.StepLR: the learning rate for step t (t = 0 is the
- * first optimizer step) is base_lr · gamma^⌊t / step_size⌋. Errors (LG_ERR_ARG, *lr left
- * alone): NULL lr, base_lr < 0 or not finite, gamma <= 0 or not finite, step_size < 1,
- * t < 0. */
-lg_status lg_lr_step(double base_lr, int64_t step_size, double gamma, int64_t t, double *lr);
-
-/* Cosine decay with linear warm-up, equal to torch's SequentialLR of
- * LinearLR(start_factor = warmup_start, total_iters = W) and
- * CosineAnnealingLR(T_max = T − W, eta_min = min_lr) with milestones [W]:
- *   t <  W:      base_lr · (s + (1 − s)·t / W)                       s = warmup_start
- *   W <= t <= T: min_lr + (base_lr − min_lr)·(1 + cos(π (t − W) / (T − W))) / 2
- *   t >  T:      min_lr
- * W = warmup_steps, T = total_steps. */
-typedef struct lg_lr_cosine_config {
-    double base_lr;        /* peak rate, reached at t = W */
-    double min_lr;         /* floor, 0 <= min_lr <= base_lr */
-    int64_t warmup_steps;  /* W >= 0 (0: no warm-up) */
-    double warmup_start;   /* s in (0, 1]: the first step's fraction of base_lr */
-    int64_t total_steps;   /* T > W */
-} lg_lr_cosine_config;
-
-/* Cosine from base_lr to 0 over total_steps, no warm-up: the schedule has no sensible
- * defaults for its two scales, so they are the arguments. */
-lg_lr_cosine_config lg_lr_cosine_defaults(double base_lr, int64_t total_steps);
-
-/* The rate for step t >= 0. Errors (LG_ERR_ARG naming the field, *lr left alone): NULL c
- * or lr, a field outside its range above, t < 0. */
-lg_status lg_lr_cosine(const lg_lr_cosine_config *c, int64_t t, double *lr);
-
 /* ---- Conv2d and batch norm (the CNN layers over the ops of conv.h) ---- */
-
-#include "conv.h"
 
 /* y = conv2d(x, W, b) as PyTorch's nn.Conv2d: W "<name>.weight" (out, in/groups, kH, kW),
  * b "<name>.bias" (out) or absent, so a state_dict loads as is. */

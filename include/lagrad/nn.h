@@ -65,6 +65,14 @@ bool lg_params_name_matches(const char *selector, const char *name);
 lg_status lg_params_freeze(lg_params *p, const char *selector, bool frozen, int *n_matched);
 bool lg_params_is_frozen(const lg_params *p, int i);
 
+/* torch.nn.utils.clip_grad_norm_ with the 2-norm: total = √(Σ g²) over the gradients of
+ * the trainable parameters (accumulated in double); when c = max_norm / (total + 1e-6)
+ * is below 1, every one of those gradients is multiplied by c. *total_norm (may be NULL)
+ * gets the norm before clipping. Errors: NULL p, max_norm not finite and > 0
+ * (LG_ERR_ARG); a NaN or infinite total (LG_ERR_NUMERIC: *total_norm is set, gradients
+ * are left alone). */
+lg_status lg_params_clip_grad_norm(lg_params *p, double max_norm, double *total_norm);
+
 /* Optimizers, with the update formulas of torch.optim (PyTorch 1.13):
  * SGD:   g = grad + wd p;  b = momentum b + (1 - dampening) g (b = g at the first step);
  *        g = nesterov ? g + momentum b : b;  p -= lr g
@@ -134,6 +142,37 @@ int64_t lg_optim_steps(const lg_optim *o);
 lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *meta,
                         int n_meta);
 lg_status lg_optim_load(lg_optim *o, const char *path);
+
+/* ---- learning-rate schedules ---- */
+
+/* Step decay, torch.optim.lr_scheduler.StepLR: the learning rate for step t (t = 0 is the
+ * first optimizer step) is base_lr · gamma^⌊t / step_size⌋. Errors (LG_ERR_ARG, *lr left
+ * alone): NULL lr, base_lr < 0 or not finite, gamma <= 0 or not finite, step_size < 1,
+ * t < 0. */
+lg_status lg_lr_step(double base_lr, int64_t step_size, double gamma, int64_t t, double *lr);
+
+/* Cosine decay with linear warm-up, equal to torch's SequentialLR of
+ * LinearLR(start_factor = warmup_start, total_iters = W) and
+ * CosineAnnealingLR(T_max = T − W, eta_min = min_lr) with milestones [W]:
+ *   t <  W:      base_lr · (s + (1 − s)·t / W)                       s = warmup_start
+ *   W <= t <= T: min_lr + (base_lr − min_lr)·(1 + cos(π (t − W) / (T − W))) / 2
+ *   t >  T:      min_lr
+ * W = warmup_steps, T = total_steps. */
+typedef struct lg_lr_cosine_config {
+    double base_lr;        /* peak rate, reached at t = W */
+    double min_lr;         /* floor, 0 <= min_lr <= base_lr */
+    int64_t warmup_steps;  /* W >= 0 (0: no warm-up) */
+    double warmup_start;   /* s in (0, 1]: the first step's fraction of base_lr */
+    int64_t total_steps;   /* T > W */
+} lg_lr_cosine_config;
+
+/* Cosine from base_lr to 0 over total_steps, no warm-up: the schedule has no sensible
+ * defaults for its two scales, so they are the arguments. */
+lg_lr_cosine_config lg_lr_cosine_defaults(double base_lr, int64_t total_steps);
+
+/* The rate for step t >= 0. Errors (LG_ERR_ARG naming the field, *lr left alone): NULL c
+ * or lr, a field outside its range above, t < 0. */
+lg_status lg_lr_cosine(const lg_lr_cosine_config *c, int64_t t, double *lr);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

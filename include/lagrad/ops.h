@@ -76,6 +76,18 @@ lg_tensor *lg_log_softmax(lg_graph *g, lg_tensor *x, int axis);
 lg_tensor *lg_layer_norm(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor *beta,
                          double eps);
 
+/* Batch normalisation over x (N, C) or (N, C, H, W), per channel C, as
+ * torch.nn.functional.batch_norm. gamma and beta are (C) or NULL (scale 1, shift 0).
+ * In training mode (lg_graph_set_training, the default) it normalises with the batch
+ * mean and biased batch variance, differentiates through them, and, when running_mean and
+ * running_var (plain (C) tensors, not graph tensors) are given, updates them in place:
+ *   running = (1 - momentum) * running + momentum * batch_stat,
+ * with the unbiased variance for running_var, as PyTorch does. In eval mode it normalises
+ * with running_mean and running_var (both then required). Needs N*H*W > 1 in training. */
+lg_tensor *lg_batch_norm(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor *beta,
+                         lg_tensor *running_mean, lg_tensor *running_var, double momentum,
+                         double eps);
+
 /* Losses, each reduced to a scalar mean.
  * cross_entropy: logits (N,C) and labels, an i32 or i64 tensor of shape (N) with entries
  * in [0, C): a float label tensor is LG_ERR_DTYPE, another shape LG_ERR_SHAPE, an entry
@@ -102,6 +114,9 @@ lg_tensor *lg_slice(lg_graph *g, lg_tensor *x, int axis, int64_t start, int64_t 
 /* x[..., i, ...] along axis, which is dropped: (a, b, c) select axis 1 -> (a, c). i may
  * be negative (-1 is the last). */
 lg_tensor *lg_select(lg_graph *g, lg_tensor *x, int axis, int64_t i);
+/* Merges the dims from start_dim to the last into one: (N, C, H, W), 1 -> (N, C*H*W).
+ * A view when x is contiguous. */
+lg_tensor *lg_flatten(lg_graph *g, lg_tensor *x, int start_dim);
 /* Broadcasts x to shape (NumPy rules). */
 lg_tensor *lg_broadcast_to(lg_graph *g, lg_tensor *x, int ndim, const int64_t *shape);
 /* Sums x down to shape, the reverse of broadcasting (the VJP of broadcast_to). */
