@@ -68,7 +68,7 @@ static int panel(char *buf, size_t *len, const char *key, const char *csv, const
                  const char *steps, const columns *sc)
 {
     int curves = 0;
-    bool ok = put(buf, len, "set title '%s'\nset xrange [0:*]\nplot ",
+    bool ok = put(buf, len, "set title '%s'\nset xrange [0:*]\nset autoscale xfixmax\nplot ",
                   !strcmp(key, "loss") ? "loss" : "accuracy");
     for (int i = 1; steps && i < sc->n && ok; i++)
         if (strstr(sc->name[i], key))
@@ -147,7 +147,7 @@ lg_status lg_train_plot(const char *csv, const char *steps_csv, const char *png)
                   "set terminal pngcairo size 1200,480 noenhanced\nset output '%s'\n"
                   "set datafile separator ','\nset datafile columnheaders\nset grid\n"
                   "set xlabel 'epoch'\nset key outside bottom center horizontal\n"
-                  "set multiplot layout 1,2\n", png);
+                  "set multiplot layout 1,2 title '%s'\n", png, csv);
     int loss = ok ? panel(script, &len, "loss", csv, &c, steps_csv, &sc) : -1;
     int acc = loss >= 0 ? panel(script, &len, "acc", csv, &c, steps_csv, &sc) : -1;
     ok = acc >= 0 && put(script, &len, "unset multiplot\nset output\n");
