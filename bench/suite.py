@@ -453,6 +453,21 @@ def charlm(b, a, torch):
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def lstm(b, a, torch):
+    """The LSTM layer, forward + backward, beside torch.nn.LSTM (bench/lstm_torch.py)."""
+    it = ["--iters", "2" if a.quick else "20"]
+    cmds = [([f"{b}/bench/lstm"] + it, {"OMP_WAIT_POLICY": "PASSIVE"})]
+    if torch:
+        cmds.append(([PY, "bench/lstm_torch.py"] + it, None))
+    res = alternate(a.rounds, *cmds)
+    l, lc = med(res[0], "ms"), med(res[0], "cpu_ms")
+    t, tc = (med(res[1], "ms"), med(res[1], "cpu_ms")) if torch else (None, None)
+    row("LSTM layer fwd+bwd, batch 12 x 64 steps, 128 -> 256, 1 thread, vs torch.nn.LSTM", l, t,
+        "ms", t / l if t else None, ">= 1.0x", t / l >= 1.0 if t else None,
+        "ratio = pytorch / lagrad" + (f"; by CPU time {lc:.1f} vs {tc:.1f} ms = {tc / lc:.2f}x"
+                                      if tc else ""))
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -491,6 +506,7 @@ def main():
     train_helper(b, a)
     curvature(b, a, torch)
     charlm(b, a, torch)
+    lstm(b, a, torch)
     notes = others(b, a, torch)
     if not torch:
         notes.append("pytorch not installed (apt-get install python3-torch): no reference")
