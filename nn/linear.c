@@ -53,7 +53,8 @@ static lg_status param_name(char *buf, size_t n, const char *name, const char *p
     return LG_OK;
 }
 
-/* lg_params_add reports no code, so the cases it can fail on are told apart here. */
+/* "<name>.<part>" added to the store; the status of a failed lg_params_add is the one it
+ * left in lg_last_status() (a float dtype is checked first: layers' parameters train). */
 lg_status lg_nn_add_param(lg_params *p, const char *name, const char *part, lg_dtype dt,
                           int ndim, const int64_t *shape, const char *fn, lg_tensor **out)
 {
@@ -65,10 +66,8 @@ lg_status lg_nn_add_param(lg_params *p, const char *name, const char *part, lg_d
     if (!lg_dtype_is_float(dt))
         return lg_set_error(LG_ERR_DTYPE, "%s: dtype %s (%d); parameters need f32 or f64", fn,
                             lg_dtype_name(dt), (int)dt);
-    if (lg_params_get(p, full))
-        return lg_set_error(LG_ERR_ARG, "%s: a parameter named '%s' already exists", fn, full);
     *out = lg_params_add(p, full, dt, ndim, shape);
-    return *out ? LG_OK : LG_ERR_OOM;
+    return *out ? LG_OK : lg_last_status();
 }
 
 lg_status lg_linear_layer_init(lg_linear_layer *l, lg_params *p, const char *name,

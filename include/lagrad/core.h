@@ -62,6 +62,15 @@ const char *lg_dtype_name(lg_dtype dt);
 /* True for LG_F32 and LG_F64. */
 int lg_dtype_is_float(lg_dtype dt);
 
+/* Thread safety. Separate objects in separate threads are safe: each thread may own its
+ * graphs, parameter stores, optimizers and tensors and use them at the same time as other
+ * threads use theirs (tests/test_thread_safety.c trains four models at once and gets the
+ * bits one thread gets). One object must not be used by two threads at once: a graph, a
+ * store, an optimizer, or a tensor that one of them writes (a leaf that requires grad is
+ * written by backward, into its .grad). Per thread: lg_last_status and lg_last_errmsg,
+ * OpenMP's thread count (lg_set_num_threads). Process-wide: the allocator hook (install it
+ * before starting threads) and OpenBLAS's thread count. */
+
 /* Allocator hook. All of lagrad's heap memory goes through it.
  * alloc(ud, size, align) returns memory aligned to `align` (a power of two, at most 64)
  * or NULL; free(ud, p, size) receives the size that was asked for (p may be NULL).
