@@ -22,6 +22,8 @@
 typedef struct options {
     const char *data, *model, *csv, *ckpt, *sample_from, *prompt;
     int64_t steps, batch, context, eval_every, eval_iters, sample_len, warmup, decay_steps;
+    int64_t stop_after; /* stop (and save) after this many steps; 0: never */
+    bool resume;
     int threads;
     uint64_t seed;
     double lr, min_lr, temperature, dropout;
@@ -55,12 +57,15 @@ static void usage(void)
             "              [--seed S] [--eval-every N] [--eval-iters N] [--csv FILE]\n"
             "              [--ckpt FILE] [--sample-len N] [--temperature T] [--dropout P]\n"
             "              [--prompt TEXT] [--sample CKPT] [--batch B] [--context T]\n"
+            "              [--stop-after N] [--resume]\n"
             "defaults: data/moby-dick/data.txt, gpt, 2000 steps, 1 thread, seed 1337,\n"
             "batch 12, context 64,\n"
             "eval every 500 steps over 100 batches, charlm_curves.csv, charlm.safetensors,\n"
             "a 300-character sample at temperature 0.8 after a newline.\n"
             "The learning rate warms up for min(100, steps/20) steps and decays to 1e-4 at\n"
-            "the last step. --sample CKPT only samples from a saved checkpoint.\n");
+            "the last step. --sample CKPT only samples from a saved checkpoint.\n"
+            "--stop-after N saves and stops after N steps; --resume continues from the\n"
+            "checkpoint exactly (parameters, AdamW state, step and every RNG stream).\n");
 }
 
 static int parse(int argc, char **argv, options *o)
@@ -71,9 +76,14 @@ static int parse(int argc, char **argv, options *o)
             usage();
             exit(0);
         }
+        if (!strcmp(a, "--resume")) {
+            o->resume = true;
+            continue;
+        }
         static const char *known[] = {"--data", "--model", "--csv", "--ckpt", "--sample",
                                       "--prompt", "--steps", "--threads", "--seed",
                                       "--eval-every", "--eval-iters", "--sample-len", "--batch", "--context",
+                                      "--stop-after",
                                       "--temperature", "--dropout"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
@@ -95,6 +105,7 @@ static int parse(int argc, char **argv, options *o)
         else if (!strcmp(a, "--threads")) o->threads = atoi(v);
         else if (!strcmp(a, "--batch")) o->batch = atoll(v);
         else if (!strcmp(a, "--context")) o->context = atoll(v);
+        else if (!strcmp(a, "--stop-after")) o->stop_after = atoll(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--eval-every")) o->eval_every = atoll(v);
         else if (!strcmp(a, "--eval-iters")) o->eval_iters = atoll(v);
@@ -210,22 +221,78 @@ static int print_sample(model *m, const lg_text *vocab, const options *o, lg_rng
     return rc;
 }
 
-static int save(model *m, const lg_text *t, const lg_optim *opt, const options *o)
+/* The RNG streams a resumed run must continue: data, evaluation, sampling, and each
+ * dropout stream of the GPT. */
+typedef struct streams {
+    lg_rng data, eval, sample;
+} streams;
+
+static lg_rng *dropout_stream(model *m, int i) /* i in [0, n_layer]: blocks, then embedding */
 {
-    char *vocab = NULL, ctx[32];
-    size_t bytes = 0;
+    return i < (int)m->gpt.cfg.n_layer ? &m->gpt.h[i].attn.rng : &m->gpt.drop_rng;
+}
+
+/* The checkpoint after `step` steps: parameters with the vocabulary, the model's shape and
+ * the training state in the metadata, and the AdamW state beside it. */
+static int save(model *m, const lg_text *t, const lg_optim *opt, const options *o,
+                int64_t step, const streams *st)
+{
+    char *vocab = NULL, ctx[32], stp[32], rngs[64 * (LG_GPT_MAX_LAYERS + 4)];
+    size_t bytes = 0, w = 0;
     if (lg_text_vocab_meta(t, &vocab, &bytes))
         return fail("lg_text_vocab_meta");
     snprintf(ctx, sizeof ctx, "%lld", (long long)o->context);
-    const char *meta[6] = {LG_TEXT_VOCAB_KEY, vocab, "charlm.model", o->model,
-                           "charlm.context", ctx};
+    snprintf(stp, sizeof stp, "%lld", (long long)step);
+    const lg_rng *fixed[3] = {&st->data, &st->eval, &st->sample};
+    for (int i = 0; i < 3; i++)
+        w += (size_t)snprintf(rngs + w, sizeof rngs - w, "%s%llu", i ? "," : "",
+                              (unsigned long long)fixed[i]->counter);
+    for (int i = 0; !m->lstm && i <= (int)m->gpt.cfg.n_layer; i++)
+        w += (size_t)snprintf(rngs + w, sizeof rngs - w, ",%llu",
+                              (unsigned long long)dropout_stream(m, i)->counter);
+    const char *meta[10] = {LG_TEXT_VOCAB_KEY, vocab, "charlm.model", o->model,
+                            "charlm.context", ctx, "charlm.step", stp, "charlm.rng", rngs};
     char optim_path[1024];
     snprintf(optim_path, sizeof optim_path, "%s.optim", o->ckpt);
-    int rc = lg_checkpoint_save(m->p, o->ckpt, NULL, meta, 3) ? fail("lg_checkpoint_save")
+    int rc = lg_checkpoint_save(m->p, o->ckpt, NULL, meta, 5) ? fail("lg_checkpoint_save")
              : lg_optim_save(opt, optim_path, NULL, 0)       ? fail("lg_optim_save")
                                                                : 0;
     lg_text_vocab_meta_free(vocab, bytes);
     return rc;
+}
+
+/* --resume: the parameters, the AdamW state, the step and the RNG counters of o->ckpt. */
+static int restore(model *m, lg_optim *opt, const options *o, int64_t *step, streams *st)
+{
+    char optim_path[1024];
+    snprintf(optim_path, sizeof optim_path, "%s.optim", o->ckpt);
+    lg_checkpoint *c = NULL;
+    if (lg_checkpoint_load(m->p, o->ckpt, NULL, true) || lg_optim_load(opt, optim_path) ||
+        lg_checkpoint_open(o->ckpt, &c))
+        return fail(o->ckpt);
+    const char *sv = lg_checkpoint_metadata_get(c, "charlm.step");
+    const char *rv = lg_checkpoint_metadata_get(c, "charlm.rng");
+    const char *mv = lg_checkpoint_metadata_get(c, "charlm.model");
+    int ok = sv && rv && mv && !strcmp(mv, o->model);
+    if (ok) {
+        *step = atoll(sv);
+        char *end = (char *)rv;
+        lg_rng *fixed[3] = {&st->data, &st->eval, &st->sample};
+        for (int i = 0; ok && i < 3; i++) {
+            fixed[i]->counter = strtoull(end + (i > 0), &end, 10);
+            ok = i < 2 ? *end == ',' : 1;
+        }
+        for (int i = 0; ok && !m->lstm && i <= (int)m->gpt.cfg.n_layer; i++) {
+            ok = *end == ',';
+            dropout_stream(m, i)->counter = strtoull(end + 1, &end, 10);
+        }
+        ok = ok && *end == '\0' && *step >= 0 && *step <= o->steps;
+    }
+    lg_checkpoint_close(c);
+    if (!ok)
+        fprintf(stderr, "charlm: %s: no %s training state for --steps %lld to resume\n",
+                o->ckpt, o->model, (long long)o->steps);
+    return !ok;
 }
 
 /* --sample FILE: the vocabulary and context from the file's metadata, then the weights. */
@@ -267,11 +334,12 @@ static int train(options *o)
     printf("charlm: %s: %lld characters, vocabulary %d, train %lld, val %lld\n", o->data,
            (long long)t->n, t->vocab_size, (long long)t->n_train,
            (long long)(t->n - t->n_train));
-    lg_rng init_r, data_r, eval_r, sample_r;
+    lg_rng init_r;
+    streams st;
     lg_rng_init(&init_r, o->seed);
-    lg_rng_init(&data_r, o->seed + 1);
-    lg_rng_init(&eval_r, o->seed + 2);
-    lg_rng_init(&sample_r, o->seed + 3);
+    lg_rng_init(&st.data, o->seed + 1);
+    lg_rng_init(&st.eval, o->seed + 2);
+    lg_rng_init(&st.sample, o->seed + 3);
     model m;
     bool lstm = !strcmp(o->model, "lstm");
     if (model_init(&m, o, t->vocab_size, lstm, &init_r)) {
@@ -295,30 +363,36 @@ static int train(options *o)
     int64_t shape[2] = {o->batch, o->context};
     lg_tensor *x = lg_tensor_new(LG_I32, 2, shape), *y = lg_tensor_new(LG_I32, 2, shape);
     lg_graph *g = lg_graph_new();
-    FILE *csv = fopen(o->csv, "w");
+    int64_t start = 0, step = 0;
+    FILE *csv = fopen(o->csv, o->resume ? "a" : "w");
     int rc = !opt || !x || !y || !g || !csv;
     if (rc)
         fprintf(stderr, "charlm: setup failed: %s\n", csv ? lg_last_errmsg() : o->csv);
+    else if (o->resume)
+        rc = restore(&m, opt, o, &start, &st);
     else
         fprintf(csv, "step,train_loss,val_loss,lr,seconds\n");
+    if (!rc && o->resume)
+        printf("charlm: resumed %s at step %lld\n", o->ckpt, (long long)start);
     double t0 = now(), train_s = 0, train_cpu = 0, val = NAN;
-    for (int64_t step = 0; !rc && step <= o->steps; step++) {
+    for (step = start; !rc && step <= o->steps; step++) {
         double lr = o->lr;
         lg_lr_cosine(&sched, step, &lr);
-        if (step % o->eval_every == 0 || step == o->steps) {
-            double tr = estimate(g, &m, t, LG_TEXT_TRAIN, o->eval_iters, &eval_r, x, y);
-            val = estimate(g, &m, t, LG_TEXT_VAL, o->eval_iters, &eval_r, x, y);
+        /* a resumed run already evaluated its first step before it stopped */
+        if ((step % o->eval_every == 0 || step == o->steps) && !(o->resume && step == start)) {
+            double tr = estimate(g, &m, t, LG_TEXT_TRAIN, o->eval_iters, &st.eval, x, y);
+            val = estimate(g, &m, t, LG_TEXT_VAL, o->eval_iters, &st.eval, x, y);
             printf("step %5lld  train %.4f  val %.4f  lr %.2e  %.1f s\n", (long long)step, tr,
                    val, lr, now() - t0);
             fprintf(csv, "%lld,%.6f,%.6f,%.6g,%.3f\n", (long long)step, tr, val, lr,
                     now() - t0);
             fflush(stdout);
         }
-        if (step == o->steps)
+        if (step == o->steps || (o->stop_after > 0 && step == o->stop_after))
             break;
         double s0 = now(), c0 = cpu_now();
         lg_graph_reset(g);
-        lg_status s = lg_text_batch(t, LG_TEXT_TRAIN, &data_r, x, y);
+        lg_status s = lg_text_batch(t, LG_TEXT_TRAIN, &st.data, x, y);
         if (!s)
             s = lg_backward(g, loss_of(g, &m, x, y));
         if (!s)
@@ -337,20 +411,21 @@ static int train(options *o)
     }
     double total = now() - t0;
     if (!rc)
-        rc = save(&m, t, opt, o);
-    if (!rc) {
-        printf("charlm: saved %s (vocabulary in its metadata) and %s.optim\n", o->ckpt,
-               o->ckpt);
+        rc = save(&m, t, opt, o, step, &st);
+    if (!rc)
+        printf("charlm: saved %s (vocabulary in its metadata) and %s.optim at step %lld\n",
+               o->ckpt, o->ckpt, (long long)step);
+    if (!rc && step == o->steps && step > start) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        double tokens = (double)(o->steps * o->batch * o->context);
+        double tokens = (double)((step - start) * o->batch * o->context);
         printf("charlm: training steps: %.0f tokens/s of CPU time; peak RSS %ld kB\n",
                tokens / train_cpu, ru.ru_maxrss);
         printf("RESULT dataset=moby-dick model=%s val_loss=%.4f steps=%lld seconds=%.1f "
                "tokens_per_s=%.0f\n", o->model, val, (long long)o->steps, total,
                tokens / train_s);
         fflush(stdout);
-        rc = print_sample(&m, t, o, &sample_r);
+        rc = print_sample(&m, t, o, &st.sample);
     }
     if (csv)
         fclose(csv);
