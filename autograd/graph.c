@@ -4,7 +4,11 @@
 #include <string.h>
 #include "graph_impl.h"
 
-lg_graph *lg_graph_new(void)
+lg_graph *lg_graph_new(void) { return lg_graph_new_on(NULL); }
+
+const lg_backend *lg_graph_backend(const lg_graph *g) { return g ? g->be : NULL; }
+
+lg_graph *lg_graph_new_on(const lg_backend *b)
 {
     lg_graph *g = lg_malloc(sizeof *g);
     if (!g) {
@@ -16,7 +20,7 @@ lg_graph *lg_graph_new(void)
     g->training = true;
     g->epoch = 1;
     g->arena_limit = LG_GRAPH_ARENA_LIMIT_DEFAULT;
-    g->be = lg_cpu_backend();
+    g->be = b ? b : lg_backend_default();
     return g;
 }
 
@@ -158,6 +162,12 @@ bool lg_check_inputs_any(lg_graph *g, const char *name, int n, lg_tensor *const 
                     lg_tshape(t).s);
             return false;
         }
+        if (t->device != g->be->device) {
+            lg_fail(g, LG_ERR_DEVICE, "%s: input %d %s is on device %d, the graph's backend "
+                    "'%s' on device %d; copy it explicitly", name, i, lg_tshape(t).s,
+                    (int)t->device, g->be->name, (int)g->be->device);
+            return false;
+        }
         if (t->graph && t->epoch != g->epoch) {
             lg_fail(g, LG_ERR_STATE, "%s: input %d was made before lg_graph_reset", name, i);
             return false;
@@ -209,6 +219,7 @@ static lg_tensor *graph_header(lg_graph *g, lg_dtype dt, int ndim, const int64_t
     t->ndim = ndim;
     t->numel = tmp.numel;
     t->dtype = dt;
+    t->device = g->be->device;
     t->graph = g;
     t->epoch = g->epoch;
     return t;

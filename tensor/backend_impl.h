@@ -60,8 +60,23 @@ typedef struct lg_bn_dims {
     int64_t n, c, s, m;
 } lg_bn_dims;
 
-typedef struct lg_backend {
+/* Which way a backend's mem_copy moves bytes. */
+typedef enum lg_copy_kind {
+    LG_COPY_HOST_TO_DEVICE,
+    LG_COPY_DEVICE_TO_HOST,
+    LG_COPY_DEVICE_TO_DEVICE
+} lg_copy_kind;
+
+struct lg_backend {
     const char *name;
+    lg_device device; /* where the data of its graphs' tensors lives */
+    /* Memory on the backend's device: mem_alloc gives `bytes` 64-byte aligned (NULL when
+     * out of memory), mem_free takes it back with the size asked for, mem_copy moves
+     * bytes between host and device or within the device. For host backends these are
+     * lg_malloc, lg_free and memcpy. */
+    void *(*mem_alloc)(size_t bytes);
+    void (*mem_free)(void *p, size_t bytes);
+    void (*mem_copy)(lg_copy_kind k, void *dst, const void *src, size_t bytes);
     /* y[i] = f(x[i]) for n contiguous elements. */
     void (*unary)(lg_unary_kind k, lg_dtype dt, int64_t n, const void *x, void *y, double p);
     /* y = a (op) b with broadcasting strides stride[0] (a) and stride[1] (b). */
@@ -140,9 +155,13 @@ typedef struct lg_backend {
     void (*bn_backward)(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
                         const void *gamma, const void *mean, const void *rstd, void *dx,
                         void *dgamma, void *dbeta);
-} lg_backend;
+};
 
 const lg_backend *lg_cpu_backend(void);
+/* The mem_* entries of every host backend. */
+void *lg_host_alloc(size_t bytes);
+void lg_host_free(void *p, size_t bytes);
+void lg_host_copy(lg_copy_kind k, void *dst, const void *src, size_t bytes);
 
 /* Elementwise work below this many elements stays on one thread. */
 #define LG_OMP_MIN 32768

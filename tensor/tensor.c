@@ -261,8 +261,43 @@ int lg_tensor_ndim(const lg_tensor *t) { return t ? t->ndim : 0; }
 const int64_t *lg_tensor_shape(const lg_tensor *t) { return t ? t->shape : NULL; }
 const int64_t *lg_tensor_strides(const lg_tensor *t) { return t ? t->strides : NULL; }
 int64_t lg_tensor_numel(const lg_tensor *t) { return t ? t->numel : 0; }
-void *lg_tensor_data(lg_tensor *t) { return t ? t->data : NULL; }
-const void *lg_tensor_cdata(const lg_tensor *t) { return t ? t->data : NULL; }
+/* Host pointers only: a device tensor's memory is not the caller's to dereference. */
+static bool on_host(const lg_tensor *t, const char *fn)
+{
+    if (t && t->device != LG_DEVICE_HOST)
+        lg_set_error(LG_ERR_DEVICE, "%s: tensor %s is on device %d, not in host memory; read "
+                     "it with lg_tensor_read", fn, lg_tshape(t).s, (int)t->device);
+    return t && t->device == LG_DEVICE_HOST;
+}
+
+void *lg_tensor_data(lg_tensor *t) { return on_host(t, "lg_tensor_data") ? t->data : NULL; }
+const void *lg_tensor_cdata(const lg_tensor *t)
+{
+    return on_host(t, "lg_tensor_cdata") ? t->data : NULL;
+}
+
+lg_device lg_tensor_device(const lg_tensor *t)
+{
+    if (!t)
+        lg_set_error(LG_ERR_ARG, "lg_tensor_device: tensor is NULL");
+    return t ? t->device : LG_DEVICE_HOST;
+}
+
+lg_status lg_tensor_read(const lg_tensor *t, void *dst, size_t bytes)
+{
+    if (!t || !dst)
+        return lg_set_error(LG_ERR_ARG, "lg_tensor_read: %s is NULL", t ? "dst" : "tensor");
+    size_t need = (size_t)t->numel * lg_dtype_size(t->dtype);
+    if (bytes < need)
+        return lg_set_error(LG_ERR_SHAPE, "lg_tensor_read: %s needs %zu bytes, dst has %zu",
+                            lg_tshape(t).s, need, bytes);
+    if (t->device != LG_DEVICE_HOST) /* no device backend is built in yet */
+        return lg_set_error(LG_ERR_UNSUPPORTED, "lg_tensor_read: no backend for device %d in "
+                            "this build", (int)t->device);
+    if (need)
+        memcpy(dst, t->data, need);
+    return LG_OK;
+}
 
 static lg_status flat_index(const char *fn, const lg_tensor *t, const int64_t *idx,
                             int64_t *flat)

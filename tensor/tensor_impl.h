@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include "lagrad/extension.h" /* lg_malloc, lg_free, lg_set_error */
 #include "lagrad/tensor.h"
+#include "lagrad/backend.h"
 
 #define LG_ALIGN 64
 
@@ -35,6 +36,7 @@ struct lg_tensor {
     struct lg_tensor *gacc;   /* backward scratch: gradient accumulated so far */
     int out_index;            /* which output of node */
     int on_leaf_list;         /* backward scratch: already in the touched-leaf list */
+    lg_device device;         /* where data lives: LG_DEVICE_HOST for caller-owned tensors */
 };
 
 
@@ -111,5 +113,11 @@ static inline void lg_store(void *data, lg_dtype dt, int64_t i, double v)
 /* Fills n elements at data from the counter-based RNG (consumes n counters). */
 void lg_rng_fill_uniform(lg_rng *r, lg_dtype dt, void *data, int64_t n, double lo, double hi);
 void lg_rng_fill_normal(lg_rng *r, lg_dtype dt, void *data, int64_t n, double mean, double std);
+
+/* The default thread count (threads_auto.c): lg_graph_reset ticks it once per step;
+ * lg_set_num_threads turns it off for good; active says whether it steers. */
+void lg_threads_auto_tick(void);
+void lg_threads_auto_off(void);
+bool lg_threads_auto_active(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include "core.h"
 #include "tensor.h"
 #include "graph.h"
+#include "backend.h"
 #include "ops.h"
 #include "gradcheck.h"
 #include "nn.h"
