@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,10 +33,32 @@ static const struct {
     {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2}, {"BF16", 2}, {"I32", 4},
     {"U32", 4}, {"I64", 8}, {"U64", 8},
 };
-enum { DT_F32 = 0, DT_F64 = 1, N_DTYPES = sizeof k_dtypes / sizeof k_dtypes[0] };
+enum {
+    DT_F32 = 0, DT_F64 = 1, DT_BOOL = 2, DT_U8 = 3, DT_I8 = 4, DT_I16 = 7, DT_U16 = 8,
+    DT_F16 = 9, DT_BF16 = 10, DT_I32 = 11, DT_U32 = 12, DT_I64 = 13, DT_U64 = 14,
+    N_DTYPES = sizeof k_dtypes / sizeof k_dtypes[0]
+};
+
+/* The k_dtypes index of a lagrad dtype. */
+static int st_index(lg_dtype dt)
+{
+    return dt == LG_F64 ? DT_F64 : dt == LG_I32 ? DT_I32 : dt == LG_I64 ? DT_I64 : DT_F32;
+}
 
 /* The safetensors name of a lagrad dtype. */
-static const char *st_name(lg_dtype dt) { return k_dtypes[dt == LG_F64 ? DT_F64 : DT_F32].name; }
+static const char *st_name(lg_dtype dt) { return k_dtypes[st_index(dt)].name; }
+
+/* The lagrad dtype a file dtype is read as without conversion; false when none. */
+static bool lagrad_dtype(int dt, lg_dtype *out)
+{
+    switch (dt) {
+    case DT_F32: *out = LG_F32; return true;
+    case DT_F64: *out = LG_F64; return true;
+    case DT_I32: *out = LG_I32; return true;
+    case DT_I64: *out = LG_I64; return true;
+    default: *out = LG_F32; return false;
+    }
+}
 
 typedef struct entry {
     char *name;
@@ -634,11 +657,12 @@ lg_status lg_checkpoint_info(const lg_checkpoint *c, int i, lg_checkpoint_tensor
         return lg_set_error(LG_ERR_ARG, "lg_checkpoint_info: NULL argument or index %d "
                             "outside [0, %d)", i, c ? c->n : 0);
     const entry *e = &c->e[i];
+    lg_dtype dt;
     *t = (lg_checkpoint_tensor){
         .name = e->name,
         .dtype_name = k_dtypes[e->dt].name,
-        .supported = e->dt == DT_F32 || e->dt == DT_F64,
-        .dtype = e->dt == DT_F64 ? LG_F64 : LG_F32,
+        .supported = lagrad_dtype(e->dt, &dt),
+        .dtype = dt,
         .ndim = e->ndim,
         .shape = e->shape,
         .numel = e->numel,
@@ -690,7 +714,7 @@ const char *lg_checkpoint_metadata_get(const lg_checkpoint *c, const char *key)
 static lg_status check_entry(const ctx *x, const entry *e, const lg_tensor *t,
                              const char *where)
 {
-    if (e->dt != (t->dtype == LG_F64 ? DT_F64 : DT_F32))
+    if (e->dt != st_index(t->dtype))
         return lg_set_error(LG_ERR_DTYPE, "%s: %s: tensor '%s' is %s in the file but %s in %s",
                             x->fn, x->path, e->name, k_dtypes[e->dt].name, st_name(t->dtype),
                             where);
@@ -719,11 +743,132 @@ lg_status lg_checkpoint_read(lg_checkpoint *c, const char *name, lg_tensor *dst)
     if (i < 0)
         return lg_set_error(LG_ERR_FORMAT, "%s: %s: no tensor named '%s'", x.fn, x.path, name);
     const entry *e = &c->e[i];
-    if (e->dt != DT_F32 && e->dt != DT_F64)
-        return lg_set_error(LG_ERR_UNSUPPORTED, "%s: %s: tensor '%s' is %s; lagrad reads F32 "
-                            "and F64", x.fn, x.path, name, k_dtypes[e->dt].name);
+    lg_dtype as;
+    if (!lagrad_dtype(e->dt, &as))
+        return lg_set_error(LG_ERR_UNSUPPORTED, "%s: %s: tensor '%s' is %s; lagrad reads F32, "
+                            "F64, I32 and I64 as they are (lg_checkpoint_read_convert converts "
+                            "others)", x.fn, x.path, name, k_dtypes[e->dt].name);
     lg_status s = check_entry(&x, e, dst, "the destination");
     return s == LG_OK ? read_entry(&x, e, dst) : s;
+}
+
+/* Whether a file dtype converts exactly to dst for every value it can hold: integers
+ * (BOOL as 0/1) widen to an integer or float type that holds their whole range, F16 and
+ * BF16 to F32 or F64, F32 to F64. Nothing narrows; U64 and the F8 types never convert. */
+static bool convertible(int src, lg_dtype dst)
+{
+    switch (src) {
+    case DT_BOOL: case DT_U8: case DT_I8: case DT_I16: case DT_U16:
+        return true;                       /* |v| < 2^16: any lagrad dtype */
+    case DT_I32:
+        return dst != LG_F32;              /* f32 holds 24 bits */
+    case DT_U32:
+        return dst == LG_I64 || dst == LG_F64;
+    case DT_I64:
+        return dst == LG_I64;
+    case DT_F16: case DT_BF16: case DT_F32:
+        return lg_dtype_is_float(dst);
+    case DT_F64:
+        return dst == LG_F64;
+    default:
+        return false;
+    }
+}
+
+/* IEEE half precision to double, exactly (subnormals, infinities and NaN included). */
+static double half_to_double(uint16_t h)
+{
+    int e = h >> 10 & 0x1f, m = h & 0x3ff;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m | 0x400, e - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+/* Element i of a little-endian buffer of file dtype dt, as an integer (*is_int) or a double.
+ * False for a BOOL byte other than 0 or 1. */
+static bool decode(int dt, const unsigned char *b, int64_t *iv, double *fv, bool *is_int)
+{
+    *is_int = true;
+    switch (dt) {
+    case DT_BOOL: *iv = b[0]; return b[0] <= 1;
+    case DT_U8: *iv = b[0]; return true;
+    case DT_I8: *iv = (int8_t)b[0]; return true;
+    case DT_I16: { int16_t v; memcpy(&v, b, 2); *iv = v; return true; }
+    case DT_U16: { uint16_t v; memcpy(&v, b, 2); *iv = v; return true; }
+    case DT_I32: { int32_t v; memcpy(&v, b, 4); *iv = v; return true; }
+    case DT_U32: { uint32_t v; memcpy(&v, b, 4); *iv = v; return true; }
+    case DT_I64: { int64_t v; memcpy(&v, b, 8); *iv = v; return true; }
+    default: break;
+    }
+    *is_int = false;
+    uint16_t h;
+    uint32_t w;
+    float f;
+    switch (dt) {
+    case DT_F16: memcpy(&h, b, 2); *fv = half_to_double(h); return true;
+    case DT_BF16:
+        memcpy(&h, b, 2);
+        w = (uint32_t)h << 16;
+        memcpy(&f, &w, 4);
+        *fv = f;
+        return true;
+    case DT_F32: memcpy(&f, b, 4); *fv = f; return true;
+    default: memcpy(fv, b, 8); return true; /* DT_F64 */
+    }
+}
+
+lg_status lg_checkpoint_read_convert(lg_checkpoint *c, const char *name, lg_tensor *dst)
+{
+    if (!c || !name || !dst)
+        return lg_set_error(LG_ERR_ARG, "lg_checkpoint_read_convert: NULL argument");
+    ctx x = {"lg_checkpoint_read_convert", c->path, c};
+    int i = lg_checkpoint_find(c, name);
+    if (i < 0)
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s: no tensor named '%s'", x.fn, x.path, name);
+    const entry *e = &c->e[i];
+    if (!convertible(e->dt, dst->dtype))
+        return lg_set_error(k_dtypes[e->dt].size == 1 && e->dt >= 5 && e->dt <= 6
+                                ? LG_ERR_UNSUPPORTED : LG_ERR_DTYPE,
+                            "%s: %s: tensor '%s' is %s, which does not convert exactly to %s "
+                            "(integers widen, F16/BF16/F32 go to f32/f64; nothing narrows)",
+                            x.fn, x.path, name, k_dtypes[e->dt].name,
+                            lg_dtype_name(dst->dtype));
+    bool same = e->ndim == dst->ndim;
+    for (int d = 0; same && d < e->ndim; d++)
+        same = e->shape[d] == dst->shape[d];
+    if (!same)
+        return lg_set_error(LG_ERR_SHAPE, "%s: %s: tensor '%s' has shape %s in the file but %s "
+                            "in the destination", x.fn, x.path, name,
+                            lg_shape_str(e->ndim, e->shape).s, lg_tshape(dst).s);
+    if (e->dt == st_index(dst->dtype))
+        return read_entry(&x, e, dst);
+    size_t es = k_dtypes[e->dt].size, per = CRC_CHUNK / 8;
+    unsigned char *buf = e->numel ? lg_malloc(per * es) : NULL;
+    if (e->numel && !buf)
+        return oom(&x);
+    lg_status s = LG_OK;
+    for (int64_t at = 0; at < e->numel && s == LG_OK; at += (int64_t)per) {
+        size_t n = (size_t)(e->numel - at) < per ? (size_t)(e->numel - at) : per;
+        s = read_at(&x, buf, n * es, x.c->data_start + e->begin + (uint64_t)at * es, name);
+        for (size_t k = 0; k < n && s == LG_OK; k++) {
+            int64_t iv = 0;
+            double fv = 0;
+            bool is_int;
+            if (!decode(e->dt, buf + k * es, &iv, &fv, &is_int))
+                s = lg_set_error(LG_ERR_FORMAT, "%s: %s: tensor '%s' element %lld is BOOL byte "
+                                 "%u, not 0 or 1", x.fn, x.path, name, (long long)(at + (int64_t)k),
+                                 buf[k * es]);
+            else if (dst->dtype == LG_I32)
+                ((int32_t *)dst->data)[at + (int64_t)k] = (int32_t)iv;
+            else if (dst->dtype == LG_I64)
+                ((int64_t *)dst->data)[at + (int64_t)k] = iv;
+            else if (dst->dtype == LG_F32)
+                ((float *)dst->data)[at + (int64_t)k] = is_int ? (float)iv : (float)fv;
+            else
+                ((double *)dst->data)[at + (int64_t)k] = is_int ? (double)iv : fv;
+        }
+    }
+    lg_free(buf, per * es);
+    return s;
 }
 
 lg_status lg_checkpoint_load(lg_params *p, const char *path, const char *prefix, bool strict)

@@ -40,7 +40,8 @@ static bool add_tensor(cJSON *root, const char *name, const lg_tensor *t, uint64
     }
     cJSON *shape = cJSON_AddArrayToObject(o, "shape");
     cJSON *offs = cJSON_AddArrayToObject(o, "data_offsets");
-    bool ok = cJSON_AddStringToObject(o, "dtype", lg_tensor_dtype(t) == LG_F64 ? "F64" : "F32")
+    static const char *const names[] = {"F32", "F64", "I32", "I64"}; /* by lg_dtype */
+    bool ok = cJSON_AddStringToObject(o, "dtype", names[lg_tensor_dtype(t)])
               && shape && offs && add_int(offs, begin) && add_int(offs, end);
     for (int d = 0; ok && d < lg_tensor_ndim(t); d++)
         ok = add_int(shape, (uint64_t)lg_tensor_shape(t)[d]);

@@ -58,6 +58,8 @@ static lg_status state_store(const lg_optim *o, const state_slots *s, const char
     for (int k = 0; k < s->n; k++)
         for (int i = 0; i < o->p->n; i++) {
             const lg_param_entry *e = &o->p->entries[i];
+            if (!e->g) /* an integer buffer: no optimizer state */
+                continue;
             int len = snprintf(name, sizeof name, "%s.%s", e->name, s->suffix[k]);
             if (len < 0 || (size_t)len >= sizeof name) {
                 lg_params_free(st);
@@ -79,9 +81,11 @@ static void copy_state(const lg_optim *o, const state_slots *s, lg_params *st, b
 {
     int j = 0;
     for (int k = 0; k < s->n; k++)
-        for (int i = 0; i < o->p->n; i++, j++) {
+        for (int i = 0; i < o->p->n; i++) {
             const lg_param_entry *e = &o->p->entries[i];
-            lg_tensor *t = lg_params_at(st, j);
+            if (!e->g) /* integer buffers have no state (state_store skipped them) */
+                continue;
+            lg_tensor *t = lg_params_at(st, j++);
             size_t es = lg_dtype_size(e->t->dtype);
             char *buf = (char *)s->buf[k][e->t->dtype] + (size_t)e->offset * es;
             size_t bytes = (size_t)e->t->numel * es;

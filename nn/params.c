@@ -30,10 +30,11 @@ void lg_params_free(lg_params *p)
         free_header(p->entries[i].g);
     }
     lg_free(p->entries, sizeof *p->entries * (size_t)p->cap);
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < LG_PARAM_BLOCKS; d++) {
         size_t bytes = (size_t)p->block[d].cap * lg_dtype_size((lg_dtype)d);
         lg_free(p->block[d].data, bytes);
-        lg_free(p->block[d].grad, bytes);
+        if (p->block[d].grad)
+            lg_free(p->block[d].grad, bytes);
     }
     lg_free(p, sizeof *p);
 }
@@ -49,21 +50,26 @@ static lg_status grow_block(lg_params *p, lg_dtype dt, int64_t need)
     while (cap < need)
         cap *= 2;
     size_t es = lg_dtype_size(dt), bytes = (size_t)cap * es, old = (size_t)b->cap * es;
-    void *data = lg_malloc(bytes), *grad = lg_malloc(bytes);
-    if (!data || !grad) {
+    bool has_grad = lg_dtype_is_float(dt); /* integer parameters never get a gradient */
+    void *data = lg_malloc(bytes), *grad = has_grad ? lg_malloc(bytes) : NULL;
+    if (!data || (has_grad && !grad)) {
         lg_free(data, bytes);
-        lg_free(grad, bytes);
+        if (grad)
+            lg_free(grad, bytes);
         return lg_set_error(LG_ERR_OOM, "lg_params_add: out of memory growing the %s block "
                             "to %lld elements", lg_dtype_name(dt), (long long)cap);
     }
     memset(data, 0, bytes);
-    memset(grad, 0, bytes);
+    if (grad)
+        memset(grad, 0, bytes);
     if (b->numel) {
         memcpy(data, b->data, (size_t)b->numel * es);
-        memcpy(grad, b->grad, (size_t)b->numel * es);
+        if (grad)
+            memcpy(grad, b->grad, (size_t)b->numel * es);
     }
     lg_free(b->data, old);
-    lg_free(b->grad, old);
+    if (b->grad)
+        lg_free(b->grad, old);
     b->data = data;
     b->grad = grad;
     b->cap = cap;
@@ -71,7 +77,8 @@ static lg_status grow_block(lg_params *p, lg_dtype dt, int64_t need)
         lg_param_entry *e = &p->entries[i];
         if (e->t->dtype == dt) {
             e->t->data = (char *)data + (size_t)e->offset * es;
-            e->g->data = (char *)grad + (size_t)e->offset * es;
+            if (e->g)
+                e->g->data = (char *)grad + (size_t)e->offset * es;
         }
     }
     return LG_OK;
@@ -117,13 +124,14 @@ lg_tensor *lg_params_add(lg_params *p, const char *name, lg_dtype dt, int ndim,
     lg_tensor *t = new_header(dt, ndim, shape);
     if (!t)
         return NULL; /* lg_tensor_wrap said why */
-    lg_tensor *g = new_header(dt, ndim, shape);
+    bool is_float = lg_dtype_is_float(dt);
+    lg_tensor *g = is_float ? new_header(dt, ndim, shape) : NULL;
     if (g)
         g->flags |= LG_TF_GRAD;
     size_t nb = strlen(name) + 1;
     char *copy = lg_malloc(nb);
     lg_status s = LG_OK;
-    if (!g || !copy || !reserve_entry(p))
+    if ((is_float && !g) || !copy || !reserve_entry(p))
         s = lg_set_error(LG_ERR_OOM, "lg_params_add: out of memory adding '%s'", name);
     if (s == LG_OK)
         s = grow_block(p, dt, p->block[dt].numel + t->numel);
@@ -143,9 +151,11 @@ lg_tensor *lg_params_add(lg_params *p, const char *name, lg_dtype dt, int ndim,
     p->block[dt].numel += t->numel;
     size_t es = lg_dtype_size(dt);
     t->data = (char *)p->block[dt].data + (size_t)e->offset * es;
-    g->data = (char *)p->block[dt].grad + (size_t)e->offset * es;
-    t->grad = g;
-    t->flags |= LG_TF_REQUIRES_GRAD;
+    if (g) {
+        g->data = (char *)p->block[dt].grad + (size_t)e->offset * es;
+        t->grad = g;
+        t->flags |= LG_TF_REQUIRES_GRAD;
+    }
     return t;
 }
 
@@ -187,7 +197,7 @@ int64_t lg_params_numel(const lg_params *p, bool trainable_only)
 
 void lg_params_zero_grad(lg_params *p)
 {
-    for (int d = 0; p && d < 2; d++)
+    for (int d = 0; p && d < LG_PARAM_FLOAT_BLOCKS; d++)
         if (p->block[d].numel)
             memset(p->block[d].grad, 0, (size_t)p->block[d].numel * lg_dtype_size((lg_dtype)d));
 }
@@ -202,7 +212,8 @@ lg_status lg_params_freeze(lg_params *p, const char *prefix, bool frozen, int *n
     for (int i = 0; i < p->n; i++) {
         if (!lg_params_name_matches(prefix, p->entries[i].name))
             continue;
-        lg_tensor_set_requires_grad(p->entries[i].t, !frozen);
+        if (p->entries[i].g) /* integer buffers stay untrainable */
+            lg_tensor_set_requires_grad(p->entries[i].t, !frozen);
         count++;
     }
     if (n_matched)

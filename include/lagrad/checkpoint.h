@@ -4,8 +4,10 @@
  *   {"__metadata__": {"key": "value", ...},
  *    "name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...}
  * padded with spaces to a multiple of 8, then the raw little-endian tensor data; the
- * offsets count from the first byte after the header. lagrad reads and writes F32 and
- * F64; files holding other dtypes can be listed, but those tensors cannot be read. */
+ * offsets count from the first byte after the header. lagrad reads and writes F32, F64,
+ * I32 and I64 as they are; lg_checkpoint_read_convert reads BOOL, U8, I8, I16, U16, U32,
+ * F16 and BF16 (and widens F32 or integers) where the conversion is exact; the other
+ * dtypes of the format (U64, F8_*) can be listed but not read. */
 #ifndef LAGRAD_CHECKPOINT_H
 #define LAGRAD_CHECKPOINT_H
 
@@ -111,7 +113,7 @@ void lg_checkpoint_close(lg_checkpoint *c);
 typedef struct lg_checkpoint_tensor {
     const char *name;
     const char *dtype_name; /* as in the file: "F32", "F64", "BF16", "I64", ... */
-    bool supported;         /* F32 or F64: lg_checkpoint_read can read it */
+    bool supported;         /* F32, F64, I32 or I64: lg_checkpoint_read can read it */
     lg_dtype dtype;         /* meaningful only when supported */
     int ndim;               /* may exceed LG_MAX_DIMS in files written elsewhere */
     const int64_t *shape;   /* ndim entries */
@@ -131,6 +133,24 @@ int lg_checkpoint_find(const lg_checkpoint *c, const char *name);
  * does not read (LG_ERR_UNSUPPORTED); a different dtype (LG_ERR_DTYPE) or shape
  * (LG_ERR_SHAPE), the message giving both; a failed or short read (LG_ERR_IO). */
 lg_status lg_checkpoint_read(lg_checkpoint *c, const char *name, lg_tensor *dst);
+
+/* Reads the tensor named `name` into dst (same shape; any lagrad dtype), converting from
+ * the file's dtype when, and only when, every value the file's dtype can hold arrives
+ * exactly; nothing is ever narrowed or rounded:
+ *   BOOL (0/1), U8, I8, I16, U16   to i32, i64, f32 or f64
+ *   I32                            to i32, i64 or f64 (not f32: 24 bits)
+ *   U32                            to i64 or f64
+ *   I64                            to i64 only
+ *   F16, BF16, F32                 to f32 or f64
+ *   F64                            to f64 only
+ * The same dtype is a plain read (as lg_checkpoint_read). So a PyTorch checkpoint of
+ * bf16 weights loads into f32 tensors, and a label file of uint8 into i32 or i64 tensors.
+ * Reads in pieces of 1 MiB at most. Errors: NULL argument (LG_ERR_ARG); no such tensor
+ * (LG_ERR_FORMAT); a pair not in the table (LG_ERR_DTYPE, e.g. I64 to f64, F32 to i32;
+ * LG_ERR_UNSUPPORTED for F8_E5M2 and F8_E4M3); another shape (LG_ERR_SHAPE); a BOOL byte
+ * other than 0 or 1 (LG_ERR_FORMAT); a failed or short read (LG_ERR_IO). dst may hold
+ * part of the values after an error. */
+lg_status lg_checkpoint_read_convert(lg_checkpoint *c, const char *name, lg_tensor *dst);
 
 /* The "__metadata__" entries: count, the i-th key and value (pointers valid until
  * close; LG_ERR_ARG when out of range), and the value for a key (NULL when absent). */

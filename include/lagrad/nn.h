@@ -21,8 +21,11 @@ lg_params *lg_params_new(void);
 void lg_params_free(lg_params *p);
 
 /* Adds a zero-filled parameter named `name` (copied, unique, non-empty) that requires
- * grad. The returned tensor belongs to the store (lg_tensor_free ignores it) and stays
- * valid, at the same address, until lg_params_free; its gradient is
+ * grad; an LG_I32 or LG_I64 one is a buffer instead (token tables, counters, masks): it is
+ * saved and loaded with the others, but never requires grad, has no gradient
+ * (lg_tensor_grad gives NULL), counts as frozen, and optimizers, zero_grad, clipping and
+ * optimizer state leave it out. The returned tensor belongs to the store (lg_tensor_free
+ * ignores it) and stays valid, at the same address, until lg_params_free; its gradient is
  * lg_tensor_grad(t), also in the store, zero until a backward. Adding may move the data
  * blocks: fetch data pointers with lg_tensor_data after the last add.
  * Errors (NULL; lg_last_errmsg says which): NULL/empty/duplicate name (LG_ERR_ARG), bad
