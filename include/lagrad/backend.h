@@ -17,7 +17,7 @@ extern "C" {
 /* Where a tensor's data lives. */
 typedef enum lg_device {
     LG_DEVICE_HOST = 0, /* ordinary memory: lg_tensor_data is a pointer into it */
-    LG_DEVICE_CUDA = 1  /* reserved for the CUDA backend (built with LAGRAD_CUDA) */
+    LG_DEVICE_CUDA = 1  /* reserved for a CUDA backend (none is built yet) */
 } lg_device;
 
 typedef struct lg_backend lg_backend;
