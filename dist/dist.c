@@ -104,14 +104,14 @@ lg_status lg_dist_broadcast(lg_dist *d, void *buf, size_t bytes)
     return LG_OK;
 }
 
-/* Broadcasts n elements of dtype dt from rank 0, in pieces MPI's int count can hold. */
+/* Broadcasts n elements of dtype dt from rank 0 as bytes (any dtype), in pieces MPI's
+ * int count can hold. */
 static lg_status bcast_elems(lg_dist *d, void *buf, int64_t n, int dt, const char *fn)
 {
-    size_t es = lg_dtype_size((lg_dtype)dt);
-    for (int64_t at = 0; at < n; at += (int64_t)1 << 28) {
-        int64_t k = n - at < (int64_t)1 << 28 ? n - at : (int64_t)1 << 28;
-        lg_status s = dist_mpi_check(MPI_Bcast((char *)buf + (size_t)at * es, (int)k,
-                                               dist_mpi_type(dt), 0, d->comm),
+    size_t bytes = (size_t)n * lg_dtype_size((lg_dtype)dt), piece = (size_t)1 << 30;
+    for (size_t at = 0; at < bytes; at += piece) {
+        size_t k = bytes - at < piece ? bytes - at : piece;
+        lg_status s = dist_mpi_check(MPI_Bcast((char *)buf + at, (int)k, MPI_BYTE, 0, d->comm),
                                      fn, "MPI_Bcast");
         if (s != LG_OK)
             return s;
@@ -169,7 +169,8 @@ lg_status lg_dist_broadcast_params(lg_dist *d, lg_params *p)
         return lg_set_error(LG_ERR_ARG, "%s: %s is NULL", fn, d ? "p" : "d");
     lg_status s = same_everywhere(d, layout_hash(p), fn,
                                   "parameter stores (names, dtypes or shapes)");
-    for (int dt = 0; s == LG_OK && dt < 2; dt++)
+    /* every block, the integer buffers' too where the store has them */
+    for (int dt = 0; s == LG_OK && dt < (int)(sizeof p->block / sizeof p->block[0]); dt++)
         s = bcast_elems(d, p->block[dt].data, p->block[dt].numel, dt, fn);
     return s;
 }

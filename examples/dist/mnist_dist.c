@@ -521,6 +521,10 @@ done:
 
 int main(int argc, char **argv)
 {
+    /* A rank waiting in the allreduce yields its core instead of spinning, unless the
+     * caller chose: on a machine busy with other work the rank it waits for may be the one
+     * it keeps off the core (docs/distributed.md). Read by OpenMPI at MPI_Init. */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     MPI_Init(&argc, &argv);
     lg_dist *d = NULL;
     if (lg_dist_new(MPI_COMM_WORLD, &d) != LG_OK) {
