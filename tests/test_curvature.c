@@ -411,6 +411,46 @@ static void test_hessian_rejects_bad_arguments(void **state)
     free(d.a);
 }
 
+/* Every allocation of lg_hessian_new, lg_hessian_hvp and lg_lanczos failed in turn: each
+ * call reports LG_ERR_OOM (or NULL), nothing leaks, and the next try succeeds. */
+static void test_curvature_out_of_memory_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    double lam[6] = {-1, 1, 2, 3, 4, 5}, v[6] = {1, 2, 3, 4, 5, 6}, hv[6], top1;
+    dense d = dense_new(lam, 6, 18);
+    counter c = {0};
+    lg_allocator al = counter_allocator(&c);
+    lg_set_allocator(&al);
+    lg_params *p = lg_params_new();
+    quad q = {.a = lg_tensor_from_data(LG_F64, 2, (int64_t[]){6, 6}, d.a),
+              .x = lg_params_add(p, "x", LG_F64, 2, (int64_t[]){6, 1}), .n = 6};
+    long base = c.live;
+    bool done = false;
+    long k = 1;
+    for (; k < 10000 && !done; k++) {
+        c.fail_at = c.calls + k;
+        lg_hessian *h = lg_hessian_new(p, quad_loss, &q, NULL);
+        lg_status s = h ? lg_hessian_hvp(h, v, hv) : LG_ERR_OOM;
+        lg_linop op = lg_hessian_linop(h);
+        lg_eigpairs top = {1, &top1, NULL, NULL};
+        if (s == LG_OK)
+            s = lg_lanczos(&op, &top, NULL, NULL, NULL);
+        assert_true(s == LG_OK || s == LG_ERR_OOM);
+        done = s == LG_OK;
+        lg_hessian_free(h);
+        assert_int_equal(c.live, base);
+    }
+    assert_true(done);
+    assert_true(k > 10); /* the graph, the store's scratch and Lanczos' basis each failed */
+    tu_assert_near(top1, 5, 1e-10);
+    c.fail_at = 0;
+    lg_params_free(p);
+    lg_tensor_free(q.a);
+    assert_int_equal(c.live, 0);
+    lg_set_allocator(NULL);
+    free(d.a);
+}
+
 /* ---- Hutchinson ---- */
 
 static void test_hutchinson_within_three_standard_errors_and_variance_matches_theory(void **state)
@@ -884,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_hessian_of_store_quadratic_is_the_matrix),
         cmocka_unit_test(test_hessian_hvp_allocates_nothing_after_the_first),
         cmocka_unit_test(test_hessian_rejects_bad_arguments),
+        cmocka_unit_test(test_curvature_out_of_memory_fails_cleanly_at_every_allocation),
         cmocka_unit_test(test_hutchinson_within_three_standard_errors_and_variance_matches_theory),
         cmocka_unit_test(test_hutchinson_is_exact_for_a_diagonal_and_stops_at_min_probes),
         cmocka_unit_test(test_hutchinson_stops_at_rel_tol_or_reports_no_converge),
