@@ -65,7 +65,7 @@ int main(int argc, char **argv)
             if (lg_backward(g, loss) != LG_OK)             /* d loss / d every weight */
                 return fprintf(stderr, "mnist: %s\n", lg_graph_errmsg(g)), 1;
             int64_t t = (int64_t)(epoch - 1) * nb + b, total = (int64_t)o.epochs * nb;
-            lg_optim_set_lr(opt, 0.5 * o.lr * (1 + cos(3.14159265358979 * t / total)));
+            lg_optim_set_lr(opt, 0.5 * o.lr * (1 + cos(3.141592653589793 * t / total)));
             lg_optim_step(opt);                            /* Adam: w -= lr m / sqrt(v) */
             loss_sum += lg_tensor_item(loss, 0);
             lg_accuracy(logits, y, &right, NULL);
