@@ -2,7 +2,8 @@
  * for bit, stops early and restores the best parameters, allocates nothing per step after
  * the first, stops when on_step asks; lg_train_evaluate against a count by hand; the state
  * files, the progress printer and the plot; and every error path. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* posix_openpt: a terminal for the progress bar */
+#include <fcntl.h>
 #include <math.h>
 #include "test_util.h"
 #include "test_tmp.h"
@@ -528,6 +529,45 @@ static void test_train_progress_print_writes_lines_in_a_log(void **state)
                         "1000 samples/s  1 min 15 s\n");
 }
 
+static void test_train_progress_print_draws_a_bar_on_a_terminal(void **state)
+{
+    (void)state;
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) || unlockpt(master)) {
+        if (master >= 0)
+            close(master);
+        skip(); /* no pseudo-terminals here */
+    }
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    assert_true(slave >= 0);
+    FILE *f = fdopen(slave, "w");
+    assert_non_null(f);
+    lg_train_progress p = {.event = LG_TRAIN_STEP, .epoch = 2, .epochs = 5, .batch = 10,
+                           .batches = 40, .samples = 640, .epoch_samples = 2560,
+                           .loss = 0.5, .samples_per_s = 1000, .eta_s = 1.92};
+    lg_train_progress_print(&p, f);
+    p = (lg_train_progress){.event = LG_TRAIN_EPOCH, .epoch = 2, .epochs = 5, .loss = 0.25,
+                            .accuracy = 0.9, .val_loss = NAN, .val_accuracy = NAN,
+                            .test_loss = 0.3, .test_accuracy = 0.88, .samples_per_s = 1000,
+                            .elapsed_s = 2.5};
+    lg_train_progress_print(&p, f);
+    char text[1024] = {0};
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof text - 1 && (got = read(master, text + n, sizeof text - 1 - n)) > 0) {
+        n += (size_t)got;
+        if (strstr(text, "2.5 s"))
+            break;
+    }
+    fclose(f);
+    close(master);
+    /* the bar redrawn in place, then cleared and replaced by the epoch's line */
+    assert_non_null(strstr(text, "\repoch 2/5 [######..................] 640/2560  1000 "
+                                 "samples/s  loss 0.5000  1.9 s left"));
+    assert_non_null(strstr(text, "\repoch  2/5  loss 0.2500  acc 0.9000  test acc 0.8800  "
+                                 "1000 samples/s  2.5 s"));
+}
+
 static void test_train_plot_draws_a_png_or_says_why_not(void **state)
 {
     (void)state;
@@ -578,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_train_evaluate_matches_a_count_by_hand),
         cmocka_unit_test(test_train_state_round_trip_and_mismatched_epochs),
         cmocka_unit_test(test_train_progress_print_writes_lines_in_a_log),
+        cmocka_unit_test(test_train_progress_print_draws_a_bar_on_a_terminal),
         cmocka_unit_test(test_train_plot_draws_a_png_or_says_why_not),
     };
     return cmocka_run_group_tests(tests, setup, tmp_teardown);
