@@ -29,8 +29,18 @@ struct lg_node {
     lg_tensor **in;
     lg_tensor *out[LG_NODE_MAX_OUT];
     lg_tensor *saved[LG_NODE_MAX_SAVED];
-    double f[4];                    /* scalar attributes (slope, eps, exponent) */
-    int64_t i[LG_MAX_DIMS + 2];     /* integer attributes (axis, start, shape) */
+    struct {                        /* the attributes its VJP needs, by name; each op
+                                       sets the ones it uses and leaves the rest zero */
+        double p;                   /* the scalar parameter: slope, exponent, scale, alpha */
+        double eps;                 /* normalisations: the epsilon under the square root */
+        int axis;                   /* the axis the op works along */
+        int64_t start;              /* slice, pad: the first index along axis */
+        int perm[LG_MAX_DIMS];      /* permute: output axis d is input axis perm[d] */
+        bool trans_a, trans_b;      /* products and solves: transposed operands */
+        bool upper, lower, right;   /* triangular ops: which triangle, which side */
+        bool per_element;           /* index ops: one index per element (gather) */
+        bool full_matrices;         /* svd: full U and Vᵀ */
+    } at;
     const void *extra;              /* arena copy of other attributes (labels) */
 };
 

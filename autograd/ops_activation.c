@@ -28,7 +28,7 @@ lg_tensor *lg_relu(lg_graph *g, lg_tensor *x) { return lg_unary_op(g, &RELU, LG_
 static void leaky_bwd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
     if (lg_needs_grad(n, 0))
-        gx[0] = lg_leaky_relu_backward(g, gy[0], n->in[1], n->f[0]);
+        gx[0] = lg_leaky_relu_backward(g, gy[0], n->in[1], n->at.p);
 }
 static const lg_op LEAKY_BWD = {"lg_leaky_relu_backward", leaky_bwd_vjp};
 lg_tensor *lg_leaky_relu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, double slope)
@@ -39,7 +39,7 @@ lg_tensor *lg_leaky_relu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, doub
 /* y = x > 0 ? x : s x: dx += dy ⊙ (x > 0 ? 1 : s) */
 static void leaky_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    gx[0] = lg_leaky_relu_backward(g, gy[0], n->in[0], n->f[0]);
+    gx[0] = lg_leaky_relu_backward(g, gy[0], n->in[0], n->at.p);
 }
 static const lg_op LEAKY = {"lg_leaky_relu", leaky_vjp};
 lg_tensor *lg_leaky_relu(lg_graph *g, lg_tensor *x, double slope)

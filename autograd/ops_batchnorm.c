@@ -71,15 +71,15 @@ static void bn_backward_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy,
     lg_bn_dims d = dims_of(x);
     double m = (double)d.m;
     lg_tensor *xhat, *r, *ones = lg_graph_full(g, x->dtype, 1, &d.c, 1.0);
-    xhat_ops(g, x, d, n->f[0], &xhat, &r);
+    xhat_ops(g, x, d, n->at.eps, &xhat, &r);
     lg_tensor *gam = as_channels(g, gamma, x), *skip;
     lg_tensor *sg = chan_sum(g, g0), *sgx = chan_sum(g, lg_mul(g, g0, xhat));
     /* P(gy), through the fused op with γ = 1 */
-    lg_tensor *pg = (a || bg) ? bn_backward(g, g0, x, ones, n->saved[0], n->saved[1], n->f[0],
+    lg_tensor *pg = (a || bg) ? bn_backward(g, g0, x, ones, n->saved[0], n->saved[1], n->at.eps,
                                             &skip, &skip) : NULL;
     lg_tensor *dgy = NULL, *dx = NULL, *dgam = NULL;
     if (a) {
-        dgy = bn_backward(g, a, x, gamma, n->saved[0], n->saved[1], n->f[0], &skip, &skip);
+        dgy = bn_backward(g, a, x, gamma, n->saved[0], n->saved[1], n->at.eps, &skip, &skip);
         dgam = as_vector(g, chan_sum(g, lg_mul(g, a, pg)));
         lg_tensor *sa = chan_sum(g, a), *sax = chan_sum(g, lg_mul(g, a, xhat));
         lg_tensor *s1 = lg_sub(g, chan_sum(g, lg_mul(g, a, g0)), lg_scale(g, lg_mul(g, sa, sg),
@@ -133,7 +133,7 @@ static lg_tensor *bn_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, lg_tenso
     if (n) {
         n->saved[0] = mean;
         n->saved[1] = rstd;
-        n->f[0] = eps;
+        n->at.eps = eps;
     }
     *dgamma = dg;
     *dbeta = db;
@@ -147,7 +147,7 @@ static void bn_train_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg
 {
     lg_tensor *dg, *db;
     lg_tensor *dx = bn_backward(g, gy[0], n->in[0], n->in[1], n->saved[0], n->saved[1],
-                                n->f[0], &dg, &db);
+                                n->at.eps, &dg, &db);
     if (lg_needs_grad(n, 0))
         gx[0] = dx;
     if (lg_needs_grad(n, 1))
@@ -190,7 +190,7 @@ static lg_tensor *bn_train(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tenso
     if (n) {
         n->saved[0] = mean;
         n->saved[1] = rstd;
-        n->f[0] = eps;
+        n->at.eps = eps;
     }
     if (g->status != LG_OK)
         return NULL;

@@ -12,7 +12,7 @@ lg_tensor *lg_unary_op(lg_graph *g, const lg_op *op, lg_unary_kind k, lg_tensor 
     g->be->unary(k, x->dtype, x->numel, x->data, y->data, p);
     lg_node *n = lg_record(g, op, 1, &x, 1, &y);
     if (n)
-        n->f[0] = p;
+        n->at.p = p;
     return g->status == LG_OK ? y : NULL;
 }
 
@@ -48,7 +48,7 @@ lg_tensor *lg_binary_op(lg_graph *g, const lg_op *op, lg_binary_kind k, lg_tenso
     g->be->binary(k, a->dtype, &bc, a->data, b->data, y->data, p);
     lg_node *n = lg_record(g, op, 2, in, 1, &y);
     if (n)
-        n->f[0] = p;
+        n->at.p = p;
     return g->status == LG_OK ? y : NULL;
 }
 

@@ -86,7 +86,7 @@ lg_tensor *lg_add_scalar(lg_graph *g, lg_tensor *x, double c)
 /* y = c x: dx += c dy */
 static void scale_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    gx[0] = lg_scale(g, gy[0], n->f[0]);
+    gx[0] = lg_scale(g, gy[0], n->at.p);
 }
 static const lg_op SCALE = {"lg_scale", scale_vjp};
 lg_tensor *lg_scale(lg_graph *g, lg_tensor *x, double c)
@@ -124,7 +124,7 @@ lg_tensor *lg_sqrt(lg_graph *g, lg_tensor *x)
 /* y = x^p: dx += dy ⊙ p x^(p-1)  (nothing when p = 0) */
 static void pow_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    double p = n->f[0];
+    double p = n->at.p;
     if (p == 0)
         return;
     lg_tensor *d = p == 1 ? NULL : lg_scale(g, lg_pow_scalar(g, n->in[0], p - 1), p);

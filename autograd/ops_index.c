@@ -46,8 +46,8 @@ static lg_tensor *gather_named(lg_graph *g, const char *name, lg_tensor *x, int 
  *   dsrc += index_select(dy, axis, idx)  (shared)  or  gather(dy, axis, idx) */
 static void index_add_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    int axis = (int)n->i[0];
-    gx[0] = n->i[1] ? gather_named(g, "lg_gather", gy[0], axis, n->in[1])
+    int axis = n->at.axis;
+    gx[0] = n->at.per_element ? gather_named(g, "lg_gather", gy[0], axis, n->in[1])
                     : select_named(g, "lg_index_select", gy[0], axis, n->in[1]);
 }
 static const lg_op INDEX_ADD = {"lg_index_add", index_add_vjp};
@@ -69,8 +69,8 @@ static lg_tensor *index_add(lg_graph *g, lg_tensor *src, lg_tensor *idx, int ndi
     g->be->scatter_add(src->dtype, &ig, idx->data, src->data, y->data);
     lg_node *n = lg_record(g, &INDEX_ADD, 2, in, 1, &y);
     if (n) {
-        n->i[0] = axis;
-        n->i[1] = per_element;
+        n->at.axis = axis;
+        n->at.per_element = per_element;
     }
     return g->status == LG_OK ? y : NULL;
 }
@@ -81,7 +81,7 @@ static void index_select_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy
                              lg_tensor **gx)
 {
     const lg_tensor *x = n->in[0];
-    gx[0] = index_add(g, gy[0], n->in[1], x->ndim, x->shape, (int)n->i[0], false);
+    gx[0] = index_add(g, gy[0], n->in[1], x->ndim, x->shape, n->at.axis, false);
 }
 static const lg_op INDEX_SELECT = {"lg_index_select", index_select_vjp};
 
@@ -108,7 +108,7 @@ static lg_tensor *select_named(lg_graph *g, const char *name, lg_tensor *x, int 
     lg_tensor *in[2] = {x, idx};
     lg_node *n = lg_record(g, &INDEX_SELECT, 2, in, 1, &y);
     if (n)
-        n->i[0] = axis;
+        n->at.axis = axis;
     return g->status == LG_OK ? y : NULL;
 }
 
@@ -132,7 +132,7 @@ lg_tensor *lg_embedding(lg_graph *g, lg_tensor *weight, lg_tensor *ids)
 static void gather_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
     const lg_tensor *x = n->in[0];
-    gx[0] = index_add(g, gy[0], n->in[1], x->ndim, x->shape, (int)n->i[0], true);
+    gx[0] = index_add(g, gy[0], n->in[1], x->ndim, x->shape, n->at.axis, true);
 }
 static const lg_op GATHER = {"lg_gather", gather_vjp};
 
@@ -156,7 +156,7 @@ static lg_tensor *gather_named(lg_graph *g, const char *name, lg_tensor *x, int 
     lg_tensor *in[2] = {x, idx};
     lg_node *n = lg_record(g, &GATHER, 2, in, 1, &y);
     if (n)
-        n->i[0] = axis;
+        n->at.axis = axis;
     return g->status == LG_OK ? y : NULL;
 }
 

@@ -34,7 +34,7 @@ static lg_tensor *product_grad(lg_graph *g, const lg_node *n, int i, lg_tensor *
 static void matmul_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
     lg_tensor *a = n->in[0], *b = n->in[1], *dc = gy[0];
-    bool ta = n->i[0], tb = n->i[1];
+    bool ta = n->at.trans_a, tb = n->at.trans_b;
     if (lg_needs_grad(n, 0))
         gx[0] = ta ? product_grad(g, n, 0, b, dc, tb, true, true)
                    : product_grad(g, n, 0, dc, b, false, !tb, true);
@@ -77,8 +77,8 @@ lg_tensor *lg_matmul_t(lg_graph *g, lg_tensor *a, lg_tensor *b, bool trans_a, bo
                     m * nn);
     lg_node *n = lg_record(g, &MATMUL, 2, in, 1, &y);
     if (n) {
-        n->i[0] = trans_a;
-        n->i[1] = trans_b;
+        n->at.trans_a = trans_a;
+        n->at.trans_b = trans_b;
     }
     return g->status == LG_OK ? y : NULL;
 }

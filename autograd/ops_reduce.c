@@ -86,7 +86,7 @@ lg_tensor *lg_mean(lg_graph *g, lg_tensor *x)
 /* y = Σ_axis x: dx += broadcast(reshape(dy, keepdim shape)) */
 static void sum_axis_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    gx[0] = spread_back(g, gy[0], n->in[0], (int)n->i[0]);
+    gx[0] = spread_back(g, gy[0], n->in[0], n->at.axis);
 }
 static const lg_op SUM_AXIS = {"lg_sum_axis", sum_axis_vjp};
 lg_tensor *lg_sum_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
@@ -94,7 +94,7 @@ lg_tensor *lg_sum_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
     lg_tensor *y = reduce_forward(g, SUM_AXIS.name, x, &axis, false, keepdim, LG_RED_SUM, NULL);
     lg_node *n = y ? lg_record(g, &SUM_AXIS, 1, &x, 1, &y) : NULL;
     if (n)
-        n->i[0] = axis;
+        n->at.axis = axis;
     return y && g->status == LG_OK ? y : NULL;
 }
 
@@ -113,7 +113,7 @@ lg_tensor *lg_mean_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
 /* y = max_axis x: dx += broadcast(dy) ⊙ [x is the (first) argmax] */
 static void max_axis_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    gx[0] = lg_mul(g, spread_back(g, gy[0], n->in[0], (int)n->i[0]), n->saved[0]);
+    gx[0] = lg_mul(g, spread_back(g, gy[0], n->in[0], n->at.axis), n->saved[0]);
 }
 static const lg_op MAX_AXIS = {"lg_max_axis", max_axis_vjp};
 lg_tensor *lg_max_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
@@ -122,7 +122,7 @@ lg_tensor *lg_max_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
     lg_tensor *y = reduce_forward(g, MAX_AXIS.name, x, &axis, false, keepdim, LG_RED_MAX, &arg);
     lg_node *n = y ? lg_record(g, &MAX_AXIS, 1, &x, 1, &y) : NULL;
     if (n) {
-        n->i[0] = axis;
+        n->at.axis = axis;
         lg_tensor *mask = lg_graph_full(g, x->dtype, x->ndim, x->shape, 0.0);
         if (!mask)
             return NULL;
@@ -159,7 +159,7 @@ lg_tensor *lg_argmin_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
 /* y = log Σ_axis exp(x): dx += broadcast(dy) ⊙ softmax(x) */
 static void logsumexp_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    int axis = (int)n->i[0];
+    int axis = n->at.axis;
     gx[0] = lg_mul(g, spread_back(g, gy[0], n->in[0], axis), lg_softmax(g, n->in[0], axis));
 }
 static const lg_op LOGSUMEXP = {"lg_logsumexp", logsumexp_vjp};
@@ -180,7 +180,7 @@ lg_tensor *lg_logsumexp(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
                          lg_inner_size(x, axis), x->data, y->data);
     lg_node *n = lg_record(g, &LOGSUMEXP, 1, &x, 1, &y);
     if (n)
-        n->i[0] = axis;
+        n->at.axis = axis;
     return g->status == LG_OK ? y : NULL;
 }
 
@@ -196,7 +196,7 @@ static lg_tensor *softmax_forward(lg_graph *g, const lg_op *op, lg_tensor *x, in
                        lg_inner_size(x, axis), x->data, y->data);
     lg_node *n = lg_record(g, op, 1, &x, 1, &y);
     if (n)
-        n->i[0] = axis;
+        n->at.axis = axis;
     return g->status == LG_OK ? y : NULL;
 }
 
@@ -204,7 +204,7 @@ static lg_tensor *softmax_forward(lg_graph *g, const lg_op *op, lg_tensor *x, in
 static void softmax_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
     lg_tensor *y = n->out[0];
-    lg_tensor *dot = lg_sum_axis(g, lg_mul(g, gy[0], y), (int)n->i[0], true);
+    lg_tensor *dot = lg_sum_axis(g, lg_mul(g, gy[0], y), n->at.axis, true);
     gx[0] = lg_mul(g, y, lg_sub(g, gy[0], dot));
 }
 static const lg_op SOFTMAX = {"lg_softmax", softmax_vjp};
@@ -216,7 +216,7 @@ lg_tensor *lg_softmax(lg_graph *g, lg_tensor *x, int axis)
 /* y = log_softmax(x): dx += dy - exp(y) ⊙ Σ_axis dy */
 static void log_softmax_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    lg_tensor *s = lg_sum_axis(g, gy[0], (int)n->i[0], true);
+    lg_tensor *s = lg_sum_axis(g, gy[0], n->at.axis, true);
     gx[0] = lg_sub(g, gy[0], lg_mul(g, lg_exp(g, n->out[0]), s));
 }
 static const lg_op LOG_SOFTMAX = {"lg_log_softmax", log_softmax_vjp};

@@ -50,7 +50,7 @@ static void permute_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_
 {
     int inv[LG_MAX_DIMS];
     for (int i = 0; i < n->in[0]->ndim; i++)
-        inv[n->i[i]] = i;
+        inv[n->at.perm[i]] = i;
     gx[0] = lg_permute(g, gy[0], inv);
 }
 static const lg_op PERMUTE = {"lg_permute", permute_vjp};
@@ -74,7 +74,7 @@ static lg_tensor *permute_named(lg_graph *g, const char *name, lg_tensor *x, con
     g->be->permute(x->dtype, x->ndim, x->shape, perm, x->data, y->data);
     lg_node *n = lg_record(g, &PERMUTE, 1, &x, 1, &y);
     for (int i = 0; n && i < x->ndim; i++)
-        n->i[i] = perm[i];
+        n->at.perm[i] = perm[i];
     return g->status == LG_OK ? y : NULL;
 }
 lg_tensor *lg_permute(lg_graph *g, lg_tensor *x, const int *perm)
@@ -114,7 +114,7 @@ static void copy_axis_block(lg_graph *g, lg_dtype dt, const lg_tensor *big, int 
 /* y = x[start:stop] along axis: dx += pad_axis(dy) (zeros elsewhere) */
 static void slice_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    gx[0] = lg_pad_axis(g, gy[0], (int)n->i[0], n->i[1], n->in[0]->ndim, n->in[0]->shape);
+    gx[0] = lg_pad_axis(g, gy[0], n->at.axis, n->at.start, n->in[0]->ndim, n->in[0]->shape);
 }
 static const lg_op SLICE = {"lg_slice", slice_vjp};
 lg_tensor *lg_slice(lg_graph *g, lg_tensor *x, int axis, int64_t start, int64_t stop)
@@ -138,8 +138,8 @@ lg_tensor *lg_slice(lg_graph *g, lg_tensor *x, int axis, int64_t start, int64_t 
     copy_axis_block(g, x->dtype, x, axis, start, stop - start, x->data, y->data, 0);
     lg_node *n = lg_record(g, &SLICE, 1, &x, 1, &y);
     if (n) {
-        n->i[0] = axis;
-        n->i[1] = start;
+        n->at.axis = axis;
+        n->at.start = start;
     }
     return g->status == LG_OK ? y : NULL;
 }
@@ -147,8 +147,8 @@ lg_tensor *lg_slice(lg_graph *g, lg_tensor *x, int axis, int64_t start, int64_t 
 /* y = zeros with x placed at [start, start+len): dx += slice(dy) */
 static void pad_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    int axis = (int)n->i[0];
-    gx[0] = lg_slice(g, gy[0], axis, n->i[1], n->i[1] + n->in[0]->shape[axis]);
+    int axis = n->at.axis;
+    gx[0] = lg_slice(g, gy[0], axis, n->at.start, n->at.start + n->in[0]->shape[axis]);
 }
 static const lg_op PAD = {"lg_pad_axis", pad_vjp};
 lg_tensor *lg_pad_axis(lg_graph *g, lg_tensor *x, int axis, int64_t start, int ndim,
@@ -163,8 +163,8 @@ lg_tensor *lg_pad_axis(lg_graph *g, lg_tensor *x, int axis, int64_t start, int n
     copy_axis_block(g, x->dtype, y, axis, start, x->shape[axis], y->data, x->data, 1);
     lg_node *n = lg_record(g, &PAD, 1, &x, 1, &y);
     if (n) {
-        n->i[0] = axis;
-        n->i[1] = start;
+        n->at.axis = axis;
+        n->at.start = start;
     }
     return g->status == LG_OK ? y : NULL;
 }
@@ -172,7 +172,7 @@ lg_tensor *lg_pad_axis(lg_graph *g, lg_tensor *x, int axis, int64_t start, int n
 /* y = concat(x_0..x_{n-1}) along axis: dx_k += slice of dy at x_k's offset */
 static void concat_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    int axis = (int)n->i[0];
+    int axis = n->at.axis;
     int64_t off = 0;
     for (int k = 0; k < n->nin; k++) {
         int64_t len = n->in[k]->shape[axis];
@@ -213,7 +213,7 @@ lg_tensor *lg_concat(lg_graph *g, lg_tensor *const *xs, int n, int axis)
     }
     lg_node *nd = lg_record(g, &CONCAT, n, xs, 1, &y);
     if (nd)
-        nd->i[0] = axis;
+        nd->at.axis = axis;
     return g->status == LG_OK ? y : NULL;
 }
 

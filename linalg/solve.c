@@ -41,7 +41,7 @@ static lg_tensor *fail_singular(lg_graph *g, const char *name, const la_lu *lu)
  * dB is itself a solve with the saved factorisation, so it records for double backward. */
 static void lu_solve_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    bool trans = n->i[0];
+    bool trans = n->at.trans_a;
     const la_lu *lu = n->extra;
     lg_tensor *a = n->in[0], *x = n->out[0];
     lg_tensor *db = la_lu_solve(g, n->op->name, a, lu, gy[0], !trans);
@@ -87,7 +87,7 @@ lg_tensor *la_lu_solve(lg_graph *g, const char *name, lg_tensor *a, const la_lu 
     bool is_inv = strcmp(name, INV.name) == 0;
     lg_node *nd = lg_record(g, is_inv ? &INV : &LU_SOLVE, 2, in, 1, &x);
     if (nd) {
-        nd->i[0] = trans;
+        nd->at.trans_a = trans;
         nd->extra = lu;
     }
     return g->status == LG_OK ? x : NULL;
@@ -140,7 +140,7 @@ lg_tensor *lg_inv(lg_graph *g, lg_tensor *a)
 static lg_tensor *tri_solve(lg_graph *g, lg_tensor *a, lg_tensor *b, bool upper, bool trans);
 static void tri_solve_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    bool upper = n->i[0], trans = n->i[1];
+    bool upper = n->at.upper, trans = n->at.trans_a;
     lg_tensor *a = n->in[0], *x = n->out[0];
     lg_tensor *db = tri_solve(g, a, gy[0], upper, !trans);
     if (lg_needs_grad(n, 1))
@@ -180,8 +180,8 @@ static lg_tensor *tri_solve(lg_graph *g, lg_tensor *a, lg_tensor *b, bool upper,
     }
     lg_node *nd = lg_record(g, &TRI_SOLVE, 2, in, 1, &x);
     if (nd) {
-        nd->i[0] = upper;
-        nd->i[1] = trans;
+        nd->at.upper = upper;
+        nd->at.trans_a = trans;
     }
     return g->status == LG_OK ? x : NULL;
 }

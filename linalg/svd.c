@@ -139,7 +139,7 @@ static void svd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tens
     lg_tensor *u = n->out[0], *s = n->out[1], *vt = n->out[2];
     lg_tensor *gu = gy[0], *gs = gy[1], *gvt = gy[2];
     int64_t m = u->shape[0], nn = vt->shape[1], k = s->numel;
-    if (n->i[0]) {
+    if (n->at.full_matrices) {
         u = lg_slice(g, u, 1, 0, k);
         vt = lg_slice(g, vt, 0, 0, k);
         gu = gu ? lg_slice(g, gu, 1, 0, k) : NULL;
@@ -195,7 +195,7 @@ lg_status lg_svd(lg_graph *g, lg_tensor *a, bool full_matrices, lg_tensor **u,
         return st;
     lg_node *n = rec ? lg_record(g, &SVD, 1, &a, 3, out) : NULL;
     if (n)
-        n->i[0] = full_matrices;
+        n->at.full_matrices = full_matrices;
     if (g->status != LG_OK)
         return g->status;
     if (u)

@@ -14,12 +14,12 @@ static bool check_square(lg_graph *g, const char *name, lg_tensor *x)
 static void sym_from_lower_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy,
                                lg_tensor **gx)
 {
-    gx[0] = la_fold_lower(g, gy[0], n->f[0]);
+    gx[0] = la_fold_lower(g, gy[0], n->at.p);
 }
 static void fold_lower_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy,
                            lg_tensor **gx)
 {
-    gx[0] = la_sym_from_lower(g, gy[0], n->f[0]);
+    gx[0] = la_sym_from_lower(g, gy[0], n->at.p);
 }
 static const lg_op SYM_FROM_LOWER = {"la_sym_from_lower", sym_from_lower_vjp};
 static const lg_op FOLD_LOWER = {"la_fold_lower", fold_lower_vjp};
@@ -37,7 +37,7 @@ static lg_tensor *tri_map(lg_graph *g, const lg_op *op, lg_tensor *x, double s)
         la_fold_lower_into(x->dtype, x->shape[0], x->data, y->data, s);
     lg_node *nd = lg_record(g, op, 1, &x, 1, &y);
     if (nd)
-        nd->f[0] = s;
+        nd->at.p = s;
     return g->status == LG_OK ? y : NULL;
 }
 

@@ -11,8 +11,8 @@
  *   right:  dB += α dC op(A)ᵀ,   dA += T(α Bᵀ dC)   (or T(α dCᵀ B) when trans) */
 static void trmm_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    bool right = n->i[0], lower = n->i[1], trans = n->i[2];
-    double alpha = n->f[0];
+    bool right = n->at.right, lower = n->at.lower, trans = n->at.trans_a;
+    double alpha = n->at.p;
     lg_tensor *a = n->in[0], *b = n->in[1], *gc = gy[0];
     if (lg_needs_grad(n, 1))
         gx[1] = la_trmm(g, a, gc, right, lower, !trans, alpha);
@@ -55,10 +55,10 @@ lg_tensor *la_trmm(lg_graph *g, lg_tensor *a, lg_tensor *b, bool right, bool low
     }
     lg_node *nd = lg_record(g, &TRMM, 2, in, 1, &c);
     if (nd) {
-        nd->i[0] = right;
-        nd->i[1] = lower;
-        nd->i[2] = trans;
-        nd->f[0] = alpha;
+        nd->at.right = right;
+        nd->at.lower = lower;
+        nd->at.trans_a = trans;
+        nd->at.p = alpha;
     }
     return g->status == LG_OK ? c : NULL;
 }
