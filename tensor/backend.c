@@ -50,7 +50,7 @@ static const lg_backend cpu_backend = {
 const lg_backend *lg_cpu_backend(void) { return &cpu_backend; }
 
 /* Every backend built in, by name. */
-static const lg_backend *(*const registry[])(void) = {lg_cpu_backend};
+static const lg_backend *(*const registry[])(void) = {lg_cpu_backend, lg_reference_backend};
 enum { N_BACKENDS = sizeof registry / sizeof registry[0] };
 
 const lg_backend *lg_backend_get(const char *name)

@@ -158,6 +158,8 @@ struct lg_backend {
 };
 
 const lg_backend *lg_cpu_backend(void);
+/* Plain loops over host memory (backend/reference/): the oracle of the parity test. */
+const lg_backend *lg_reference_backend(void);
 /* The mem_* entries of every host backend. */
 void *lg_host_alloc(size_t bytes);
 void lg_host_free(void *p, size_t bytes);

@@ -1,0 +1,93 @@
+/* Internal: the reference backend's kernels (backend/reference/), plain loops over host
+ * memory that the parity test holds the fast backends against. Every value is read into a
+ * double, computed in double and rounded once on the store, so one formula serves f32 and
+ * f64 and a reader checks it against the table's contract in backend_impl.h. */
+#ifndef LAGRAD_REF_IMPL_H
+#define LAGRAD_REF_IMPL_H
+
+#include "../../tensor/backend_impl.h"
+
+/* Element i of an f32 or f64 array as a double, and the store that rounds it back. */
+static inline double ref_ld(lg_dtype dt, const void *p, int64_t i)
+{
+    return dt == LG_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+static inline void ref_st(lg_dtype dt, void *p, int64_t i, double v)
+{
+    if (dt == LG_F32)
+        ((float *)p)[i] = (float)v;
+    else
+        ((double *)p)[i] = v;
+}
+/* A kernel parameter as the dtype sees it: the CPU kernels take p as a T, so an f32 op
+ * computes with p rounded to float. */
+static inline double ref_param(lg_dtype dt, double p) { return dt == LG_F32 ? (double)(float)p : p; }
+
+/* Offset of flat element i of an iteration over bc, in operand o's strides. */
+static inline int64_t ref_offset(const lg_bcast *bc, int o, int64_t i)
+{
+    int64_t off = 0;
+    for (int d = bc->ndim - 1; d >= 0; d--) {
+        off += (i % bc->shape[d]) * bc->stride[o][d];
+        i /= bc->shape[d];
+    }
+    return off;
+}
+
+/* ref_elementwise.c */
+void lg_ref_unary(lg_unary_kind k, lg_dtype dt, int64_t n, const void *x, void *y, double p);
+void lg_ref_binary(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void *a,
+                   const void *b, void *y, double p);
+void lg_ref_where(lg_dtype dt, const lg_bcast *bc, const void *m, const void *a,
+                  const void *b, void *y);
+void lg_ref_fill(lg_dtype dt, int64_t n, void *y, double v);
+void lg_ref_copy_rows(lg_dtype dt, int64_t rows, int64_t cols, const void *src,
+                      int64_t src_ld, void *dst, int64_t dst_ld);
+void lg_ref_permute(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
+                    const void *x, void *y);
+void lg_ref_gather(lg_dtype dt, const lg_index_geom *ig, const void *idx, const void *x,
+                   void *y);
+void lg_ref_scatter_add(lg_dtype dt, const lg_index_geom *ig, const void *idx,
+                        const void *x, void *y);
+
+/* ref_reduce.c */
+void lg_ref_reduce(lg_reduce_kind k, lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                   const void *x, void *y, int64_t *argmax);
+void lg_ref_sum_to(lg_dtype dt, const lg_bcast *bc, const void *x, void *y, int64_t ny);
+void lg_ref_softmax(int log, lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                    const void *x, void *y);
+void lg_ref_logsumexp(lg_dtype dt, int64_t outer, int64_t len, int64_t inner, const void *x,
+                      void *y);
+void lg_ref_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                 double alpha, const void *a, int64_t sa, const void *b, int64_t sb,
+                 double beta, void *c, int64_t sc);
+
+/* ref_conv.c */
+size_t lg_ref_conv2d_scratch(lg_dtype dt, const lg_conv_geom *cg);
+void lg_ref_conv2d(lg_dtype dt, const lg_conv_geom *cg, const void *x, const void *w,
+                   const void *bias, void *y, void *scratch);
+void lg_ref_conv2d_input_grad(lg_dtype dt, const lg_conv_geom *cg, const void *dy,
+                              const void *w, void *dx, void *scratch);
+void lg_ref_conv2d_weight_grad(lg_dtype dt, const lg_conv_geom *cg, const void *x,
+                               const void *dy, void *dw, void *scratch);
+void lg_ref_conv2d_bias_grad(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *db);
+
+/* ref_pool.c */
+void lg_ref_max_pool(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y,
+                     int32_t *idx);
+void lg_ref_pool_scatter(lg_dtype dt, const lg_conv_geom *cg, const void *dy,
+                         const int32_t *idx, void *dx);
+void lg_ref_pool_gather(lg_dtype dt, const lg_conv_geom *cg, const void *x,
+                        const int32_t *idx, void *y);
+void lg_ref_avg_pool(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y);
+void lg_ref_avg_pool_adjoint(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *dx);
+
+/* ref_batchnorm.c */
+void lg_ref_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
+                       const void *beta, double eps, void *y, void *mean, void *rstd,
+                       double *var);
+void lg_ref_bn_backward(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
+                        const void *gamma, const void *mean, const void *rstd, void *dx,
+                        void *dgamma, void *dbeta);
+
+#endif
