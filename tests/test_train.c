@@ -161,6 +161,7 @@ static void test_train_fit_resume_is_bit_identical(void **state)
             assert_int_equal(lg_train_fit(m.p, forward, &m, &train, &test, &o, &r), LG_OK);
             assert_true(r.stopped);
             assert_int_equal(r.epoch, 2);
+            lg_params_free(m.p);
             model_init(&m, 99); /* a fresh model: everything must come from the files */
             o.stop_after = 0;
             o.resume = true;
