@@ -96,7 +96,10 @@ typedef struct lg_lanczos_opts {
                             n); memory is max_iter + 1 vectors of n doubles */
     double tol;          /* stop when every wanted pair's residual ‖A y − θ y‖ (from the
                             recurrence) is at most tol · max(|θ_max|, |θ_min|) (default
-                            1e-10) */
+                            1e-10). The residual bounds the distance to *some*
+                            eigenvalue: an end of the spectrum next to a dense cluster
+                            (a network's bottom, near 0) needs a tight tol, or the stop
+                            can come before the extreme value entered the Krylov space */
     uint64_t seed;       /* the random start vector (default 0) */
     const double *v0;    /* n entries, a start vector instead of a random one, or NULL */
     bool check_residuals;/* one extra product per returned pair gives the residual
