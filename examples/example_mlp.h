@@ -1,6 +1,7 @@
-/* Shared by the MLP examples (mnist, lora_finetune): the 784-256-128-10 layer widths,
- * a clock, the cosine learning rate, loading and standardising an MNIST-format folder,
- * and test-accuracy helpers. Header-only, on lagrad's public headers alone. */
+/* Shared by examples/lora_finetune, bench/mlp and bench/cnn_bench: the 784-256-128-10
+ * layer widths, a clock, the cosine learning rate, loading and standardising an
+ * MNIST-format folder, and test-accuracy helpers. Header-only, on lagrad's public headers
+ * alone. */
 #ifndef LAGRAD_EXAMPLE_MLP_H
 #define LAGRAD_EXAMPLE_MLP_H
 
