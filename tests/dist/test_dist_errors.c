@@ -7,7 +7,7 @@
 #include <string.h>
 #include "../test_util.h"
 #include "dist_model.h"
-#include "tensor/tensor_impl.h" /* lg_set_error: a rank that failed */
+#include "lagrad/extension.h" /* lg_set_error: a rank that failed */
 
 static lg_dist *D;
 
