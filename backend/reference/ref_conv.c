@@ -28,8 +28,19 @@ static int64_t w_at(const lg_conv_geom *cg, int64_t o, int64_t ci, int64_t ki, i
     return ((o * cin_g(cg) + ci) * cg->kh + ki) * cg->kw + kj;
 }
 
+/* x[n, c, ih, iw], or the zero of the padding outside the plane. The zero is multiplied,
+ * not skipped: as in im2col (and PyTorch), Inf times padding is NaN. */
+static double x_or_pad(lg_dtype dt, const lg_conv_geom *cg, const void *x, int64_t n,
+                       int64_t c, int64_t ih, int64_t iw)
+{
+    if (ih < 0 || ih >= cg->h || iw < 0 || iw >= cg->w)
+        return 0;
+    return ref_ld(dt, x, x_at(cg, n, c, ih, iw));
+}
+
 /* y[n, o, oh, ow] = bias[o] + Σ_{ci, ki, kj} x[n, g cin + ci, ih, iw] w[o, ci, ki, kj],
- * ih = oh sh - ph + ki dh, iw = ow sw - pw + kj dw, g = o / cout; padding reads zero. */
+ * ih = oh sh - ph + ki dh, iw = ow sw - pw + kj dw, g = o / cout; padding reads zero.
+ * The bias comes first, as the CPU adds it before the products. */
 void lg_ref_conv2d(lg_dtype dt, const lg_conv_geom *cg, const void *x, const void *w,
                    const void *bias, void *y, void *scratch)
 {
@@ -45,9 +56,7 @@ void lg_ref_conv2d(lg_dtype dt, const lg_conv_geom *cg, const void *x, const voi
                             for (int64_t kj = 0; kj < cg->kw; kj++) {
                                 int64_t ih = oh * cg->sh - cg->ph + ki * cg->dh;
                                 int64_t iw = ow * cg->sw - cg->pw + kj * cg->dw;
-                                if (ih < 0 || ih >= cg->h || iw < 0 || iw >= cg->w)
-                                    continue;
-                                s += ref_ld(dt, x, x_at(cg, n, g * cin_g(cg) + ci, ih, iw)) *
+                                s += x_or_pad(dt, cg, x, n, g * cin_g(cg) + ci, ih, iw) *
                                      ref_ld(dt, w, w_at(cg, o, ci, ki, kj));
                             }
                     ref_st(dt, y, y_at(cg, n, o, oh, ow), s);
@@ -106,10 +115,8 @@ void lg_ref_conv2d_weight_grad(lg_dtype dt, const lg_conv_geom *cg, const void *
                             for (int64_t ow = 0; ow < cg->wo; ow++) {
                                 int64_t ih = oh * cg->sh - cg->ph + ki * cg->dh;
                                 int64_t iw = ow * cg->sw - cg->pw + kj * cg->dw;
-                                if (ih < 0 || ih >= cg->h || iw < 0 || iw >= cg->w)
-                                    continue;
                                 s += ref_ld(dt, dy, y_at(cg, n, o, oh, ow)) *
-                                     ref_ld(dt, x, x_at(cg, n, c, ih, iw));
+                                     x_or_pad(dt, cg, x, n, c, ih, iw);
                             }
                     ref_st(dt, dw, w_at(cg, o, ci, ki, kj), s);
                 }

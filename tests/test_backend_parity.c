@@ -1,0 +1,752 @@
+/* Backend parity (issue 15), after ggml's test-backend-ops: every entry of the backend
+ * table runs on the CPU backend and on the reference backend (plain loops, in double) over
+ * shapes with broadcasting, size-1 and empty axes, odd sizes and NaN/Inf inputs, and the
+ * results must agree: normalised mean squared error Σ(got - want)² / Σ want² at most 1e-7
+ * in f32 and 1e-20 in f64 over the finite values, NaN and ±Inf in the same places, integer
+ * outputs (argmax, pooling indices) equal. A table maps each entry's offset in struct
+ * lg_backend to its case; the first test fails for any function slot without one, and a
+ * _Static_assert on the struct's size breaks the build when an entry is added, until the
+ * table below is extended. */
+#include <stdlib.h>
+#include <string.h>
+#include "test_util.h"
+#include "tensor/backend_impl.h"
+
+/* ---- data ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static double urand(void) /* uniform [0, 1), xorshift64* */
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 2685821657736338717u) >> 11) / 9007199254740992.0;
+}
+
+/* n values of dt (never a NULL pointer, even for n = 0) uniform in [-2, 2); with
+ * `special`, every 7th is NaN, +Inf or -Inf in turn; with `ties`, whole numbers in
+ * [-2, 2] so that extrema repeat. */
+enum { PLAIN = 0, SPECIAL = 1, TIES = 2 };
+static void *rnd(lg_dtype dt, int64_t n, int mode)
+{
+    void *p = malloc((size_t)(n > 0 ? n : 1) * 8);
+    assert_non_null(p);
+    for (int64_t i = 0; i < n; i++) {
+        double v = 4 * urand() - 2;
+        if (mode & TIES)
+            v = (double)(int)(v * 1.2);
+        if ((mode & SPECIAL) && i % 7 == 3)
+            v = (i / 7) % 3 == 0 ? NAN : (i / 7) % 3 == 1 ? INFINITY : -INFINITY;
+        lg_store(p, dt, i, v);
+    }
+    return p;
+}
+
+static void *dup_of(const void *p, int64_t n, size_t es)
+{
+    void *q = malloc((size_t)(n > 0 ? n : 1) * es);
+    assert_non_null(q);
+    memcpy(q, p, (size_t)(n > 0 ? n : 1) * es);
+    return q;
+}
+
+/* ---- the comparison, and the worst error seen per entry ---- */
+
+typedef struct worst {
+    const char *entry;
+    double nmse[2]; /* f32, f64 */
+    int cases;
+} worst;
+static worst worsts[64];
+static int n_worsts;
+
+static void record(const char *entry, lg_dtype dt, double nmse)
+{
+    int i = 0;
+    while (i < n_worsts && strcmp(worsts[i].entry, entry))
+        i++;
+    if (i == n_worsts) {
+        assert_true(n_worsts < 64);
+        worsts[n_worsts++] = (worst){entry, {0, 0}, 0};
+    }
+    int k = dt == LG_F32 ? 0 : 1;
+    if (nmse > worsts[i].nmse[k])
+        worsts[i].nmse[k] = nmse;
+    worsts[i].cases++;
+}
+
+/* got (the fast backend) against want (the reference), n values of data type `data`
+ * held to the tolerance of `tol_dt`. */
+static void check_as(const char *entry, const char *what, lg_dtype tol_dt, lg_dtype data,
+                     const void *got, const void *want, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double g = lg_load(got, data, i), w = lg_load(want, data, i);
+        if (isnan(g) != isnan(w) || ((isinf(g) || isinf(w)) && g != w)) {
+            print_error("%s (%s, %s): element %lld is %g on the fast backend, %g on the "
+                        "reference\n", entry, what, tol_dt == LG_F32 ? "f32" : "f64",
+                        (long long)i, g, w);
+            fail();
+        }
+        if (isfinite(g) && isfinite(w)) {
+            num += (g - w) * (g - w);
+            den += w * w;
+        }
+    }
+    double nmse = den > 0 ? num / den : num;
+    double tol = tol_dt == LG_F32 ? 1e-7 : 1e-20;
+    record(entry, tol_dt, nmse);
+    if (!(nmse <= tol)) {
+        print_error("%s (%s, %s): normalised MSE %.3g over %lld values, above %.0e\n", entry,
+                    what, tol_dt == LG_F32 ? "f32" : "f64", nmse, (long long)n, tol);
+        fail();
+    }
+}
+static void check(const char *entry, const char *what, lg_dtype dt, const void *got,
+                  const void *want, int64_t n)
+{
+    check_as(entry, what, dt, dt, got, want, n);
+}
+static void check_int(const char *entry, const char *what, const void *got, const void *want,
+                      size_t bytes)
+{
+    if (bytes && memcmp(got, want, bytes)) {
+        print_error("%s (%s): indices differ between the backends\n", entry, what);
+        fail();
+    }
+}
+
+/* ---- geometry helpers ---- */
+
+/* An iteration over out (nd axes) reading nops operands of the given shapes (nd axes each,
+ * 1 where broadcast), each contiguous over its own shape. */
+static lg_bcast bcast(int nd, const int64_t *out, int nops, const int64_t (*shp)[LG_MAX_DIMS])
+{
+    lg_bcast bc = {.ndim = nd, .numel = 1};
+    for (int d = 0; d < nd; d++) {
+        bc.shape[d] = out[d];
+        bc.numel *= out[d];
+    }
+    for (int o = 0; o < nops; o++) {
+        int64_t s = 1;
+        for (int d = nd - 1; d >= 0; d--) {
+            bc.stride[o][d] = shp[o][d] == 1 && out[d] != 1 ? 0 : s;
+            s *= shp[o][d];
+        }
+    }
+    return bc;
+}
+static int64_t prod(int nd, const int64_t *s)
+{
+    int64_t n = 1;
+    for (int d = 0; d < nd; d++)
+        n *= s[d];
+    return n;
+}
+
+typedef struct bshape {
+    int nd;
+    int64_t out[LG_MAX_DIMS], a[LG_MAX_DIMS], b[LG_MAX_DIMS], c[LG_MAX_DIMS];
+} bshape;
+/* broadcasting, size-1, empty, scalar (0 axes) and odd shapes */
+static const bshape bshapes[] = {
+    {2, {3, 5}, {3, 5}, {3, 5}, {3, 5}},
+    {2, {3, 5}, {1, 5}, {3, 1}, {3, 5}},
+    {3, {4, 5, 3}, {4, 1, 3}, {1, 5, 1}, {1, 1, 3}},
+    {2, {0, 3}, {0, 3}, {1, 3}, {0, 1}},
+    {3, {2, 0, 3}, {2, 1, 3}, {1, 0, 1}, {2, 0, 3}},
+    {0, {0}, {0}, {0}, {0}},
+    {1, {7}, {1}, {7}, {1}},
+    {2, {17, 33}, {17, 33}, {1, 33}, {17, 1}},
+    {4, {2, 3, 1, 5}, {2, 1, 1, 5}, {1, 3, 1, 1}, {2, 3, 1, 5}},
+    {1, {40000}, {40000}, {40000}, {1}}, /* above LG_OMP_MIN: the CPU's threaded path */
+};
+enum { N_BSHAPES = sizeof bshapes / sizeof bshapes[0] };
+
+static const lg_backend *fast, *ref;
+static const lg_dtype dts[2] = {LG_F32, LG_F64};
+
+/* ---- cases: each runs its entry on both backends for f32 and f64 ---- */
+
+static void case_mem(lg_dtype dt)
+{
+    int64_t n = 37;
+    void *src = rnd(dt, n, SPECIAL), *out[2];
+    const lg_backend *be[2] = {fast, ref};
+    size_t bytes = (size_t)n * lg_dtype_size(dt);
+    for (int k = 0; k < 2; k++) {
+        void *d1 = be[k]->mem_alloc(bytes), *d2 = be[k]->mem_alloc(bytes);
+        assert_non_null(d1);
+        assert_non_null(d2);
+        assert_int_equal((uintptr_t)d1 % 64, 0);
+        out[k] = malloc(bytes);
+        be[k]->mem_copy(LG_COPY_HOST_TO_DEVICE, d1, src, bytes);
+        be[k]->mem_copy(LG_COPY_DEVICE_TO_DEVICE, d2, d1, bytes);
+        be[k]->mem_copy(LG_COPY_DEVICE_TO_HOST, out[k], d2, bytes);
+        be[k]->mem_free(d1, bytes);
+        be[k]->mem_free(d2, bytes);
+    }
+    check("mem_alloc/mem_copy/mem_free", "round trip", dt, out[0], out[1], n);
+    check("mem_alloc/mem_copy/mem_free", "against the source", dt, out[0], src, n);
+    free(src), free(out[0]), free(out[1]);
+}
+
+static void case_unary(lg_dtype dt)
+{
+    static const struct { lg_unary_kind k; double p; const char *name; } ks[] = {
+        {LG_UN_NEG, 0, "neg"}, {LG_UN_EXP, 0, "exp"}, {LG_UN_LOG, 0, "log"},
+        {LG_UN_SQRT, 0, "sqrt"}, {LG_UN_ABS, 0, "abs"}, {LG_UN_SIGN, 0, "sign"},
+        {LG_UN_ADD_SCALAR, 1.3, "add_scalar"}, {LG_UN_SCALE, -0.7, "scale"},
+        {LG_UN_POW, 2, "pow 2"}, {LG_UN_POW, 0.5, "pow 0.5"}, {LG_UN_POW, -1.5, "pow -1.5"},
+        {LG_UN_RELU, 0, "relu"}, {LG_UN_LEAKY_RELU, 0.01, "leaky_relu"},
+        {LG_UN_SIGMOID, 0, "sigmoid"}, {LG_UN_TANH, 0, "tanh"}, {LG_UN_GELU, 0, "gelu"},
+        {LG_UN_GELU_GRAD, 0, "gelu_grad"}, {LG_UN_RECIP, 0, "recip"},
+    };
+    static const int64_t ns[] = {0, 1, 7, 1001, 40000};
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            int64_t n = ns[ni];
+            void *x = rnd(dt, n, SPECIAL), *y0 = rnd(dt, n, 0), *y1 = rnd(dt, n, 0);
+            fast->unary(ks[ki].k, dt, n, x, y0, ks[ki].p);
+            ref->unary(ks[ki].k, dt, n, x, y1, ks[ki].p);
+            check("unary", ks[ki].name, dt, y0, y1, n);
+            free(x), free(y0), free(y1);
+        }
+}
+
+static void case_binary(lg_dtype dt)
+{
+    static const struct { lg_binary_kind k; double p; const char *name; } ks[] = {
+        {LG_BIN_ADD, 0, "add"}, {LG_BIN_SUB, 0, "sub"}, {LG_BIN_MUL, 0, "mul"},
+        {LG_BIN_DIV, 0, "div"}, {LG_BIN_RELU_BWD, 0, "relu_bwd"},
+        {LG_BIN_LEAKY_BWD, 0.2, "leaky_bwd"}, {LG_BIN_LEFT, 0, "left"},
+    };
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        for (int si = 0; si < N_BSHAPES; si++) {
+            const bshape *s = &bshapes[si];
+            int64_t shp[2][LG_MAX_DIMS];
+            memcpy(shp[0], s->a, sizeof shp[0]);
+            memcpy(shp[1], s->b, sizeof shp[1]);
+            lg_bcast bc = bcast(s->nd, s->out, 2, (const int64_t(*)[LG_MAX_DIMS])shp);
+            int64_t na = prod(s->nd, s->a), nb = prod(s->nd, s->b), ny = bc.numel;
+            void *a = rnd(dt, na, SPECIAL), *b = rnd(dt, nb, SPECIAL);
+            void *y0 = rnd(dt, ny, 0), *y1 = rnd(dt, ny, 0);
+            fast->binary(ks[ki].k, dt, &bc, a, b, y0, ks[ki].p);
+            ref->binary(ks[ki].k, dt, &bc, a, b, y1, ks[ki].p);
+            check("binary", ks[ki].name, dt, y0, y1, ny);
+            free(a), free(b), free(y0), free(y1);
+        }
+        /* a transposed read: a is (3, 5) stored as (5, 3), strides (1, 3) */
+        lg_bcast bc = {.ndim = 2, .numel = 15, .shape = {3, 5}, .stride = {{1, 3}, {5, 1}}};
+        void *a = rnd(dt, 15, SPECIAL), *b = rnd(dt, 15, 0), *y0 = rnd(dt, 15, 0),
+             *y1 = rnd(dt, 15, 0);
+        fast->binary(ks[ki].k, dt, &bc, a, b, y0, ks[ki].p);
+        ref->binary(ks[ki].k, dt, &bc, a, b, y1, ks[ki].p);
+        check("binary", "transposed operand", dt, y0, y1, 15);
+        free(a), free(b), free(y0), free(y1);
+    }
+}
+
+static void case_where(lg_dtype dt)
+{
+    for (int si = 0; si < N_BSHAPES; si++) {
+        const bshape *s = &bshapes[si];
+        int64_t shp[3][LG_MAX_DIMS];
+        memcpy(shp[0], s->c, sizeof shp[0]);
+        memcpy(shp[1], s->a, sizeof shp[1]);
+        memcpy(shp[2], s->b, sizeof shp[2]);
+        lg_bcast bc = bcast(s->nd, s->out, 3, (const int64_t(*)[LG_MAX_DIMS])shp);
+        int64_t nm = prod(s->nd, s->c), ny = bc.numel;
+        void *m = rnd(dt, nm, SPECIAL | TIES); /* zeros, non-zeros and NaN */
+        void *a = rnd(dt, prod(s->nd, s->a), SPECIAL), *b = rnd(dt, prod(s->nd, s->b), SPECIAL);
+        void *y0 = rnd(dt, ny, 0), *y1 = rnd(dt, ny, 0);
+        fast->where(dt, &bc, m, a, b, y0);
+        ref->where(dt, &bc, m, a, b, y1);
+        check("where", "select", dt, y0, y1, ny);
+        free(m), free(a), free(b), free(y0), free(y1);
+    }
+}
+
+/* (outer, len, inner) views: size 1, empty, odd, a column tile wider than 256, and one
+ * long row past LG_OMP_MIN (the CPU's threaded sum). */
+static const int64_t rshapes[][3] = {
+    {1, 1, 1}, {3, 7, 5}, {1, 1001, 1}, {4, 9, 300}, {0, 5, 3}, {2, 3, 0}, {5, 1, 4},
+    {1, 40000, 1}, {2, 13, 1}, {1, 0, 3},
+};
+enum { N_RSHAPES = sizeof rshapes / sizeof rshapes[0] };
+
+static void case_reduce(lg_dtype dt)
+{
+    static const lg_reduce_kind ks[] = {LG_RED_SUM, LG_RED_MAX, LG_RED_MIN};
+    static const char *names[] = {"sum", "max", "min"};
+    for (int ki = 0; ki < 3; ki++)
+        for (int si = 0; si < N_RSHAPES; si++)
+            for (int mode = 0; mode < 3; mode++) {
+                int64_t o = rshapes[si][0], l = rshapes[si][1], in = rshapes[si][2];
+                if (l == 0 && ks[ki] != LG_RED_SUM) /* max of nothing: the op refuses it */
+                    continue;
+                void *x = rnd(dt, o * l * in, mode), *y0 = rnd(dt, o * in, 0),
+                     *y1 = rnd(dt, o * in, 0);
+                int64_t *i0 = calloc((size_t)(o * in + 1), 8), *i1 = calloc((size_t)(o * in + 1), 8);
+                fast->reduce(ks[ki], dt, o, l, in, x, y0, ks[ki] == LG_RED_SUM ? NULL : i0);
+                ref->reduce(ks[ki], dt, o, l, in, x, y1, ks[ki] == LG_RED_SUM ? NULL : i1);
+                check("reduce", names[ki], dt, y0, y1, o * in);
+                check_int("reduce", "argmax", i0, i1, (size_t)(o * in) * 8);
+                free(x), free(y0), free(y1), free(i0), free(i1);
+            }
+}
+
+static void case_sum_to(lg_dtype dt)
+{
+    static const struct { int nd; int64_t x[LG_MAX_DIMS], y[LG_MAX_DIMS]; } ss[] = {
+        {3, {4, 5, 6}, {1, 5, 1}}, {3, {4, 5, 6}, {4, 1, 6}}, {3, {4, 5, 6}, {1, 1, 1}},
+        {2, {0, 3}, {1, 3}}, {2, {3, 0}, {3, 1}}, {1, {7}, {7}}, {1, {50000}, {1}},
+        {0, {0}, {0}}, {2, {33, 17}, {33, 1}}, {4, {2, 1, 3, 5}, {1, 1, 3, 1}},
+    };
+    for (size_t si = 0; si < sizeof ss / sizeof ss[0]; si++) {
+        int64_t shp[2][LG_MAX_DIMS];
+        memcpy(shp[0], ss[si].x, sizeof shp[0]);
+        memcpy(shp[1], ss[si].y, sizeof shp[1]);
+        lg_bcast bc = bcast(ss[si].nd, ss[si].x, 2, (const int64_t(*)[LG_MAX_DIMS])shp);
+        int64_t ny = prod(ss[si].nd, ss[si].y);
+        for (int mode = 0; mode < 2; mode++) {
+            void *x = rnd(dt, bc.numel, mode), *y0 = rnd(dt, ny, 0), *y1 = rnd(dt, ny, 0);
+            fast->sum_to(dt, &bc, x, y0, ny);
+            ref->sum_to(dt, &bc, x, y1, ny);
+            check("sum_to", "sum", dt, y0, y1, ny);
+            free(x), free(y0), free(y1);
+        }
+    }
+}
+
+static void case_softmax(lg_dtype dt)
+{
+    for (int si = 0; si < N_RSHAPES; si++)
+        for (int mode = 0; mode < 2; mode++)
+            for (int lg = 0; lg < 3; lg++) {
+                int64_t o = rshapes[si][0], l = rshapes[si][1], in = rshapes[si][2];
+                if (l == 0)
+                    continue; /* the ops refuse an empty softmax axis */
+                int64_t ny = lg == 2 ? o * in : o * l * in;
+                void *x = rnd(dt, o * l * in, mode), *y0 = rnd(dt, ny, 0), *y1 = rnd(dt, ny, 0);
+                if (mode && o * l * in >= 2 * l) /* a row all -Inf, then one row with +Inf */
+                    for (int64_t i = 0; i < l; i++)
+                        lg_store(x, dt, i * in, -INFINITY);
+                if (lg == 2) {
+                    fast->logsumexp(dt, o, l, in, x, y0);
+                    ref->logsumexp(dt, o, l, in, x, y1);
+                    check("logsumexp", "lse", dt, y0, y1, ny);
+                } else {
+                    fast->softmax(lg, dt, o, l, in, x, y0);
+                    ref->softmax(lg, dt, o, l, in, x, y1);
+                    check("softmax", lg ? "log_softmax" : "softmax", dt, y0, y1, ny);
+                }
+                free(x), free(y0), free(y1);
+            }
+}
+
+static void case_gemm(lg_dtype dt)
+{
+    /* (m, n, k): one row or column (the CPU's gemv), k = 1 (its outer product), odd
+     * sizes, and empty products */
+    static const int64_t ms[][3] = {
+        {1, 1, 1}, {1, 7, 5}, {7, 1, 5}, {5, 6, 1}, {17, 13, 9}, {0, 3, 4}, {3, 0, 4},
+        {3, 4, 0}, {33, 65, 31},
+    };
+    for (size_t si = 0; si < sizeof ms / sizeof ms[0]; si++)
+        for (int t = 0; t < 4; t++)
+            for (int v = 0; v < 3; v++) {
+                int64_t m = ms[si][0], n = ms[si][1], k = ms[si][2];
+                int ta = t & 1, tb = t >> 1;
+                int64_t batch = v == 2 ? 3 : 1;
+                /* variant 2 shares B across the batch (stride 0) */
+                int64_t sa = m * k, sb = v == 2 ? 0 : k * n, sc = m * n;
+                double alpha = v == 1 ? 0.5 : 1, beta = v == 1 ? 0.7 : 0;
+                void *a = rnd(dt, batch * sa, v == 1 ? SPECIAL : 0), *b = rnd(dt, k * n * batch, 0);
+                void *c0 = rnd(dt, batch * sc, 0);
+                if (beta == 0) /* never read: NaN there must not show */
+                    for (int64_t i = 0; i < batch * sc; i++)
+                        lg_store(c0, dt, i, NAN);
+                void *c1 = dup_of(c0, batch * sc, lg_dtype_size(dt));
+                fast->gemm(dt, ta, tb, batch, m, n, k, alpha, a, sa, b, sb, beta, c0, sc);
+                ref->gemm(dt, ta, tb, batch, m, n, k, alpha, a, sa, b, sb, beta, c1, sc);
+                check("gemm", "product", dt, c0, c1, batch * sc);
+                free(a), free(b), free(c0), free(c1);
+            }
+}
+
+static void case_copy_rows(lg_dtype dt)
+{
+    static const int64_t cs[][4] = {{3, 5, 5, 5}, {4, 3, 7, 3}, {4, 3, 3, 8}, {0, 3, 3, 3},
+                                    {5, 0, 2, 2}, {1, 1, 1, 1}, {9, 11, 13, 12}};
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        int64_t rows = cs[i][0], cols = cs[i][1], sld = cs[i][2], dld = cs[i][3];
+        void *src = rnd(dt, rows * sld, SPECIAL), *d0 = rnd(dt, rows * dld, 0);
+        void *d1 = dup_of(d0, rows * dld, lg_dtype_size(dt));
+        fast->copy_rows(dt, rows, cols, src, sld, d0, dld);
+        ref->copy_rows(dt, rows, cols, src, sld, d1, dld);
+        check("copy_rows", "rows", dt, d0, d1, rows * dld);
+        free(src), free(d0), free(d1);
+    }
+}
+
+static void case_permute(lg_dtype dt)
+{
+    static const struct { int nd; int64_t s[LG_MAX_DIMS]; int perm[LG_MAX_DIMS]; } ps[] = {
+        {2, {3, 5}, {1, 0}}, {3, {2, 3, 4}, {2, 0, 1}}, {3, {2, 1, 4}, {1, 2, 0}},
+        {4, {2, 3, 5, 7}, {3, 1, 0, 2}}, {3, {2, 0, 3}, {2, 1, 0}}, {1, {9}, {0}},
+        {2, {1, 1}, {1, 0}}, {2, {250, 170}, {1, 0}},
+    };
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        int64_t n = prod(ps[i].nd, ps[i].s);
+        void *x = rnd(dt, n, SPECIAL), *y0 = rnd(dt, n, 0), *y1 = rnd(dt, n, 0);
+        fast->permute(dt, ps[i].nd, ps[i].s, ps[i].perm, x, y0);
+        ref->permute(dt, ps[i].nd, ps[i].s, ps[i].perm, x, y1);
+        check("permute", "axes", dt, y0, y1, n);
+        free(x), free(y0), free(y1);
+    }
+}
+
+static void case_fill(lg_dtype dt)
+{
+    static const double vs[] = {0, -2.5, 1e30, NAN, INFINITY};
+    static const int64_t ns[] = {0, 1, 13, 40000};
+    for (int vi = 0; vi < 5; vi++)
+        for (int ni = 0; ni < 4; ni++) {
+            void *y0 = rnd(dt, ns[ni], 0), *y1 = rnd(dt, ns[ni], 0);
+            fast->fill(dt, ns[ni], y0, vs[vi]);
+            ref->fill(dt, ns[ni], y1, vs[vi]);
+            check("fill", "value", dt, y0, y1, ns[ni]);
+            free(y0), free(y1);
+        }
+    /* integer tensors: whole values only (the caller checks) */
+    static const lg_dtype its[] = {LG_I32, LG_I64};
+    for (int t = 0; t < 2; t++) {
+        int64_t y0[17], y1[17];
+        fast->fill(its[t], 17, y0, -7);
+        ref->fill(its[t], 17, y1, -7);
+        check_int("fill", "integer", y0, y1, 17 * lg_dtype_size(its[t]));
+    }
+}
+
+/* (outer, n, inner, k): size 1, empty, odd, and indices repeated */
+static const int64_t igs[][4] = {
+    {1, 5, 1, 3}, {3, 7, 4, 9}, {2, 4, 1, 0}, {0, 3, 2, 2}, {4, 1, 3, 5}, {2, 6, 0, 3},
+    {1, 100, 33, 250},
+};
+
+/* Random indices in [0, n), as itype; shared ones are k entries, per-element ones
+ * (outer, k, inner). */
+static void *rnd_index(lg_dtype itype, int64_t count, int64_t n)
+{
+    void *p = malloc((size_t)(count > 0 ? count : 1) * 8);
+    assert_non_null(p);
+    for (int64_t i = 0; i < count; i++) {
+        int64_t v = n > 0 ? (int64_t)(urand() * (double)n) : 0;
+        if (itype == LG_I32)
+            ((int32_t *)p)[i] = (int32_t)v;
+        else
+            ((int64_t *)p)[i] = v;
+    }
+    return p;
+}
+
+static void case_index(lg_dtype dt, int scatter)
+{
+    static const lg_dtype its[] = {LG_I32, LG_I64};
+    for (size_t gi = 0; gi < sizeof igs / sizeof igs[0]; gi++)
+        for (int it = 0; it < 2; it++)
+            for (int pe = 0; pe < 2; pe++) {
+                lg_index_geom ig = {igs[gi][0], igs[gi][1], igs[gi][2], igs[gi][3], pe, its[it]};
+                if (ig.n == 0 && ig.k > 0)
+                    continue;
+                int64_t nidx = pe ? ig.outer * ig.k * ig.inner : ig.k;
+                int64_t nbig = ig.outer * ig.n * ig.inner, nsmall = ig.outer * ig.k * ig.inner;
+                void *idx = rnd_index(ig.itype, nidx, ig.n);
+                if (!scatter) {
+                    void *x = rnd(dt, nbig, SPECIAL), *y0 = rnd(dt, nsmall, 0),
+                         *y1 = rnd(dt, nsmall, 0);
+                    fast->gather(dt, &ig, idx, x, y0);
+                    ref->gather(dt, &ig, idx, x, y1);
+                    check("gather", pe ? "per element" : "shared", dt, y0, y1, nsmall);
+                    free(x), free(y0), free(y1);
+                } else {
+                    void *x = rnd(dt, nsmall, SPECIAL), *y0 = rnd(dt, nbig, 0);
+                    void *y1 = dup_of(y0, nbig, lg_dtype_size(dt));
+                    fast->scatter_add(dt, &ig, idx, x, y0);
+                    ref->scatter_add(dt, &ig, idx, x, y1);
+                    check("scatter_add", pe ? "per element" : "shared", dt, y0, y1, nbig);
+                    free(x), free(y0), free(y1);
+                }
+                free(idx);
+            }
+    if (scatter)
+        return;
+    /* gather moves any element type: integer rows (e.g. labels) by their indices */
+    lg_index_geom ig = {2, 5, 3, 4, 0, LG_I64};
+    int64_t idx[4] = {4, 0, 4, 2}, x[30], y0[24], y1[24];
+    for (int i = 0; i < 30; i++)
+        x[i] = 1000 + i;
+    fast->gather(LG_I64, &ig, idx, x, y0);
+    ref->gather(LG_I64, &ig, idx, x, y1);
+    check_int("gather", "i64 elements", y0, y1, sizeof y0);
+}
+static void case_gather(lg_dtype dt) { case_index(dt, 0); }
+static void case_scatter_add(lg_dtype dt) { case_index(dt, 1); }
+
+/* Convolution geometries (n, c, h, w, co, kh, kw, sh, sw, ph, pw, dh, dw, groups); the
+ * output size follows. Same padding, 1x1 (the CPU's no-im2col path), groups with stride
+ * and dilation, a kernel as large as the padded input, one pixel, an empty batch, and a
+ * batch large enough for the CPU's threads. */
+static const int64_t cgs[][14] = {
+    {2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1}, {3, 2, 5, 5, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},
+    {2, 4, 8, 6, 6, 3, 2, 2, 1, 1, 0, 1, 2, 2}, {1, 2, 5, 5, 4, 5, 5, 2, 2, 2, 2, 1, 1, 1},
+    {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1}, {0, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {8, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1}, {2, 6, 7, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, 3},
+};
+static lg_conv_geom conv_geom(const int64_t *v)
+{
+    lg_conv_geom cg = {.n = v[0], .c = v[1], .h = v[2], .w = v[3], .co = v[4], .kh = v[5],
+                       .kw = v[6], .sh = v[7], .sw = v[8], .ph = v[9], .pw = v[10],
+                       .dh = v[11], .dw = v[12], .groups = v[13]};
+    cg.ho = (cg.h + 2 * cg.ph - cg.dh * (cg.kh - 1) - 1) / cg.sh + 1;
+    cg.wo = (cg.w + 2 * cg.pw - cg.dw * (cg.kw - 1) - 1) / cg.sw + 1;
+    return cg;
+}
+
+static void *scratch_for(const lg_backend *be, lg_dtype dt, const lg_conv_geom *cg)
+{
+    size_t b = be->conv2d_scratch(dt, cg);
+    void *p = aligned_alloc(64, (b + 63) / 64 * 64 + 64);
+    assert_non_null(p);
+    return p;
+}
+
+/* One case for the five convolution entries: conv2d_scratch is checked by use (each
+ * backend runs in the scratch it asked for). */
+static void case_conv(lg_dtype dt)
+{
+    for (size_t gi = 0; gi < sizeof cgs / sizeof cgs[0]; gi++)
+        for (int mode = 0; mode < 2; mode++) {
+            lg_conv_geom cg = conv_geom(cgs[gi]);
+            int64_t nx = cg.n * cg.c * cg.h * cg.w, ny = cg.n * cg.co * cg.ho * cg.wo;
+            int64_t nw = cg.co * (cg.c / cg.groups) * cg.kh * cg.kw;
+            void *x = rnd(dt, nx, mode), *w = rnd(dt, nw, 0), *bias = rnd(dt, cg.co, 0);
+            void *dy = rnd(dt, ny, mode);
+            void *s0 = scratch_for(fast, dt, &cg), *s1 = scratch_for(ref, dt, &cg);
+            void *y0 = rnd(dt, ny, 0), *y1 = rnd(dt, ny, 0);
+            fast->conv2d(dt, &cg, x, w, mode ? NULL : bias, y0, s0);
+            ref->conv2d(dt, &cg, x, w, mode ? NULL : bias, y1, s1);
+            check("conv2d", "forward", dt, y0, y1, ny);
+            void *dx0 = rnd(dt, nx, 0), *dx1 = rnd(dt, nx, 0);
+            fast->conv2d_input_grad(dt, &cg, dy, w, dx0, s0);
+            ref->conv2d_input_grad(dt, &cg, dy, w, dx1, s1);
+            check("conv2d_input_grad", "dx", dt, dx0, dx1, nx);
+            void *dw0 = rnd(dt, nw, 0), *dw1 = rnd(dt, nw, 0);
+            fast->conv2d_weight_grad(dt, &cg, x, dy, dw0, s0);
+            ref->conv2d_weight_grad(dt, &cg, x, dy, dw1, s1);
+            check("conv2d_weight_grad", "dw", dt, dw0, dw1, nw);
+            void *db0 = rnd(dt, cg.co, 0), *db1 = rnd(dt, cg.co, 0);
+            fast->conv2d_bias_grad(dt, &cg, dy, db0);
+            ref->conv2d_bias_grad(dt, &cg, dy, db1);
+            check("conv2d_bias_grad", "db", dt, db0, db1, cg.co);
+            record("conv2d_scratch", dt, 0);
+            free(x), free(w), free(bias), free(dy), free(s0), free(s1), free(y0), free(y1);
+            free(dx0), free(dx1), free(dw0), free(dw1), free(db0), free(db1);
+        }
+}
+
+/* Pooling geometries (n, c, h, w, k, s, p), padding at most k / 2: 2x2 at stride 2 (the
+ * CPU's fast path), odd sizes it leaves a row and column of, 3x3 padded, overlapping
+ * windows, 1x1, an empty batch, and enough planes for threads. */
+static const int64_t pgs[][7] = {
+    {2, 3, 6, 6, 2, 2, 0}, {2, 2, 7, 5, 2, 2, 0}, {1, 2, 7, 7, 3, 2, 1}, {1, 1, 5, 5, 3, 1, 1},
+    {2, 3, 4, 5, 1, 1, 0}, {0, 2, 4, 4, 2, 2, 0}, {16, 16, 32, 32, 2, 2, 0},
+    {4, 4, 9, 11, 4, 3, 2},
+};
+
+static void case_pool(lg_dtype dt)
+{
+    for (size_t gi = 0; gi < sizeof pgs / sizeof pgs[0]; gi++)
+        for (int mode = 0; mode < 3; mode++) {
+            const int64_t *v = pgs[gi];
+            lg_conv_geom cg = {.n = v[0], .c = v[1], .h = v[2], .w = v[3], .co = v[1],
+                               .kh = v[4], .kw = v[4], .sh = v[5], .sw = v[5], .ph = v[6],
+                               .pw = v[6], .dh = 1, .dw = 1, .groups = 1};
+            cg.ho = (cg.h + 2 * cg.ph - cg.kh) / cg.sh + 1;
+            cg.wo = (cg.w + 2 * cg.pw - cg.kw) / cg.sw + 1;
+            int64_t nx = cg.n * cg.c * cg.h * cg.w, ny = cg.n * cg.c * cg.ho * cg.wo;
+            void *x = rnd(dt, nx, mode), *y0 = rnd(dt, ny, 0), *y1 = rnd(dt, ny, 0);
+            int32_t *i0 = calloc((size_t)ny + 1, 4), *i1 = calloc((size_t)ny + 1, 4);
+            fast->max_pool(dt, &cg, x, y0, i0);
+            ref->max_pool(dt, &cg, x, y1, i1);
+            check("max_pool", "max", dt, y0, y1, ny);
+            check_int("max_pool", "argmax", i0, i1, (size_t)ny * 4);
+            /* the adjoints from the same indices */
+            void *dy = rnd(dt, ny, mode == 2 ? SPECIAL : 0);
+            void *dx0 = rnd(dt, nx, 0), *dx1 = rnd(dt, nx, 0);
+            fast->pool_scatter(dt, &cg, dy, i0, dx0);
+            ref->pool_scatter(dt, &cg, dy, i0, dx1);
+            check("pool_scatter", "scatter", dt, dx0, dx1, nx);
+            void *g0 = rnd(dt, ny, 0), *g1 = rnd(dt, ny, 0);
+            fast->pool_gather(dt, &cg, x, i0, g0);
+            ref->pool_gather(dt, &cg, x, i0, g1);
+            check("pool_gather", "gather", dt, g0, g1, ny);
+            fast->avg_pool(dt, &cg, x, y0);
+            ref->avg_pool(dt, &cg, x, y1);
+            check("avg_pool", "average", dt, y0, y1, ny);
+            fast->avg_pool_adjoint(dt, &cg, dy, dx0);
+            ref->avg_pool_adjoint(dt, &cg, dy, dx1);
+            check("avg_pool_adjoint", "adjoint", dt, dx0, dx1, nx);
+            free(x), free(y0), free(y1), free(i0), free(i1), free(dy), free(dx0), free(dx1);
+            free(g0), free(g1);
+        }
+}
+
+/* Batch norm (n, c, s): (N, C) and (N, C, H, W) views, one sample, odd planes, one
+ * channel, and a size the CPU threads. No empty channel axis: the CPU's block split
+ * divides by the channel count (C = 0 raises SIGFPE). Inputs are finite: see the closing
+ * note of case_bn. */
+static const int64_t bns[][3] = {{4, 3, 5}, {7, 5, 1}, {1, 2, 3}, {2, 3, 51}, {3, 1, 4},
+                                 {16, 8, 300}, {5, 1, 1}};
+
+static void case_bn(lg_dtype dt)
+{
+    for (size_t i = 0; i < sizeof bns / sizeof bns[0]; i++) {
+        lg_bn_dims d = {bns[i][0], bns[i][1], bns[i][2], bns[i][0] * bns[i][2]};
+        int64_t nx = d.n * d.c * d.s;
+        void *x = rnd(dt, nx, 0), *gamma = rnd(dt, d.c, 0), *beta = rnd(dt, d.c, 0);
+        /* a large mean against a small spread: the CPU's shifted one-pass statistics */
+        for (int64_t q = 0; q < nx; q++)
+            lg_store(x, dt, q, lg_load(x, dt, q) + (q / d.s % 2 ? 100 : 0));
+        void *y0 = rnd(dt, nx, 0), *y1 = rnd(dt, nx, 0);
+        void *m0 = rnd(dt, d.c, 0), *m1 = rnd(dt, d.c, 0), *r0 = rnd(dt, d.c, 0),
+             *r1 = rnd(dt, d.c, 0);
+        double *v0 = calloc((size_t)d.c + 1, 8), *v1 = calloc((size_t)d.c + 1, 8);
+        fast->bn_forward(dt, &d, x, gamma, beta, 1e-5, y0, m0, r0, v0);
+        ref->bn_forward(dt, &d, x, gamma, beta, 1e-5, y1, m1, r1, v1);
+        check("bn_forward", "y", dt, y0, y1, nx);
+        check("bn_forward", "mean", dt, m0, m1, d.c);
+        check("bn_forward", "rstd", dt, r0, r1, d.c);
+        check_as("bn_forward", "var", dt, LG_F64, v0, v1, d.c);
+        if (d.m > 1) {
+            /* both backwards from the fast forward's statistics */
+            void *gy = rnd(dt, nx, 0), *dx0 = rnd(dt, nx, 0), *dx1 = rnd(dt, nx, 0);
+            void *dg0 = rnd(dt, d.c, 0), *dg1 = rnd(dt, d.c, 0), *db0 = rnd(dt, d.c, 0),
+                 *db1 = rnd(dt, d.c, 0);
+            fast->bn_backward(dt, &d, gy, x, gamma, m0, r0, dx0, dg0, db0);
+            ref->bn_backward(dt, &d, gy, x, gamma, m0, r0, dx1, dg1, db1);
+            check("bn_backward", "dx", dt, dx0, dx1, nx);
+            check("bn_backward", "dgamma", dt, dg0, dg1, d.c);
+            check("bn_backward", "dbeta", dt, db0, db1, d.c);
+            free(gy), free(dx0), free(dx1), free(dg0), free(dg1), free(db0), free(db1);
+        }
+        free(x), free(gamma), free(beta), free(y0), free(y1), free(m0), free(m1), free(r0);
+        free(r1), free(v0), free(v1);
+    }
+    /* Not compared: NaN inputs. The CPU clamps a negative variance to 0 with
+     * `v > 0 ? v : 0`, which also turns a NaN channel's variance into 0 (rstd
+     * 1/sqrt(eps)), where the reference reports NaN; y is NaN on both. */
+}
+
+/* ---- the coverage table: every function slot of struct lg_backend and its case ---- */
+
+typedef void (*case_fn)(lg_dtype dt);
+typedef struct entry_case {
+    size_t offset;
+    const char *name;
+    case_fn run;
+} entry_case;
+
+#define ENTRY(field, fn) {offsetof(lg_backend, field), #field, fn}
+static const entry_case cases[] = {
+    ENTRY(mem_alloc, case_mem), ENTRY(mem_free, case_mem), ENTRY(mem_copy, case_mem),
+    ENTRY(unary, case_unary), ENTRY(binary, case_binary), ENTRY(where, case_where),
+    ENTRY(reduce, case_reduce), ENTRY(sum_to, case_sum_to), ENTRY(softmax, case_softmax),
+    ENTRY(logsumexp, case_softmax), ENTRY(gemm, case_gemm), ENTRY(copy_rows, case_copy_rows),
+    ENTRY(permute, case_permute), ENTRY(fill, case_fill), ENTRY(gather, case_gather),
+    ENTRY(scatter_add, case_scatter_add), ENTRY(conv2d_scratch, case_conv),
+    ENTRY(conv2d, case_conv), ENTRY(conv2d_input_grad, case_conv),
+    ENTRY(conv2d_weight_grad, case_conv), ENTRY(conv2d_bias_grad, case_conv),
+    ENTRY(max_pool, case_pool), ENTRY(pool_scatter, case_pool), ENTRY(pool_gather, case_pool),
+    ENTRY(avg_pool, case_pool), ENTRY(avg_pool_adjoint, case_pool),
+    ENTRY(bn_forward, case_bn), ENTRY(bn_backward, case_bn),
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+#define FN_SLOT sizeof(void (*)(void))
+/* A new entry in struct lg_backend stops the build here until it has a case above. */
+_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 28 * FN_SLOT,
+               "struct lg_backend changed: give every new entry a parity case in cases[]");
+
+static void test_parity_table_covers_every_entry(void **state)
+{
+    (void)state;
+    /* every pointer-sized slot from the first function to the end of the struct */
+    for (size_t off = offsetof(lg_backend, mem_alloc); off < sizeof(lg_backend);
+         off += FN_SLOT) {
+        int found = 0;
+        for (int i = 0; i < N_CASES; i++)
+            found |= cases[i].offset == off;
+        if (!found) {
+            print_error("struct lg_backend has a function at offset %zu with no parity "
+                        "case: add one to cases[] in %s\n", off, __FILE__);
+            fail();
+        }
+    }
+    /* and no two names for one slot */
+    for (int i = 0; i < N_CASES; i++)
+        for (int j = i + 1; j < N_CASES; j++)
+            assert_true(cases[i].offset != cases[j].offset);
+    /* every entry is set on both backends */
+    const lg_backend *be[2] = {fast, ref};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < N_CASES; i++) {
+            void (*fn)(void);
+            memcpy(&fn, (const char *)be[k] + cases[i].offset, sizeof fn);
+            if (!fn) {
+                print_error("backend %s leaves %s NULL\n", be[k]->name, cases[i].name);
+                fail();
+            }
+        }
+}
+
+static void test_parity_every_entry_matches_the_reference(void **state)
+{
+    (void)state;
+    for (int i = 0; i < N_CASES; i++) {
+        /* a case shared by several entries runs once */
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= cases[j].run == cases[i].run;
+        if (seen)
+            continue;
+        for (int d = 0; d < 2; d++)
+            cases[i].run(dts[d]);
+    }
+    printf("parity, worst normalised MSE per entry (f32 | f64, cases):\n");
+    for (int i = 0; i < n_worsts; i++)
+        printf("  %-28s %.2e | %.2e  (%d)\n", worsts[i].entry, worsts[i].nmse[0],
+               worsts[i].nmse[1], worsts[i].cases);
+}
+
+static void test_parity_backends_differ_only_in_name(void **state)
+{
+    (void)state;
+    assert_string_equal(fast->name, "cpu");
+    assert_string_equal(ref->name, "reference");
+    assert_int_equal(ref->device, LG_DEVICE_HOST);
+    assert_true(lg_backend_get("reference") == ref);
+}
+
+int main(void)
+{
+    fast = lg_cpu_backend();
+    ref = lg_reference_backend();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parity_table_covers_every_entry),
+        cmocka_unit_test(test_parity_backends_differ_only_in_name),
+        cmocka_unit_test(test_parity_every_entry_matches_the_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
