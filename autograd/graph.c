@@ -37,6 +37,7 @@ void lg_graph_reset(lg_graph *g)
     if (!g)
         return;
     lg_arena_rewind(g);
+    lg_threads_auto_tick(); /* once per step: the default thread count (threads_auto.c) */
     g->epoch++;
     g->tail = NULL;
     g->nops = 0;

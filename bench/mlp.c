@@ -4,6 +4,7 @@
  * bench/mlp_torch.py times PyTorch. Prints one JSON object.
  *
  *   mlp [--widths 784,256,128,10] [--batch 128] [--threads 1] [--steps N] [--reps 3]
+ *       (--threads 0: lagrad's default thread count, as a program that never sets one)
  *       [--mode train|epoch|anomaly] [--train-limit N] [--data DIR]
  *
  * A window is --steps steps, or without it as many steps as fit in 0.4 s (so a slow
@@ -90,9 +91,9 @@ static void parse(int argc, char **argv, options *o)
     }
     if (argc % 2 == 0)
         die(argv[argc - 1], "needs a value");
-    if (o->batch < 1 || o->threads < 1 || o->reps < 1 || o->reps > MAX_REPS || o->steps < 0 ||
+    if (o->batch < 1 || o->threads < 0 || o->reps < 1 || o->reps > MAX_REPS || o->steps < 0 ||
         o->train_limit < 0)
-        die("options", "batch, threads >= 1, reps in [1, 31], steps and limit >= 0");
+        die("options", "batch >= 1, threads >= 0, reps in [1, 31], steps and limit >= 0");
 }
 
 /* PyTorch's nn.Linear init, U(-1/sqrt(in), 1/sqrt(in)) for weights and biases. */
@@ -305,7 +306,7 @@ int main(int argc, char **argv)
     counter allocs = {0};
     lg_allocator al = counter_allocator(&allocs);
     lg_set_allocator(&al);
-    if (lg_set_num_threads(o.threads) != LG_OK)
+    if (o.threads > 0 && lg_set_num_threads(o.threads) != LG_OK)
         die("threads", lg_last_errmsg());
     lg_dataset train = {0}, test = {0};
     if (load_data_normalized("mlp bench", o.data, &train, &test))

@@ -114,10 +114,19 @@ static inline void lg_store(void *data, lg_dtype dt, int64_t i, double v)
 void lg_rng_fill_uniform(lg_rng *r, lg_dtype dt, void *data, int64_t n, double lo, double hi);
 void lg_rng_fill_normal(lg_rng *r, lg_dtype dt, void *data, int64_t n, double mean, double std);
 
-/* The default thread count (threads_auto.c): lg_graph_reset ticks it once per step;
- * lg_set_num_threads turns it off for good; active says whether it steers. */
+/* The default thread count (threads_auto.c, core.h): lg_graph_reset ticks it once per
+ * step; lg_set_num_threads turns it off for good. */
 void lg_threads_auto_tick(void);
 void lg_threads_auto_off(void);
-bool lg_threads_auto_active(void);
+/* The policy alone, for tests: at time t (s), with the steering thread waiting for a CPU
+ * `busy` of the time since the last call, the thread count to use next. */
+typedef struct lg_threads_auto_state {
+    int all, now;           /* the count with free cores (OpenMP's default), the current */
+    double next_probe_s;    /* at 1 thread: when to try every core again */
+    double probe_wait_s;    /* the wait before the next probe: 2 s, doubled per failure */
+    bool probing;           /* at all threads for a trial measurement */
+} lg_threads_auto_state;
+lg_threads_auto_state lg_threads_auto_start(int all);
+int lg_threads_auto_next(lg_threads_auto_state *s, double t, double busy);
 
 #endif

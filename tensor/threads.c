@@ -20,6 +20,7 @@ lg_status lg_set_num_threads(int n)
                             "runs at most %d; nothing changed", n, got);
     }
     omp_set_num_threads(n);
+    lg_threads_auto_off(); /* a count chosen by the program stands (threads_auto.c) */
     return LG_OK;
 }
 

@@ -95,6 +95,23 @@ lg_status lg_set_num_threads(int n);
 /* The calling thread's OpenMP thread count (what lg_set_num_threads set in this thread). */
 int lg_get_num_threads(void);
 
+/* The default thread count. A program that never calls lg_set_num_threads, run without
+ * OMP_NUM_THREADS, gets an adaptive default: every core while the cores are free, one
+ * thread while another process competes for them. lg_graph_reset (once per step, acting at
+ * most every 0.25 s) reads how long the thread that calls it waited for a CPU (Linux's
+ * /proc/thread-self/schedstat); waiting over 10% of the time at several threads, lagrad
+ * goes to 1 thread, and it tries every core again after 2 s (then 4, 8, at most 16 s while
+ * they stay busy). Why: libgomp's waiting threads spin, so on a 2-core machine an MLP at 2
+ * threads beside one busy process ran about 10x slower than at 1 thread, and
+ * OMP_WAIT_POLICY=PASSIVE, which avoids that, also loses most of the 2-thread gain on free
+ * cores; both policies are fixed before lagrad runs, the thread count is not (README
+ * "Threads", BENCHMARKS.md). The count changes the last bits of GEMM results (README
+ * "Determinism"): for bit-reproducible runs choose one. Only the first thread that resets
+ * a graph steers; other threads keep OpenMP's default. lg_set_num_threads or
+ * OMP_NUM_THREADS turn it off for good; without schedstat OpenMP's default stays.
+ * Returns 1 while the adaptive default is on (or may still start), 0 once it is off. */
+int lg_threads_adaptive(void);
+
 /* Which threading OpenBLAS was built with: "openmp", "pthreads" or "serial".
  * Anything but "openmp" oversubscribes the cores when both run (see README). */
 const char *lg_blas_threading(void);
