@@ -63,3 +63,24 @@ lg_tensor *lg_scalar_const(lg_graph *g, lg_dtype dt, double v)
 {
     return lg_graph_full(g, dt, 0, NULL, v);
 }
+
+bool lg_check_indices(lg_graph *g, const char *name, lg_tensor *idx, int64_t n,
+                      const char *plural, const char *singular, const char *where)
+{
+    if (!lg_check_inputs_any(g, name, 1, &idx))
+        return false;
+    if (idx->dtype != LG_I32 && idx->dtype != LG_I64) {
+        lg_fail(g, LG_ERR_DTYPE, "%s: %s are %s; need i32 or i64", name, plural,
+                lg_dtype_name(idx->dtype));
+        return false;
+    }
+    for (int64_t q = 0; q < idx->numel; q++) {
+        int64_t i = lg_load_int(idx->data, idx->dtype, q);
+        if (i < 0 || i >= n) {
+            lg_fail(g, LG_ERR_ARG, "%s: %s %lld at %s %lld outside [0, %lld)", name, singular,
+                    (long long)i, where, (long long)q, (long long)n);
+            return false;
+        }
+    }
+    return true;
+}

@@ -18,6 +18,12 @@ void lg_bcast_init(lg_bcast *bc, int ndim, const int64_t *out_shape, int nops,
 /* sum_to(gy, shape of x): the gradient of a broadcast input; gy itself when shapes agree. */
 lg_tensor *lg_sum_to_like(lg_graph *g, lg_tensor *gy, const lg_tensor *x);
 
+/* True when idx is a live i32/i64 tensor whose every entry lies in [0, n); otherwise
+ * sets LG_ERR_DTYPE ("<name>: <plural> are f64; need i32 or i64") or LG_ERR_ARG
+ * ("<name>: <singular> 7 at <where> 3 outside [0, 5)"). Shared by index ops and losses. */
+bool lg_check_indices(lg_graph *g, const char *name, lg_tensor *idx, int64_t n,
+                      const char *plural, const char *singular, const char *where);
+
 /* Internal differentiable ops used by VJPs. */
 lg_tensor *lg_sign(lg_graph *g, lg_tensor *x);                           /* zero gradient */
 lg_tensor *lg_relu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x);   /* gy * [x > 0] */

@@ -5,25 +5,9 @@
 #include <string.h>
 #include "ops_impl.h"
 
-/* idx is a live i32/i64 tensor whose every entry lies in [0, n). */
 static bool check_index(lg_graph *g, const char *name, lg_tensor *idx, int64_t n)
 {
-    if (!lg_check_inputs_any(g, name, 1, &idx))
-        return false;
-    if (idx->dtype != LG_I32 && idx->dtype != LG_I64) {
-        lg_fail(g, LG_ERR_DTYPE, "%s: indices are %s; need i32 or i64", name,
-                lg_dtype_name(idx->dtype));
-        return false;
-    }
-    for (int64_t q = 0; q < idx->numel; q++) {
-        int64_t i = lg_load_int(idx->data, idx->dtype, q);
-        if (i < 0 || i >= n) {
-            lg_fail(g, LG_ERR_ARG, "%s: index %lld at position %lld outside [0, %lld)", name,
-                    (long long)i, (long long)q, (long long)n);
-            return false;
-        }
-    }
-    return true;
+    return lg_check_indices(g, name, idx, n, "indices", "index", "position");
 }
 
 static lg_index_geom geom(const int64_t *shape, int ndim, int axis, int64_t k,

@@ -45,25 +45,12 @@ static double mean_nll(const lg_tensor *x, const lg_tensor *labels)
 static bool check_labels(lg_graph *g, const char *name, lg_tensor *labels, int64_t rows,
                          int64_t cols)
 {
-    if (!lg_check_inputs_any(g, name, 1, &labels))
+    if (!lg_check_indices(g, name, labels, cols, "labels", "label", "row"))
         return false;
-    if (labels->dtype != LG_I32 && labels->dtype != LG_I64) {
-        lg_fail(g, LG_ERR_DTYPE, "%s: labels are %s; need i32 or i64", name,
-                lg_dtype_name(labels->dtype));
-        return false;
-    }
     if (labels->ndim != 1 || labels->shape[0] != rows) {
         lg_fail(g, LG_ERR_SHAPE, "%s: labels are %s; need (%lld), one per row of the logits",
                 name, lg_tshape(labels).s, (long long)rows);
         return false;
-    }
-    for (int64_t i = 0; i < rows; i++) {
-        int64_t y = lg_load_int(labels->data, labels->dtype, i);
-        if (y < 0 || y >= cols) {
-            lg_fail(g, LG_ERR_ARG, "%s: label %lld at row %lld outside [0, %lld)", name,
-                    (long long)y, (long long)i, (long long)cols);
-            return false;
-        }
     }
     return true;
 }
