@@ -11,6 +11,7 @@
  * (embedding 128, hidden 256) with the same recipe instead. --sample FILE samples from a
  * saved checkpoint alone. --help lists the options. Get the text with
  * scripts/fetch-moby-dick.sh. */
+#define _POSIX_C_SOURCE 200809L /* popen */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 #include "lagrad/lagrad.h"
 
 typedef struct options {
-    const char *data, *model, *csv, *ckpt, *sample_from, *prompt;
+    const char *data, *model, *csv, *png, *ckpt, *sample_from, *prompt;
     int64_t steps, batch, context, eval_every, eval_iters, sample_len, warmup, decay_steps;
     int64_t stop_after; /* stop (and save) after this many steps; 0: never */
     bool resume;
@@ -57,10 +58,11 @@ static void usage(void)
             "              [--seed S] [--eval-every N] [--eval-iters N] [--csv FILE]\n"
             "              [--ckpt FILE] [--sample-len N] [--temperature T] [--dropout P]\n"
             "              [--prompt TEXT] [--sample CKPT] [--batch B] [--context T]\n"
-            "              [--stop-after N] [--resume]\n"
+            "              [--stop-after N] [--resume] [--png FILE]\n"
             "defaults: data/moby-dick/data.txt, gpt, 2000 steps, 1 thread, seed 1337,\n"
             "batch 12, context 64,\n"
-            "eval every 500 steps over 100 batches, charlm_curves.csv, charlm.safetensors,\n"
+            "eval every 500 steps over 100 batches, charlm_curves.csv and .png (gnuplot;\n"
+            "--png \"\" for none), charlm.safetensors,\n"
             "a 300-character sample at temperature 0.8 after a newline.\n"
             "The learning rate warms up for min(100, steps/20) steps and decays to 1e-4 at\n"
             "the last step. --sample CKPT only samples from a saved checkpoint.\n"
@@ -83,7 +85,7 @@ static int parse(int argc, char **argv, options *o)
         static const char *known[] = {"--data", "--model", "--csv", "--ckpt", "--sample",
                                       "--prompt", "--steps", "--threads", "--seed",
                                       "--eval-every", "--eval-iters", "--sample-len", "--batch", "--context",
-                                      "--stop-after",
+                                      "--stop-after", "--png",
                                       "--temperature", "--dropout"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
@@ -98,6 +100,7 @@ static int parse(int argc, char **argv, options *o)
         if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--csv")) o->csv = v;
+        else if (!strcmp(a, "--png")) o->png = v;
         else if (!strcmp(a, "--ckpt")) o->ckpt = v;
         else if (!strcmp(a, "--sample")) o->sample_from = v;
         else if (!strcmp(a, "--prompt")) o->prompt = v;
@@ -219,6 +222,26 @@ static int print_sample(model *m, const lg_text *vocab, const options *o, lg_rng
     free(ids);
     free(text);
     return rc;
+}
+
+/* Draws the train and validation losses of the CSV against the step with gnuplot. */
+static int plot(const char *csv, const char *png)
+{
+    if (strpbrk(csv, "'\n") || strpbrk(png, "'\n") || system("gnuplot --version > /dev/null 2>&1"))
+        return 1;
+    FILE *gp = popen("gnuplot > /dev/null 2>&1", "w");
+    if (!gp)
+        return 1;
+    fprintf(gp, "set terminal pngcairo size 800,500\nset output '%s'\n"
+                "set datafile separator ','\nset key autotitle columnhead\nset grid\n"
+                "set xlabel 'step'\nset ylabel 'loss (nats per character)'\n"
+                "plot '%s' using 1:2 with linespoints title 'train', "
+                "'' using 1:3 with linespoints title 'validation'\n", png, csv);
+    int rc = pclose(gp);
+    FILE *f = fopen(png, "rb");
+    if (f)
+        fclose(f);
+    return rc != 0 || !f;
 }
 
 /* The RNG streams a resumed run must continue: data, evaluation, sampling, and each
@@ -410,8 +433,18 @@ static int train(options *o)
         train_cpu += cpu_now() - c0;
     }
     double total = now() - t0;
+    if (csv) {
+        fclose(csv);
+        csv = NULL;
+    }
     if (!rc)
         rc = save(&m, t, opt, o, step, &st);
+    if (!rc && *o->png) { /* a missing gnuplot costs the picture only */
+        if (plot(o->csv, o->png) == 0)
+            printf("charlm: curves: %s %s\n", o->csv, o->png);
+        else
+            printf("charlm: no PNG of the curves (gnuplot-nox missing or failed)\n");
+    }
     if (!rc)
         printf("charlm: saved %s (vocabulary in its metadata) and %s.optim at step %lld\n",
                o->ckpt, o->ckpt, (long long)step);
@@ -441,6 +474,7 @@ static int train(options *o)
 int main(int argc, char **argv)
 {
     options o = {.data = "data/moby-dick/data.txt", .model = "gpt", .csv = "charlm_curves.csv",
+                 .png = "charlm_curves.png",
                  .ckpt = "charlm.safetensors", .prompt = "\n", .steps = 2000, .batch = 12,
                  .context = 64, .eval_every = 500, .eval_iters = 100, .sample_len = 300,
                  .threads = 1, .seed = 1337, .lr = 1e-3, .min_lr = 1e-4, .temperature = 0.8};
