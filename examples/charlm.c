@@ -199,10 +199,32 @@ static double estimate(lg_graph *g, model *m, const lg_text *t, lg_text_split sp
 }
 
 /* Prints n_new characters sampled after the prompt. */
+/* The LSTM's generation: each new id is drawn from the logits of the last min(len, context)
+ * ids, run from zero states in no-grad, evaluation mode (as the model was trained). */
+static lg_status lstm_generate(model *m, const options *o, int32_t *ids, int64_t n,
+                               lg_rng *r)
+{
+    lg_graph *g = lg_graph_new();
+    if (!g)
+        return LG_ERR_OOM;
+    lg_graph_set_grad_enabled(g, false);
+    lg_graph_set_training(g, false);
+    lg_status s = LG_OK;
+    for (int64_t len = n; s == LG_OK && len < n + o->sample_len; len++) {
+        int64_t T = len < o->context ? len : o->context, shape[2] = {1, T}, id = 0;
+        lg_graph_reset(g);
+        lg_tensor *lo = logits_of(g, m, lg_graph_input(g, LG_I32, 2, shape, ids + len - T));
+        s = lo ? lg_sample_logits(lo, o->temperature, 0, r, &id) : lg_graph_status(g);
+        if (!lo)
+            fprintf(stderr, "charlm: %s\n", lg_graph_errmsg(g));
+        ids[len] = (int32_t)id;
+    }
+    lg_graph_free(g);
+    return s;
+}
+
 static int print_sample(model *m, const lg_text *vocab, const options *o, lg_rng *r)
 {
-    if (m->lstm) /* generation is GPT-only (lg_gpt_generate) */
-        return 0;
     int64_t cap = (int64_t)strlen(o->prompt) + o->sample_len, n = 0;
     int32_t *ids = malloc((size_t)(cap + 1) * sizeof *ids);
     char *text = malloc((size_t)(4 * cap + 1));
@@ -211,8 +233,9 @@ static int print_sample(model *m, const lg_text *vocab, const options *o, lg_rng
         fprintf(stderr, "charlm: out of memory\n");
     else if (lg_text_encode(vocab, o->prompt, strlen(o->prompt), ids, cap, &n) || n < 1)
         fprintf(stderr, "charlm: prompt: %s\n", n < 1 ? "empty" : lg_last_errmsg());
-    else if (lg_gpt_generate(&m->gpt, ids, n, o->sample_len, o->temperature, 0, r, ids))
-        fail("lg_gpt_generate");
+    else if (m->lstm ? lstm_generate(m, o, ids, n, r)
+                     : lg_gpt_generate(&m->gpt, ids, n, o->sample_len, o->temperature, 0, r, ids))
+        fail("generation");
     else if (lg_text_decode(vocab, ids, n + o->sample_len, text, (size_t)(4 * cap + 1), NULL))
         fail("lg_text_decode");
     else {
@@ -328,18 +351,18 @@ static int sample_only(options *o)
     const char *kind = lg_checkpoint_metadata_get(c, "charlm.model");
     const char *ctx = lg_checkpoint_metadata_get(c, "charlm.context");
     o->context = ctx ? atoll(ctx) : 64;
-    bool gpt = !kind || !strcmp(kind, "gpt");
+    bool lstm = kind && !strcmp(kind, "lstm");
+    bool known = !kind || lstm || !strcmp(kind, "gpt");
     lg_checkpoint_close(c); /* kind and ctx die with it */
-    if (!gpt) {
-        fprintf(stderr, "charlm: %s does not hold a gpt model; only gpt samples\n",
-                o->sample_from);
+    if (!known) {
+        fprintf(stderr, "charlm: %s holds no gpt or lstm model\n", o->sample_from);
         lg_text_free(v);
         return 1;
     }
     model m;
     lg_rng r;
     lg_rng_init(&r, o->seed);
-    int rc = model_init(&m, o, v->vocab_size, false, &r);
+    int rc = model_init(&m, o, v->vocab_size, lstm, &r);
     if (!rc && lg_checkpoint_load(m.p, o->sample_from, NULL, true))
         rc = fail("lg_checkpoint_load");
     if (!rc)
