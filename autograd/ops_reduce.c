@@ -123,12 +123,18 @@ lg_tensor *lg_max_axis(lg_graph *g, lg_tensor *x, int axis, bool keepdim)
     lg_node *n = y ? lg_record(g, &MAX_AXIS, 1, &x, 1, &y) : NULL;
     if (n) {
         n->at.axis = axis;
+        /* mask (outer, len, inner) = 0, then 1 at each argmax: a scatter-add of ones through
+         * the backend, not a loop over host memory (issue 15) */
         lg_tensor *mask = lg_graph_full(g, x->dtype, x->ndim, x->shape, 0.0);
-        if (!mask)
+        lg_tensor *ones = lg_graph_full(g, x->dtype, y->ndim, y->shape, 1.0);
+        if (!mask || !ones)
             return NULL;
-        int64_t len = x->shape[axis], inner = lg_inner_size(x, axis);
-        for (int64_t q = 0; q < y->numel; q++)
-            lg_store(mask->data, x->dtype, ((q / inner) * len + arg[q]) * inner + q % inner, 1.0);
+        int64_t inner = lg_inner_size(x, axis);
+        if (y->numel) {
+            lg_index_geom ig = {.outer = y->numel / inner, .n = x->shape[axis], .inner = inner,
+                                .k = 1, .per_element = 1, .itype = LG_I64};
+            g->be->scatter_add(x->dtype, &ig, arg, ones->data, mask->data);
+        }
         n->saved[0] = mask;
     }
     return y && g->status == LG_OK ? y : NULL;

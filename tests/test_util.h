@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 #include "lagrad/lagrad.h"
 
@@ -101,5 +102,18 @@ static inline lg_tensor *tu_rand(int ndim, const int64_t *shape, uint64_t seed, 
     assert_non_null(t);
     return t;
 }
+
+/* Skips the calling test, with `why` printed, when the process's backend (LAGRAD_BACKEND)
+ * is not the CPU: for tests whose subject is the CPU backend itself (its BLAS calls, its
+ * threads, its bits) or its speed. The reference backend's parity with the CPU is
+ * tests/test_backend_parity.c's job. */
+#define tu_skip_unless_cpu_backend(why)                                                  \
+    do {                                                                                 \
+        const char *be_ = lg_backend_name(lg_backend_default());                         \
+        if (strcmp(be_, "cpu") != 0) {                                                   \
+            printf("skipped on backend %s: %s\n", be_, (why));                           \
+            skip();                                                                      \
+        }                                                                                \
+    } while (0)
 
 #endif
