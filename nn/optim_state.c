@@ -5,12 +5,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include "lagrad/checkpoint.h"
 #include "optim_impl.h"
 
 /* Metadata keys of the state file, reserved in lg_optim_save. */
 #define KIND_KEY "lagrad.optimizer"
 #define STEP_KEY "step"
+/* The CRC-32 of the kind and the step as written ("adam\0" "3"), 8 hex digits: the data
+ * checksum of the file does not cover the header, and these two drive the update. */
+#define SUM_KEY "lagrad.state_crc32"
+
+static uint32_t header_sum(const char *kind, const char *step)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, (const Bytef *)kind, (uInt)strlen(kind) + 1);
+    return (uint32_t)crc32(crc, (const Bytef *)step, (uInt)strlen(step));
+}
 
 static const char *kind_name(lg_optim_kind k)
 {
@@ -100,11 +111,12 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
                         int n_meta)
 {
     static const char fn[] = "lg_optim_save";
-    if (!o || !path || n_meta < 0 || n_meta > (INT_MAX - 4) / 2 || (n_meta > 0 && !meta))
+    if (!o || !path || n_meta < 0 || n_meta > (INT_MAX - 6) / 2 || (n_meta > 0 && !meta))
         return lg_set_error(LG_ERR_ARG, "%s: NULL optimizer, path or metadata, or %d metadata "
                             "pairs", fn, n_meta);
     for (int i = 0; i < n_meta; i++)
-        if (meta[2 * i] && (!strcmp(meta[2 * i], KIND_KEY) || !strcmp(meta[2 * i], STEP_KEY)))
+        if (meta[2 * i] && (!strcmp(meta[2 * i], KIND_KEY) || !strcmp(meta[2 * i], STEP_KEY) ||
+                            !strcmp(meta[2 * i], SUM_KEY)))
             return lg_set_error(LG_ERR_ARG, "%s: metadata key '%s' is reserved for the "
                                 "optimizer state", fn, meta[2 * i]);
     lg_status st = check_store(o, fn);
@@ -116,7 +128,7 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
         return st;
     copy_state(o, &s, store, true);
 
-    const char **all = lg_malloc(sizeof *all * (size_t)(2 * n_meta + 4));
+    const char **all = lg_malloc(sizeof *all * (size_t)(2 * n_meta + 6));
     if (!all) {
         lg_params_free(store);
         return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
@@ -127,10 +139,14 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
     all[1] = kind_name(o->c.kind);
     all[2] = STEP_KEY;
     all[3] = step;
+    char sum[12];
+    snprintf(sum, sizeof sum, "%08lx", (unsigned long)header_sum(all[1], step));
+    all[4] = SUM_KEY;
+    all[5] = sum;
     if (n_meta)
-        memcpy(all + 4, meta, sizeof *all * (size_t)(2 * n_meta));
-    st = lg_checkpoint_save(store, path, NULL, all, n_meta + 2);
-    lg_free(all, sizeof *all * (size_t)(2 * n_meta + 4));
+        memcpy(all + 6, meta, sizeof *all * (size_t)(2 * n_meta));
+    st = lg_checkpoint_save(store, path, NULL, all, n_meta + 3);
+    lg_free(all, sizeof *all * (size_t)(2 * n_meta + 6));
     lg_params_free(store);
     return st;
 }
@@ -174,6 +190,23 @@ static lg_status check_moments(const lg_params *store, const char *fn, const cha
     return LG_OK;
 }
 
+/* When the file has SUM_KEY (lagrad writes it), the kind and step must still give it. */
+static lg_status check_sum(const lg_checkpoint *c, const char *kind, const char *fn,
+                           const char *path)
+{
+    const char *want = lg_checkpoint_metadata_get(c, SUM_KEY);
+    if (!want)
+        return LG_OK; /* written before the key existed, or by another tool */
+    char got[12];
+    snprintf(got, sizeof got, "%08lx",
+             (unsigned long)header_sum(kind, lg_checkpoint_metadata_get(c, STEP_KEY)));
+    if (strcmp(want, got) != 0)
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s: the optimizer header is corrupt: %s says "
+                            "\"%.16s\", the kind and step give %s", fn, path, SUM_KEY, want,
+                            got);
+    return LG_OK;
+}
+
 lg_status lg_optim_load(lg_optim *o, const char *path)
 {
     static const char fn[] = "lg_optim_load";
@@ -195,6 +228,8 @@ lg_status lg_optim_load(lg_optim *o, const char *path)
                           kind ? "optimizer \"" : "no optimizer state", kind ? kind : "",
                           kind ? "\"" : "", kind_name(o->c.kind));
     else
+        st = check_sum(c, kind, fn, path);
+    if (st == LG_OK)
         st = state_store(o, &s, fn, &store);
     /* Every tensor is read from this one open file into the temporary store before the
      * optimizer changes: a save renamed over path meanwhile cannot mix two files. */

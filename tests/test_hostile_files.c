@@ -259,6 +259,36 @@ static void test_optim_load_refuses_negative_second_moment(void **state)
     }
 }
 
+/* The data checksum does not cover the header; "lagrad.state_crc32" covers the kind and
+ * the step, so a step edited in place (same length, JSON still valid) is caught. */
+static void test_optim_load_detects_an_edited_step(void **state)
+{
+    (void)state;
+    lg_params *p = one_param_store(1);
+    lg_optim_config cfg = lg_optim_defaults(LG_OPTIM_ADAM);
+    lg_optim *o = lg_optim_new(p, &cfg);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lg_optim_step(o), LG_OK);
+    const char *path = tpath("edited.optim");
+    assert_int_equal(lg_optim_save(o, path, NULL, 0), LG_OK);
+    assert_int_equal(lg_optim_load(o, path), LG_OK);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    char *at = memmem(buf, n, "\"step\":\"3\"", 10);
+    assert_non_null(at);
+    at[8] = '4';
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    assert_int_equal(lg_optim_load(o, path), LG_ERR_FORMAT);
+    assert_msg_has("lagrad.state_crc32");
+    assert_int_equal(lg_optim_steps(o), 3);
+    lg_optim_free(o);
+    lg_params_free(p);
+}
+
 static lg_status open_json(const char *json, size_t data_bytes)
 {
     static const unsigned char zeros[64];
@@ -409,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_optim_load_refuses_out_of_range_or_loose_steps),
         cmocka_unit_test(test_optim_step_stops_at_max_steps),
         cmocka_unit_test(test_optim_load_refuses_negative_second_moment),
+        cmocka_unit_test(test_optim_load_detects_an_edited_step),
         cmocka_unit_test(test_checkpoint_refuses_escaped_nul_in_names_and_values),
         cmocka_unit_test(test_checkpoint_refuses_float_signed_and_exponent_numbers),
         cmocka_unit_test(test_checkpoint_refuses_bom_and_invalid_utf8),

@@ -129,9 +129,10 @@ int64_t lg_optim_steps(const lg_optim *o);
  * exactly where it stopped. The file holds, for every parameter of the store in order,
  * "<name>.exp_avg" and "<name>.exp_avg_sq" (Adam, AdamW; torch.optim's names) or
  * "<name>.momentum_buffer" (SGD with momentum), and the metadata "lagrad.optimizer"
- * ("sgd", "adam" or "adamw") and "step", plus the caller's n_meta key/value pairs (as in
- * lg_checkpoint_save; may be NULL when n_meta is 0; "lagrad.optimizer" and "step" are
- * reserved). The write is atomic (temporary file, then rename). The hyper-parameters are
+ * ("sgd", "adam" or "adamw"), "step" and "lagrad.state_crc32" (the CRC-32 of the kind, a
+ * NUL and the step, as 8 hex digits: the data checksum does not cover the header), plus
+ * the caller's n_meta key/value pairs (as in lg_checkpoint_save; may be NULL when n_meta is
+ * 0; those three keys are reserved). The write is atomic (temporary file, then rename). The hyper-parameters are
  * not saved: the caller makes the optimizer with its config, then loads. Loading reads the
  * whole file through one open handle into a copy before it changes anything.
  * Errors: NULL argument or a reserved metadata key (LG_ERR_ARG); a store that grew since
@@ -139,7 +140,8 @@ int64_t lg_optim_steps(const lg_optim *o);
  * a file for another optimizer kind, or without a valid "step" (LG_ERR_FORMAT: the step
  * must be written as decimal digits, "0" or without leading zeros, no sign or space, at
  * most LG_OPTIM_MAX_STEPS); a moment that is NaN, or a negative or NaN exp_avg_sq
- * (LG_ERR_FORMAT, naming the tensor and the element); a missing
+ * (LG_ERR_FORMAT, naming the tensor and the element); a "lagrad.state_crc32" that the kind
+ * and step do not give (LG_ERR_FORMAT; a file without the key loads unchecked); a missing
  * tensor or a shape/dtype that differs from the store's (the message names the tensor);
  * everything lg_checkpoint_save/lg_checkpoint_load report. */
 lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *meta,
