@@ -4,6 +4,7 @@
  * there is no compute to overlap, and OpenMPI's nonblocking collectives (libnbc) progress
  * only inside MPI calls, so several MPI_Iallreduce in flight measured slower here
  * (docs/distributed.md). Overlap with backward is left out. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime and CLOCK_MONOTONIC under -std=c11 */
 #include <math.h>
 #include <string.h>
 #include <time.h>
