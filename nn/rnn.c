@@ -1,6 +1,6 @@
 /* LSTM and GRU stacks (rnn.h) composed of graph ops, so backward and double backward come
- * for free: per layer, one linear over all B·T inputs, then per step one linear of the
- * hidden state and the gate arithmetic. No fused kernel: speed is left to later work. */
+ * for free: per layer and step, one linear of the input, one of the hidden state, and the
+ * gate arithmetic. No fused kernel: speed is left to later work. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,7 +132,7 @@ lg_tensor *lg_rnn_forward(lg_graph *g, const lg_rnn *l, lg_tensor *x, lg_tensor 
         return lg_fail(g, LG_ERR_ARG, "%s: a GRU has no cell state (c0, c_n must be NULL)",
                        RNN_FN);
     const int64_t *xs = lg_tensor_shape(x);
-    int64_t H = l->hidden_size, G = lstm ? 4 : 3;
+    int64_t H = l->hidden_size;
     if (lg_tensor_ndim(x) != 3 || xs[2] != l->input_size || xs[1] < 1 || xs[1] > INT32_MAX)
         return lg_fail(g, LG_ERR_SHAPE, "%s: x is %s; want (B,T,%lld) with T >= 1", RNN_FN,
                        lg_tshape(x).s, (long long)l->input_size);
@@ -144,34 +144,37 @@ lg_tensor *lg_rnn_forward(lg_graph *g, const lg_rnn *l, lg_tensor *x, lg_tensor 
     int L = l->num_layers;
     if (!check_state(g, h0, "h0", L, B, H, dt) || !check_state(g, c0, "c0", L, B, H, dt))
         return NULL;
-    /* the per-step states; on the stack up to 256 steps, so a training step allocates
-     * nothing once the graph's arena has grown */
-    lg_tensor *local[256 + 2 * LG_RNN_MAX_LAYERS];
-    size_t bytes = (size_t)(T + 2 * L) * sizeof(lg_tensor *);
+    /* per-step inputs and outputs, on the stack up to 256 steps, so a training step
+     * allocates nothing once the graph's arena has grown. Each layer reads its input one
+     * step at a time (a select of x, then the layer below's states): selecting steps out
+     * of one (B,T,G·H) projection would make every step's VJP a full (B,T,G·H) tensor,
+     * T² memory in backward. */
+    lg_tensor *local[2 * 256 + 2 * LG_RNN_MAX_LAYERS];
+    size_t bytes = (size_t)(2 * T + 2 * L) * sizeof(lg_tensor *);
     lg_tensor **steps = T <= 256 ? local : lg_malloc(bytes);
     if (!steps)
         return lg_fail(g, LG_ERR_OOM, "%s: out of memory", RNN_FN);
-    lg_tensor **hl = steps + T, **cl = hl + L;
-    lg_tensor *in = x;
+    lg_tensor **prev = steps, **cur = steps + T, **hl = steps + 2 * T, **cl = hl + L;
     for (int k = 0; k < L; k++) {
-        int64_t in_k = k ? H : l->input_size, rows[2] = {B * T, in_k}, proj[3] = {B, T, G * H};
-        lg_tensor *xw = lg_reshape(g, lg_linear(g, lg_reshape(g, in, 2, rows), l->weight_ih[k],
-                                                l->bias_ih[k]), 3, proj);
         lg_tensor *h = initial_state(g, h0, k, B, H, dt);
         lg_tensor *c = lstm ? initial_state(g, c0, k, B, H, dt) : NULL;
         for (int64_t t = 0; t < T; t++) {
-            lg_tensor *gi = lg_select(g, xw, 1, t);
+            lg_tensor *xt = k ? prev[t] : lg_select(g, x, 1, t);
+            lg_tensor *gi = lg_linear(g, xt, l->weight_ih[k], l->bias_ih[k]);
             lg_tensor *gh = lg_linear(g, h, l->weight_hh[k], l->bias_hh[k]);
             if (lstm)
                 lstm_step(g, lg_add(g, gi, gh), H, &h, &c);
             else
                 h = gru_step(g, gi, gh, H, h);
-            steps[t] = h;
+            cur[t] = h;
         }
         hl[k] = h;
         cl[k] = c;
-        in = stack(g, steps, T, 1, B, H);
+        lg_tensor **swap = prev;
+        prev = cur;
+        cur = swap;
     }
+    lg_tensor *in = stack(g, prev, T, 1, B, H);
     if (h_n)
         *h_n = stack(g, hl, L, 0, B, H);
     if (c_n)
