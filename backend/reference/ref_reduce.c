@@ -103,25 +103,41 @@ void lg_ref_logsumexp(lg_dtype dt, int64_t outer, int64_t len, int64_t inner, co
         }
 }
 
+/* C (m x n) = alpha op(A) op(B) + beta C for one matrix of the batch. op(A)[i, l] is
+ * A[l, i] (A stored k x m) when ta, else A[i, l] (m x k); op(B)[l, j] likewise. Each
+ * C[i, j] is one double sum over l in order. Without tb, B's row l is read along j, so
+ * the sums of a block of JB columns advance together (the same order per element, but
+ * reading B row by row rather than down its columns, which made a training step on this
+ * backend several times slower). */
+enum { JB = 256 };
+static void gemm_one(lg_dtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                     double alpha, const void *A, const void *B, double beta, void *C)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j0 = 0; j0 < n; j0 += JB) {
+            int64_t jn = n - j0 < JB ? n - j0 : JB;
+            double s[JB] = {0};
+            for (int64_t l = 0; l < k; l++) {
+                double a = ref_ld(dt, A, ta ? l * m + i : i * k + l);
+                for (int64_t jj = 0; jj < jn; jj++)
+                    s[jj] += a * ref_ld(dt, B, tb ? (j0 + jj) * k + l : l * n + j0 + jj);
+            }
+            for (int64_t jj = 0; jj < jn; jj++) {
+                int64_t q = i * n + j0 + jj;
+                /* beta 0 never reads C, which may hold NaN patterns */
+                double old = beta == 0 ? 0 : beta * ref_ld(dt, C, q);
+                ref_st(dt, C, q, alpha * s[jj] + old);
+            }
+        }
+}
+
 void lg_ref_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t n, int64_t k,
                  double alpha, const void *a, int64_t sa, const void *b, int64_t sb,
                  double beta, void *c, int64_t sc)
 {
     size_t es = lg_dtype_size(dt);
-    for (int64_t p = 0; p < batch; p++) {
-        const char *A = (const char *)a + (size_t)(p * sa) * es;
-        const char *B = (const char *)b + (size_t)(p * sb) * es;
-        char *C = (char *)c + (size_t)(p * sc) * es;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                /* op(A)[i, l] is A[l, i] (A stored k x m) when ta, else A[i, l] (m x k) */
-                double s = 0;
-                for (int64_t l = 0; l < k; l++)
-                    s += ref_ld(dt, A, ta ? l * m + i : i * k + l) *
-                         ref_ld(dt, B, tb ? j * k + l : l * n + j);
-                /* beta 0 never reads C, which may hold NaN patterns */
-                double old = beta == 0 ? 0 : beta * ref_ld(dt, C, i * n + j);
-                ref_st(dt, C, i * n + j, alpha * s + old);
-            }
-    }
+    for (int64_t p = 0; p < batch; p++)
+        gemm_one(dt, ta, tb, m, n, k, alpha, (const char *)a + (size_t)(p * sa) * es,
+                 (const char *)b + (size_t)(p * sb) * es, beta,
+                 (char *)c + (size_t)(p * sc) * es);
 }
