@@ -605,9 +605,9 @@ static void case_pool(lg_dtype dt)
 }
 
 /* Batch norm (n, c, s): (N, C) and (N, C, H, W) views, one sample, odd planes, one
- * channel, and a size the CPU threads. No empty channel axis: the CPU's block split
- * divides by the channel count (C = 0 raises SIGFPE). Inputs are finite: see the closing
- * note of case_bn. */
+ * channel, and a size the CPU threads. No empty channel axis: lg_batch_norm refuses
+ * C < 1, and the CPU kernel's block split divides by C. Inputs are finite: see the
+ * closing note of case_bn. */
 static const int64_t bns[][3] = {{4, 3, 5}, {7, 5, 1}, {1, 2, 3}, {2, 3, 51}, {3, 1, 4},
                                  {16, 8, 300}, {5, 1, 1}};
 
