@@ -257,6 +257,33 @@ static lg_status open_csvs(fit *f, bool append)
     return LG_OK;
 }
 
+/* A count the file supplies: plain digits, at most 1e9 (a file is not trusted). */
+static bool parse_count(const char *s, int *out)
+{
+    long long v = 0;
+    if (!*s)
+        return false;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9' || v > 100000000)
+            return false;
+        v = v * 10 + (*c - '0');
+    }
+    *out = (int)v;
+    return v <= 1000000000;
+}
+
+/* A validation loss the file supplies: the whole string a number, >= 0, finite or +inf
+ * ("no best yet"), never NaN. */
+static bool parse_loss(const char *s, double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (!*s || *end || v != v || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
 /* Resumes from the checkpoint: the state, the early-stopping bookkeeping and the best
  * parameters (from "<checkpoint>.best"). *epoch gets the epoch to go on after. */
 static lg_status resume(fit *f, int *epoch)
@@ -273,10 +300,12 @@ static lg_status resume(fit *f, int *epoch)
         return lg_set_error(LG_ERR_FORMAT, "%s: %s.optim has no early-stopping state: was it "
                             "saved by a run without validation?", FN, f->o->checkpoint);
     }
-    if (f->n_val) {
-        f->best_epoch = (int)strtol(be, NULL, 10);
-        f->best_val = strtod(bv, NULL);
-        f->bad_epochs = (int)strtol(bad, NULL, 10);
+    if (f->n_val && (!parse_count(be, &f->best_epoch) || !parse_count(bad, &f->bad_epochs) ||
+                     !parse_loss(bv, &f->best_val))) {
+        lg_checkpoint_close(meta);
+        return lg_set_error(LG_ERR_FORMAT, "%s: %s.optim has a malformed early-stopping state "
+                            "(best_epoch '%.20s', bad_epochs '%.20s', best_val_loss '%.30s')",
+                            FN, f->o->checkpoint, be, bad, bv);
     }
     lg_checkpoint_close(meta);
     f->step = lg_optim_steps(f->opt);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "lagrad/train.h"
+#include "file_impl.h"
 #include "../tensor/tensor_impl.h"
 
 extern char **environ;
@@ -28,10 +30,17 @@ typedef struct columns {
 /* The header line of a CSV file. */
 static lg_status read_header(const char *path, columns *c)
 {
-    FILE *f = fopen(path, "r");
+    /* a FIFO planted at the CSV's path must not hang the run: open it as the loaders do */
+    lg_status st;
+    uint64_t size;
+    int fd = lg_open_regular(path, FN, &size, &st);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     char line[4096];
-    if (!f)
-        return lg_set_error(LG_ERR_IO, "%s: cannot read %s", FN, path);
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return fd >= 0 ? lg_set_error(LG_ERR_IO, "%s: cannot read %s", FN, path) : st;
+    }
     bool ok = fgets(line, sizeof line, f) != NULL;
     fclose(f);
     if (!ok)
@@ -117,10 +126,12 @@ static bool is_png(const char *path)
 {
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     unsigned char head[8];
-    FILE *f = fopen(path, "rb");
-    bool ok = f && fread(head, 1, 8, f) == 8 && !memcmp(head, sig, 8);
-    if (f)
-        fclose(f);
+    lg_status st;
+    uint64_t size;
+    int fd = lg_open_regular(path, FN, &size, &st);
+    bool ok = fd >= 0 && read(fd, head, 8) == 8 && !memcmp(head, sig, 8);
+    if (fd >= 0)
+        close(fd);
     return ok;
 }
 
