@@ -317,21 +317,16 @@ static double evaluate(lg_graph *g, const model *m, const int32_t *tok, const in
 {
     lg_graph_reset(g);
     bool prev = lg_graph_set_grad_enabled(g, false);
-    lg_tensor *logits = model_forward(g, m, tok, n, onehot);
+    lg_tensor *pred = lg_argmax_axis(g, model_forward(g, m, tok, n, onehot), 1, false);
     lg_graph_set_grad_enabled(g, prev);
-    if (!logits)
+    if (!pred)
         return -1;
-    const float *p = lg_tensor_cdata(logits);
+    const int64_t *p = lg_tensor_cdata(pred); /* (n·N) predicted tokens */
     int64_t right = 0, seqs = 0;
     for (int s = 0; s < n; s++) {
         int all = 1;
         for (int i = 0; i < N; i++) {
-            const float *row = p + ((size_t)s * N + i) * VOCAB;
-            int best = 0;
-            for (int k = 1; k < VOCAB; k++)
-                if (row[k] > row[best])
-                    best = k;
-            int ok = best == lab[(size_t)s * N + i];
+            int ok = p[(size_t)s * N + i] == lab[(size_t)s * N + i];
             right += ok;
             all &= ok;
         }

@@ -183,13 +183,19 @@ static lg_tensor *forward(lg_graph *g, model *m, lg_tensor *x)
     return h;
 }
 
-static int64_t argmax_row(const float *row)
+/* How many rows of two (n, CLASSES) logit arrays have different argmaxes. */
+static int64_t argmax_differences(lg_graph *g, const float *a, const float *b, int64_t n)
 {
-    int64_t best = 0;
-    for (int64_t j = 1; j < CLASSES; j++)
-        if (row[j] > row[best])
-            best = j;
-    return best;
+    int64_t shape[2] = {n, CLASSES}, differ = 0;
+    lg_graph_reset(g);
+    lg_tensor *pa = lg_argmax_axis(g, lg_graph_input(g, LG_F32, 2, shape, a), 1, false);
+    lg_tensor *pb = lg_argmax_axis(g, lg_graph_input(g, LG_F32, 2, shape, b), 1, false);
+    if (!pa || !pb)
+        return -1;
+    const int64_t *ia = lg_tensor_cdata(pa), *ib = lg_tensor_cdata(pb);
+    for (int64_t i = 0; i < n; i++)
+        differ += ia[i] != ib[i];
+    return differ;
 }
 
 /* Test accuracy in no-grad, eval mode, 1,000 rows at a time; the logits go to `logits`
@@ -311,15 +317,13 @@ static int adapt(const options *o, workspace *w, const lg_params *pre, method *m
             }
         if (evaluate(w->g, &m, new_test, merged) < 0)
             goto done;
-        me->differ = 0;
+        me->differ = argmax_differences(w->g, logits, merged, new_test->n);
+        if (me->differ < 0)
+            goto done;
         me->max_diff = 0;
-        for (int64_t i = 0; i < new_test->n; i++) {
-            const float *a = logits + i * CLASSES, *b = merged + i * CLASSES;
-            me->differ += argmax_row(a) != argmax_row(b);
-            for (int j = 0; j < CLASSES; j++)
-                if (fabs((double)a[j] - (double)b[j]) > me->max_diff)
-                    me->max_diff = fabs((double)a[j] - (double)b[j]);
-        }
+        for (int64_t i = 0; i < new_test->n * CLASSES; i++)
+            if (fabs((double)logits[i] - (double)merged[i]) > me->max_diff)
+                me->max_diff = fabs((double)logits[i] - (double)merged[i]);
     }
     rc = 0;
 done:

@@ -221,18 +221,14 @@ static lg_tensor *mlp_forward(lg_graph *g, const mlp *m, lg_tensor *x)
     return h;
 }
 
-/* Rows of the (rows, 10) logits whose first argmax equals the label. */
+/* Rows of the (rows, 10) logits whose first argmax equals the label (lg_accuracy). */
 static int64_t count_correct(const lg_tensor *logits, const int32_t *y, int64_t rows)
 {
-    const float *p = lg_tensor_cdata(logits);
+    lg_tensor *labels = lg_tensor_wrap(LG_I32, 1, &rows, (void *)y);
     int64_t correct = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        int best = 0;
-        for (int j = 1; j < 10; j++)
-            if (p[i * 10 + j] > p[i * 10 + best])
-                best = j;
-        correct += best == y[i];
-    }
+    if (!labels || lg_accuracy(logits, labels, &correct, NULL) != LG_OK)
+        correct = -1;
+    lg_tensor_free(labels);
     return correct;
 }
 
