@@ -18,19 +18,7 @@ static int setup(void **state)
 
 static void write_st(const char *path, const char *json, const void *data, size_t n)
 {
-    size_t len = strlen(json), padded = (len + 7) / 8 * 8;
-    unsigned char le[8];
-    for (int i = 0; i < 8; i++)
-        le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(le, 1, 8, f), 8);
-    assert_int_equal(fwrite(json, 1, len, f), len);
-    for (size_t i = len; i < padded; i++)
-        fputc(' ', f);
-    if (n)
-        assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
+    assert_int_equal(tmp_write_safetensors(path, json, data, n), 0);
 }
 
 /* A store of f32 weights, an i32 table and an i64 counter. */

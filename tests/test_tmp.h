@@ -4,6 +4,7 @@
 #define LAGRAD_TEST_TMP_H
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,27 @@ static inline int tmp_count_files(const char *part)
         n += strstr(e->d_name, part) != NULL;
     closedir(d);
     return n;
+}
+
+/* Writes a safetensors file by hand: the 8-byte little-endian length of the header json
+ * padded with spaces to a multiple of 8, the header, then n bytes of data. For tests that
+ * need files lagrad's writer would refuse to make. 0 on success. */
+static inline int tmp_write_safetensors(const char *path, const char *json, const void *data,
+                                        size_t n)
+{
+    size_t len = strlen(json), padded = (len + 7) / 8 * 8;
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int bad = fwrite(le, 1, 8, f) != 8 || fwrite(json, 1, len, f) != len;
+    for (size_t i = len; i < padded; i++)
+        bad |= fputc(' ', f) == EOF;
+    if (n)
+        bad |= fwrite(data, 1, n, f) != n;
+    return fclose(f) != 0 || bad ? -1 : 0;
 }
 
 /* A cmocka group teardown: removes g_dir. */
