@@ -9,9 +9,9 @@
  * reads how long the calling thread waited for a CPU (run_delay in
  * /proc/thread-self/schedstat). Waiting more than 10% of the time at several threads means
  * the cores are shared: go to 1 thread. At 1 thread, a probe goes back to every core after
- * 2 s for 0.05 s, and keeps them if the wait stays low; each failed probe doubles the next
- * wait (at most 16 s), so a busy neighbour costs a 0.05 s probe every 16 s at worst. The
- * first 0.05 s of a run are such a probe.
+ * 2 s for 5 ms (at least one step), and keeps them if the wait stays low; each failed
+ * probe doubles the next wait (at most 16 s), so a busy neighbour costs one slow step every
+ * 16 s at worst. The first steps of a run are such a probe.
  * One thread steers: the first that calls lg_graph_reset. Others keep OpenMP's default.
  * Without /proc/thread-self/schedstat (not Linux, or a kernel without schedstats), the
  * OpenMP default stays. */
@@ -28,8 +28,8 @@
 enum { UNDECIDED = 0, AUTO = 1, OFF = 2 };
 
 #define INTERVAL_S 0.25     /* between two measurements */
-#define PROBE_S 0.05        /* a probe's measurement: short, as a busy neighbour makes every
-                               step of it slow */
+#define PROBE_S 0.005       /* a probe's measurement: a few quiet steps, or the one slow
+                               step a busy neighbour makes at every core */
 #define BUSY_FRACTION 0.10  /* run_delay / wall time that means "the cores are shared" */
 #define PROBE_FIRST_S 2.0
 #define PROBE_MAX_S 16.0

@@ -100,9 +100,9 @@ int lg_get_num_threads(void);
  * thread while another process competes for them. lg_graph_reset (once per step, acting at
  * most every 0.25 s) reads how long the thread that calls it waited for a CPU (Linux's
  * /proc/thread-self/schedstat); waiting over 10% of the time at several threads (measured
- * over the first 0.05 s of the run, then every 0.25 s), lagrad goes to 1 thread, and it
- * tries every core again for 0.05 s after 2 s (then 4, 8, at most 16 s while they stay
- * busy). Why: libgomp's waiting threads spin, so on a 2-core machine an MLP at 2
+ * over the first 5 ms of the run, at least one step, then every 0.25 s), lagrad goes to 1
+ * thread, and it tries every core again for 5 ms after 2 s (then 4, 8, at most 16 s while
+ * they stay busy). Why: libgomp's waiting threads spin, so on a 2-core machine an MLP at 2
  * threads beside one busy process ran about 10x slower than at 1 thread, and
  * OMP_WAIT_POLICY=PASSIVE, which avoids that, also loses most of the 2-thread gain on free
  * cores; both policies are fixed before lagrad runs, the thread count is not (README
