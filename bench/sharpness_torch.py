@@ -13,9 +13,7 @@ Prints progress lines to stderr and one JSON object on stdout.
 (the reference column of the HVP-cost bench row).
 Run with Debian's interpreter: /usr/bin/python3 bench/sharpness_torch.py ..."""
 import argparse
-import gzip
 import json
-import os
 import statistics
 import sys
 import time
@@ -23,16 +21,7 @@ import time
 import numpy as np
 import torch
 
-
-def load_idx(path):
-    if not os.path.exists(path):
-        path += ".gz"
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from mlp_torch import load_idx  # the same IDX reader as the MLP twin
 
 
 def load(data, n):
