@@ -4,7 +4,7 @@
 #define LAGRAD_GRAPH_IMPL_H
 
 #include "lagrad/ops.h"
-#include "../tensor/backend_impl.h"
+#include "../backend/backend_impl.h"
 
 #define LG_NODE_MAX_OUT 3
 #define LG_NODE_MAX_SAVED 4

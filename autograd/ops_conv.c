@@ -4,7 +4,7 @@
  * and conv_weight_grad: the three ops close under differentiation, so double backward
  * holds to any order. The bias gradient (conv_bias_grad, per-channel sums of dy) has a
  * broadcast for its VJP. The kernels (im2col, col2im, GEMMs, the channel sums) are in
- * tensor/cpu_conv.c. */
+ * backend/cpu/cpu_conv.c. */
 #include "ops_impl.h"
 #include "lagrad/conv.h"
 

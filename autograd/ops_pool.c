@@ -2,7 +2,7 @@
  * and flatten. Max pooling's VJP is a scatter of the gradient to the saved argmax, whose
  * own VJP is the matching gather (and the gather's the scatter); average pooling's VJP is
  * its adjoint, whose VJP is average pooling again. So double backward holds. The kernels
- * are in tensor/cpu_pool.c. */
+ * are in backend/cpu/cpu_pool.c. */
 #include <stdint.h>
 #include "ops_impl.h"
 #include "lagrad/conv.h"

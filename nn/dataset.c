@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "lagrad/data.h"
-#include "../tensor/backend_impl.h"
+#include "../backend/backend_impl.h"
 
 /* Whether x looks like what lg_idx_load makes (callers may build one by hand). */
 static bool idx_ok(const lg_idx *x)

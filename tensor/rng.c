@@ -1,7 +1,7 @@
 /* The seeded counter-based RNG. Draw i is a hash of (seed, counter + i), so any element
  * can be computed independently: the same bits at every thread count. */
 #include <math.h>
-#include "backend_impl.h"
+#include "../backend/backend_impl.h"
 
 /* SplitMix64's finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mixer. */
 static uint64_t mix64(uint64_t z)

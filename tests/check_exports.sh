@@ -11,7 +11,7 @@ shift
 [ $# -gt 0 ] || { echo "check_exports: no headers given" >&2; exit 2; }
 command -v nm > /dev/null || { echo "check_exports: nm not found (binutils)" >&2; exit 2; }
 
-# The BLAS/LAPACK error handlers that tensor/cpu_gemm.c replaces so that OpenBLAS never
+# The BLAS/LAPACK error handlers that backend/cpu/cpu_gemm.c replaces so that OpenBLAS never
 # prints: exported on purpose, to interpose on OpenBLAS's own; no header declares them.
 ALLOWED="xerbla_ cblas_xerbla LAPACKE_xerbla"
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TWDBRV]$/ {print $3}' | sed 's/@.*//' |

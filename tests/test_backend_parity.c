@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "test_util.h"
-#include "tensor/backend_impl.h"
+#include "backend/backend_impl.h"
 
 /* ---- data ---- */
 

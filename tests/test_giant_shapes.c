@@ -16,7 +16,7 @@
 #include <lapacke.h>
 #include "test_util.h"
 #include "test_quiet.h"
-#include "tensor/blas_impl.h"
+#include "backend/cpu/blas_impl.h"
 
 enum { BLOCK = 1 << 19 }; /* floats in the repeated block: 2 MiB */
 

@@ -5,7 +5,7 @@
 #include <math.h>
 #include "ops_test_util.h"
 #include "test_quiet.h"
-#include "tensor/cpu_impl.h"
+#include "backend/cpu/cpu_impl.h"
 
 /* ---- a naive reference: C[b] = op(A[b]) op(B[b]) by the definition of the product ---- */
 typedef struct mat3 {
@@ -165,7 +165,7 @@ static void test_matmul_t_all_flag_combinations_match_naive_product(void **state
 }
 
 /* One row, one column or an inner dimension of 1 leave GEMM for GEMV or an outer-product
- * loop (tensor/cpu_gemm.c); every operand layout of those paths, batched too, and an
+ * loop (backend/cpu/cpu_gemm.c); every operand layout of those paths, batched too, and an
  * outer product large enough to run on all threads. */
 static void test_matmul_t_degenerate_shapes_match_naive_product(void **state)
 {

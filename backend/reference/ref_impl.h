@@ -5,7 +5,7 @@
 #ifndef LAGRAD_REF_IMPL_H
 #define LAGRAD_REF_IMPL_H
 
-#include "../../tensor/backend_impl.h"
+#include "../backend_impl.h"
 
 /* Element i of an f32 or f64 array as a double, and the store that rounds it back. */
 static inline double ref_ld(lg_dtype dt, const void *p, int64_t i)

@@ -2,7 +2,7 @@
 #ifndef LAGRAD_CPU_IMPL_H
 #define LAGRAD_CPU_IMPL_H
 
-#include "backend_impl.h"
+#include "../backend_impl.h"
 
 void lg_cpu_unary(lg_unary_kind k, lg_dtype dt, int64_t n, const void *x, void *y, double p);
 void lg_cpu_binary(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void *a,

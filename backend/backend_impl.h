@@ -3,7 +3,7 @@
 #ifndef LAGRAD_BACKEND_IMPL_H
 #define LAGRAD_BACKEND_IMPL_H
 
-#include "tensor_impl.h"
+#include "../tensor/tensor_impl.h"
 
 typedef enum lg_unary_kind {
     LG_UN_NEG, LG_UN_EXP, LG_UN_LOG, LG_UN_SQRT, LG_UN_ABS, LG_UN_SIGN,
