@@ -50,177 +50,43 @@ static int64_t block_channels(lg_bn_dims d, size_t es)
     return cb > 0 ? cb : 1;
 }
 
-#define BN_KERNELS(T)                                                                      \
-    /* LANES values of T as one GNU C vector: the compiler keeps it in registers (one      \
-     * zmm, or several narrower ones) and does not reorder the sums. */                    \
-    typedef T vec_##T __attribute__((vector_size(LANES * sizeof(T))));                     \
-                                                                                           \
-    /* Σ of the lanes in double (by pointer: a vector argument would change the ABI        \
-     * between the clones). */                                                             \
-    static inline double hsum_##T(const vec_##T *v)                                        \
-    {                                                                                      \
-        double s = 0;                                                                      \
-        for (int k = 0; k < LANES; k++)                                                    \
-            s += (double)(*v)[k];                                                          \
-        return s;                                                                          \
-    }                                                                                      \
-                                                                                           \
-    /* Adds Σ (p[i] - shift) to *sum and Σ (p[i] - shift)² to *sq over len elements. */    \
-    static inline void sums_##T(const T *restrict p, int64_t len, T shift, double *sum,    \
-                                double *sq)                                                \
-    {                                                                                      \
-        vec_##T a = {0}, a2 = {0};                                                         \
-        int64_t i = 0;                                                                     \
-        for (; i + LANES <= len; i += LANES) {                                             \
-            vec_##T e;                                                                     \
-            memcpy(&e, p + i, sizeof e);                                                   \
-            e -= shift;                                                                    \
-            a += e;                                                                        \
-            a2 += e * e;                                                                   \
-        }                                                                                  \
-        for (int k = 0; i < len; i++, k++) {                                               \
-            T e = p[i] - shift;                                                            \
-            a[k] += e;                                                                     \
-            a2[k] += e * e;                                                                \
-        }                                                                                  \
-        *sum += hsum_##T(&a);                                                              \
-        *sq += hsum_##T(&a2);                                                              \
-    }                                                                                      \
-                                                                                           \
-    /* Adds Σ g[i] to *sg and Σ g[i] (x[i] - mu) to *sgx over len elements. */             \
-    static inline void dot_sums_##T(const T *restrict g, const T *restrict x, int64_t len, \
-                                    T mu, double *sg, double *sgx)                         \
-    {                                                                                      \
-        vec_##T a = {0}, b = {0};                                                          \
-        int64_t i = 0;                                                                     \
-        for (; i + LANES <= len; i += LANES) {                                             \
-            vec_##T gv, xv;                                                                \
-            memcpy(&gv, g + i, sizeof gv);                                                 \
-            memcpy(&xv, x + i, sizeof xv);                                                 \
-            a += gv;                                                                       \
-            b += gv * (xv - mu);                                                           \
-        }                                                                                  \
-        for (int k = 0; i < len; i++, k++) {                                               \
-            a[k] += g[i];                                                                  \
-            b[k] += g[i] * (x[i] - mu);                                                    \
-        }                                                                                  \
-        *sg += hsum_##T(&a);                                                               \
-        *sgx += hsum_##T(&b);                                                              \
-    }                                                                                      \
-                                                                                           \
-    /* Channels [c0, c1): mean[c], rstd[c] = 1/sqrt(var + eps) and var[c] (biased);        \
-     * y = (x - mean) a + b with a = rstd gamma, b = beta. */                              \
-    LG_CPU_CLONES static void bn_forward_block_##T(lg_bn_dims d, int64_t c0, int64_t c1,      \
-                                                   const T *x, const T *gamma,             \
-                                                   const T *beta, double eps, T *y,        \
-                                                   T *mean, T *rstd, double *var)          \
-    {                                                                                      \
-        double sum[BN_BLOCK_MAX], sq[BN_BLOCK_MAX];                                        \
-        T shift[BN_BLOCK_MAX], a[BN_BLOCK_MAX], b[BN_BLOCK_MAX];                           \
-        for (int64_t c = c0; c < c1; c++) { /* the shift: plane 0's mean */                \
-            double s0 = 0, q0 = 0;                                                         \
-            sums_##T(x + c * d.s, d.s, 0, &s0, &q0);                                       \
-            shift[c - c0] = (T)(s0 / (double)d.s);                                         \
-            sum[c - c0] = sq[c - c0] = 0;                                                  \
-        }                                                                                  \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++)                                              \
-                sums_##T(x + (n * d.c + c) * d.s, d.s, shift[c - c0], &sum[c - c0],        \
-                         &sq[c - c0]);                                                     \
-        for (int64_t c = c0; c < c1; c++) {                                                \
-            double dm = sum[c - c0] / (double)d.m, mu = (double)shift[c - c0] + dm;        \
-            double v = sq[c - c0] / (double)d.m - dm * dm;                                 \
-            v = v > 0 ? v : 0;                                                             \
-            double r = 1.0 / sqrt(v + eps);                                                \
-            mean[c] = (T)mu;                                                               \
-            rstd[c] = (T)r;                                                                \
-            var[c] = v;                                                                    \
-            a[c - c0] = (T)(r * (double)gamma[c]);                                         \
-            b[c - c0] = beta[c];                                                           \
-        }                                                                                  \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++) {                                            \
-                const T *restrict p = x + (n * d.c + c) * d.s;                             \
-                T *restrict q = y + (n * d.c + c) * d.s;                                   \
-                T mt = mean[c], ac = a[c - c0], bc = b[c - c0];                            \
-                for (int64_t i = 0; i < d.s; i++)                                          \
-                    q[i] = (p[i] - mt) * ac + bc;                                          \
-            }                                                                              \
-    }                                                                                      \
-                                                                                           \
-    static void bn_forward_##T(lg_bn_dims d, const T *x, const T *gamma, const T *beta,       \
-                               double eps, T *y, T *mean, T *rstd, double *var)            \
-    {                                                                                      \
-        int64_t cb = block_channels(d, sizeof(T)), nb = (d.c + cb - 1) / cb;               \
-        LG_PARALLEL_IF(d.n * d.c * d.s >= LG_OMP_MIN && nb > 1,                            \
-            for (int64_t k = 0; k < nb; k++)                                               \
-                bn_forward_block_##T(d, k * cb, k * cb + cb < d.c ? k * cb + cb : d.c, x,  \
-                                     gamma, beta, eps, y, mean, rstd, var););              \
-    }                                                                                      \
-                                                                                           \
-    /* Channels [c0, c1): dbeta = Σ gy, dgamma = Σ gy xhat,                                \
-     * dx = gamma rstd (gy - dbeta/M - xhat dgamma/M), xhat = (x - mean) rstd: two passes  \
-     * over gy and x. */                                                                   \
-    LG_CPU_CLONES static void bn_backward_block_##T(lg_bn_dims d, int64_t c0, int64_t c1,     \
-                                                    const T *gy, const T *x,               \
-                                                    const T *gamma, const T *mean,         \
-                                                    const T *rstd, T *dx, T *dgamma,       \
-                                                    T *dbeta)                              \
-    {                                                                                      \
-        double sg[BN_BLOCK_MAX] = {0}, sgx[BN_BLOCK_MAX] = {0};                            \
-        T k1[BN_BLOCK_MAX], k2[BN_BLOCK_MAX], k0[BN_BLOCK_MAX];                            \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++)                                              \
-                dot_sums_##T(gy + (n * d.c + c) * d.s, x + (n * d.c + c) * d.s, d.s,       \
-                             mean[c], &sg[c - c0], &sgx[c - c0]);                          \
-        for (int64_t c = c0; c < c1; c++) {                                                \
-            double r = (double)rstd[c], kg = (double)gamma[c] * r, m = (double)d.m;        \
-            k1[c - c0] = (T)kg;                                                            \
-            k2[c - c0] = (T)(-kg * r * r * sgx[c - c0] / m);                               \
-            k0[c - c0] = (T)(-kg * sg[c - c0] / m);                                        \
-            dgamma[c] = (T)(sgx[c - c0] * r);                                              \
-            dbeta[c] = (T)sg[c - c0];                                                      \
-        }                                                                                  \
-        for (int64_t n = 0; n < d.n; n++)                                                  \
-            for (int64_t c = c0; c < c1; c++) {                                            \
-                const T *restrict pg = gy + (n * d.c + c) * d.s;                           \
-                const T *restrict px = x + (n * d.c + c) * d.s;                            \
-                T *restrict q = dx + (n * d.c + c) * d.s;                                  \
-                T mt = mean[c], a1 = k1[c - c0], a2 = k2[c - c0], a0 = k0[c - c0];         \
-                for (int64_t i = 0; i < d.s; i++)                                          \
-                    q[i] = a1 * pg[i] + a2 * (px[i] - mt) + a0;                            \
-            }                                                                              \
-    }                                                                                      \
-                                                                                           \
-    static void bn_backward_##T(lg_bn_dims d, const T *gy, const T *x, const T *gamma,        \
-                                const T *mean, const T *rstd, T *dx, T *dgamma, T *dbeta)  \
-    {                                                                                      \
-        int64_t cb = block_channels(d, sizeof(T)), nb = (d.c + cb - 1) / cb;               \
-        LG_PARALLEL_IF(d.n * d.c * d.s >= LG_OMP_MIN && nb > 1,                            \
-            for (int64_t k = 0; k < nb; k++)                                               \
-                bn_backward_block_##T(d, k * cb, k * cb + cb < d.c ? k * cb + cb : d.c,    \
-                                      gy, x, gamma, mean, rstd, dx, dgamma, dbeta););      \
-    }
+/* The arguments of both passes' block loops; each reads the fields it needs. The mean and
+ * rstd are written by the forward and read by the backward. */
+typedef struct bn_args {
+    lg_bn_dims d;
+    int64_t cb; /* channels per block */
+    const void *x, *gamma, *beta, *gy;
+    double eps;
+    void *y, *mean, *rstd, *dx, *dgamma, *dbeta;
+    double *var;
+} bn_args;
 
-BN_KERNELS(float)
-BN_KERNELS(double)
+#define LG_CPU_KERNELS "cpu_batchnorm.inc"
+#include "cpu_each_type.h"
+
+/* Blocks go to the threads when there are several and enough values in all. */
+static void run_blocks(const lg_bn_dims *d, lg_range_fn blocks, bn_args *a)
+{
+    int64_t nb = (d->c + a->cb - 1) / a->cb;
+    lg_cpu_parallel_range(nb, d->n * d->c * d->s >= LG_OMP_MIN && nb > 1, blocks, a);
+}
 
 void lg_cpu_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
                        const void *beta, double eps, void *y, void *mean, void *rstd,
                        double *var)
 {
-    if (dt == LG_F32)
-        bn_forward_float(*d, x, gamma, beta, eps, y, mean, rstd, var);
-    else
-        bn_forward_double(*d, x, gamma, beta, eps, y, mean, rstd, var);
+    bn_args a = {.d = *d, .cb = block_channels(*d, lg_dtype_size(dt)), .x = x,
+                 .gamma = gamma, .beta = beta, .eps = eps, .y = y, .mean = mean,
+                 .rstd = rstd, .var = var};
+    run_blocks(d, dt == LG_F32 ? bn_forward_blocks_f32 : bn_forward_blocks_f64, &a);
 }
 
 void lg_cpu_bn_backward(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
                         const void *gamma, const void *mean, const void *rstd, void *dx,
                         void *dgamma, void *dbeta)
 {
-    if (dt == LG_F32)
-        bn_backward_float(*d, gy, x, gamma, mean, rstd, dx, dgamma, dbeta);
-    else
-        bn_backward_double(*d, gy, x, gamma, mean, rstd, dx, dgamma, dbeta);
+    bn_args a = {.d = *d, .cb = block_channels(*d, lg_dtype_size(dt)), .x = x,
+                 .gamma = gamma, .gy = gy, .mean = (void *)mean, .rstd = (void *)rstd,
+                 .dx = dx, .dgamma = dgamma, .dbeta = dbeta};
+    run_blocks(d, dt == LG_F32 ? bn_backward_blocks_f32 : bn_backward_blocks_f64, &a);
 }

@@ -12,6 +12,13 @@
 /* Lanes of the bias gradient's plane sums: one 64-byte vector of f32. */
 #define BIAS_LANES 16
 
+/* The bias gradient's range arguments (cpu_conv.inc). */
+typedef struct bias_grad_args {
+    const lg_conv_geom *cg;
+    const void *dy;
+    void *db;
+} bias_grad_args;
+
 #define LG_CPU_KERNELS "cpu_conv.inc"
 #include "cpu_each_type.h"
 
@@ -242,11 +249,7 @@ void lg_cpu_conv2d_weight_grad(lg_dtype dt, const lg_conv_geom *cg, const void *
 void lg_cpu_conv2d_bias_grad(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *db)
 {
     /* One channel per iteration: each sum has a fixed order at any thread count. */
-    bool par = cg->co > 1 && cg->n * cg->co * cg->ho * cg->wo >= LG_OMP_MIN;
-    if (dt == LG_F32)
-        LG_PARALLEL_IF(par, for (int64_t o = 0; o < cg->co; o++)
-            bias_grad_f32(cg, dy, db, o, o + 1););
-    else
-        LG_PARALLEL_IF(par, for (int64_t o = 0; o < cg->co; o++)
-            bias_grad_f64(cg, dy, db, o, o + 1););
+    bias_grad_args a = {cg, dy, db};
+    lg_cpu_parallel_range(cg->co, cg->n * cg->co * cg->ho * cg->wo >= LG_OMP_MIN,
+                          dt == LG_F32 ? bias_grad_f32 : bias_grad_f64, &a);
 }

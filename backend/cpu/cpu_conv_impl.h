@@ -4,7 +4,7 @@
 #ifndef LAGRAD_CPU_CONV_IMPL_H
 #define LAGRAD_CPU_CONV_IMPL_H
 
-#include "../backend_impl.h"
+#include "cpu_impl.h"
 
 size_t lg_cpu_conv2d_scratch(lg_dtype dt, const lg_conv_geom *cg);
 void lg_cpu_conv2d(lg_dtype dt, const lg_conv_geom *cg, const void *x, const void *w,

@@ -1,5 +1,6 @@
-/* CPU elementwise kernels: unary maps, broadcast binary ops, where and fill. OpenMP above LG_OMP_MIN elements; every
- * element is computed independently, so results do not depend on the thread count. */
+/* CPU elementwise kernels: unary maps, broadcast binary ops, where and fill. OpenMP above
+ * LG_OMP_MIN elements; every element is computed independently, so results do not depend
+ * on the thread count. */
 #include <tgmath.h>
 #include "cpu_impl.h"
 
@@ -32,22 +33,31 @@ void lg_cpu_where(lg_dtype dt, const lg_bcast *bc, const void *m, const void *a,
         where_f64(bc, m, a, b, y);
 }
 
+typedef struct fill_args {
+    lg_dtype dt;
+    void *y;
+    double v;
+} fill_args;
+
+static void fill_range(int64_t lo, int64_t hi, void *ctx)
+{
+    const fill_args *f = ctx;
+    if (f->dt == LG_F32) {
+        float *p = f->y, v = (float)f->v;
+        for (int64_t i = lo; i < hi; i++)
+            p[i] = v;
+    } else if (f->dt == LG_F64) {
+        double *p = f->y;
+        for (int64_t i = lo; i < hi; i++)
+            p[i] = f->v;
+    } else { /* integer tensors: the caller checked that v is a whole number in range */
+        for (int64_t i = lo; i < hi; i++)
+            lg_store(f->y, f->dt, i, f->v);
+    }
+}
+
 void lg_cpu_fill(lg_dtype dt, int64_t n, void *y, double v)
 {
-    if (dt == LG_F32) {
-        float *p = y, fv = (float)v;
-        LG_PARALLEL_IF(n > LG_OMP_MIN,
-            for (int64_t i = 0; i < n; i++)
-                p[i] = fv;
-        );
-    } else if (dt == LG_F64) {
-        double *p = y;
-        LG_PARALLEL_IF(n > LG_OMP_MIN,
-            for (int64_t i = 0; i < n; i++)
-                p[i] = v;
-        );
-    } else {  /* integer tensors: the caller checked that v is a whole number in range */
-        for (int64_t i = 0; i < n; i++)
-            lg_store(y, dt, i, v);
-    }
+    fill_args f = {dt, y, v};
+    lg_cpu_parallel_range(n, n > LG_OMP_MIN, fill_range, &f);
 }

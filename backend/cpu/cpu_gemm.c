@@ -70,47 +70,8 @@ LG_EXPORT void LAPACKE_xerbla(const char *name, int info)
     record_blas_error(name, name ? strlen(name) : 0, info);
 }
 
-/* C (m×n, row-major, ld n) = alpha a bᵀ + beta C, a and b contiguous. beta 0 never reads
- * C (arena memory may hold NaN patterns). */
-#define OUTER(T, NAME)                                                                  \
-    static void NAME(int64_t m, int64_t n, T alpha, const T *restrict a,               \
-                     const T *restrict b, T beta, T *restrict c)                      \
-    {                                                                                   \
-        LG_PARALLEL_IF(m * n > LG_OMP_MIN,                                             \
-            for (int64_t i = 0; i < m; i++) {                                          \
-                T ai = alpha * a[i];                                                    \
-                T *restrict ci = c + i * n;                                             \
-                if (beta == 0)                                                          \
-                    for (int64_t j = 0; j < n; j++)                                     \
-                        ci[j] = ai * b[j];                                              \
-                else                                                                    \
-                    for (int64_t j = 0; j < n; j++)                                     \
-                        ci[j] = ai * b[j] + beta * ci[j];                               \
-            }                                                                           \
-        );                                                                              \
-    }
-OUTER(float, outer_f32)
-OUTER(double, outer_f64)
-
-/* C (m×n, ld ldc) = alpha op(A) op(B) + beta C with any int64 sizes, for what BLAS cannot
- * address (a leading dimension above INT_MAX). Sums in double. beta 0 never reads C. */
-#define LOOP_GEMM(T, NAME)                                                              \
-    static void NAME(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,     \
-                     const T *a, int64_t lda, const T *b, int64_t ldb, double beta, T *c, \
-                     int64_t ldc)                                                       \
-    {                                                                                   \
-        for (int64_t i = 0; i < m; i++)                                                 \
-            for (int64_t j = 0; j < n; j++) {                                           \
-                double sum = 0;                                                         \
-                for (int64_t p = 0; p < k; p++)                                         \
-                    sum += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *             \
-                           (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);              \
-                T *cij = c + i * ldc + j;                                               \
-                *cij = (T)(alpha * sum + (beta == 0 ? 0 : beta * (double)*cij));        \
-            }                                                                           \
-    }
-LOOP_GEMM(float, loop_gemm_f32)
-LOOP_GEMM(double, loop_gemm_f64)
+#define LG_CPU_KERNELS "cpu_gemm.inc"
+#include "cpu_each_type.h"
 
 static void loop_gemm(lg_dtype dt, int ta, int tb, int64_t m, int64_t n, int64_t k,
                       double alpha, const void *a, int64_t lda, const void *b, int64_t ldb,

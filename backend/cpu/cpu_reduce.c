@@ -5,6 +5,9 @@
 #include <tgmath.h>
 #include "cpu_impl.h"
 
+/* Columns per tile of the column sums: 256 partial sums in doubles stay in L1. */
+enum { SUM_TILE = 256 };
+
 #define LG_CPU_KERNELS "cpu_reduce.inc"
 #include "cpu_each_type.h"
 
