@@ -4,6 +4,13 @@
 
 #include "../backend_impl.h"
 
+/* Runs body(lo, hi, ctx) over [0, n): split in equal static chunks across the OpenMP
+ * threads when `parallel` holds (callers pass n > LG_OMP_MIN or the like), else once on
+ * the calling thread. Each element's result must not depend on its chunk, so results do
+ * not depend on the thread count. */
+typedef void (*lg_range_fn)(int64_t lo, int64_t hi, void *ctx);
+void lg_cpu_parallel_range(int64_t n, int parallel, lg_range_fn body, void *ctx);
+
 void lg_cpu_unary(lg_unary_kind k, lg_dtype dt, int64_t n, const void *x, void *y, double p);
 void lg_cpu_binary(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void *a,
                    const void *b, void *y, double p);
