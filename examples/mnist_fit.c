@@ -3,11 +3,15 @@
  * saves the state after each epoch for --resume and shows progress on stderr: a bar on a
  * terminal, a line every 10 s in a log. With --val F it holds out a fraction F of the
  * training set, stops after --patience epochs without a better validation loss and keeps
- * the best parameters. The last line is RESULT ..., as examples/mnist's. */
+ * the best parameters. The last line is RESULT ..., as examples/mnist's. Under mpirun -np N
+ * (built with lagrad_dist) the same flags train data-parallel, equal to one process up to
+ * the rounding of the gradient sum: --batch is the global batch, the shifts are drawn per
+ * global sample, rank 0 prints and writes the files (examples/example_dist.h). */
 #include <math.h>
 #include <stdio.h>
 #include "lagrad/lagrad.h"
 #include "example_cli.h"
+#include "example_dist.h"
 
 typedef struct mlp { lg_linear_layer fc1, fc2, fc3; } mlp;
 
@@ -35,20 +39,26 @@ int main(int argc, char **argv)
     cli o = {.prog = "mnist_fit", .data = "/usr/share/datasets/fashion-mnist", .epochs = 15,
              .csv = "mnist_fit_curves.csv", .checkpoint = "mnist_fit.safetensors",
              .batch = 128, .threads = 1, .shift = 1, .lr = 1e-3, .seed = 42, .fit = 1};
-    lg_dataset train, test;
+    lg_dataset train = {0}, test = {0};
     shift aug = {0};
-    if (cli_parse(argc, argv, &o) || cli_load(&o, &train, &test, &aug.fill))
+    example_dist e;
+    if (cli_parse(argc, argv, &o) || example_dist_begin(&e, &argc, &argv, o.prog))
         return 1;
+    int ok = !cli_load(&o, &train, &test, &aug.fill);
     aug.pixels = o.shift;
-    mlp m;
+    mlp m = {0};
     lg_rng rng;
     lg_rng_init(&rng, o.seed);
-    lg_params *p = lg_params_new();
+    lg_params *p = ok ? lg_params_new() : NULL;
     lg_linear_layer_init(&m.fc1, p, "fc1", 784, 256, true, LG_F32, &rng);
     lg_linear_layer_init(&m.fc2, p, "fc2", 256, 128, true, LG_F32, &rng);
     lg_linear_layer_init(&m.fc3, p, "fc3", 128, 10, true, LG_F32, &rng);
-    if (!m.fc3.weight) {
+    if (ok && !m.fc3.weight)
         fprintf(stderr, "mnist_fit: cannot build the model: %s\n", lg_last_errmsg());
+    if (example_dist_failed(&e, ok && m.fc3.weight)) {
+        lg_params_free(p);
+        cli_free_data(&train, &test);
+        example_dist_end(&e);
         return 1;
     }
 
@@ -67,13 +77,15 @@ int main(int argc, char **argv)
     t.stop_after = o.stop_after;
     t.on_batch = augment;
     t.batch_ud = &aug;
+    t.batch_draws_per_row = aug.pixels ? 2 : 0; /* lg_data_random_shift: 2 per image */
     t.progress = lg_train_progress_print;
     t.progress_ud = stderr;
+    t.parallel = example_dist_parallel(&e);
     lg_train_result r;
     lg_status s = lg_train_fit(p, forward, &m, &train, &test, &t, &r);
-    if (s != LG_OK)
+    if (s != LG_OK && e.rank == 0) /* the same error on every rank */
         fprintf(stderr, "mnist_fit: %s\n", lg_last_errmsg());
-    else {
+    else if (s == LG_OK && e.rank == 0) {
         if (r.best_epoch)
             printf("best validation loss after epoch %d%s\n", r.best_epoch,
                    r.stopped_early ? " (stopped early)" : "");
@@ -82,5 +94,6 @@ int main(int argc, char **argv)
     }
     lg_params_free(p);
     cli_free_data(&train, &test);
+    example_dist_end(&e);
     return s != LG_OK;
 }

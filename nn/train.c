@@ -1,7 +1,8 @@
 /* lg_train_fit, the one-call training helper, and lg_train_evaluate: epochs of shuffled
  * batches, evaluation, early stopping with the best parameters kept in memory, CSV rows
- * and checkpoints. The state files are train_state.c's, the progress printer
- * train_progress.c's and the PNG train_plot.c's. */
+ * and checkpoints, alone or data-parallel through the caller's lg_train_parallel (shards of
+ * each batch, collectives at each point where ranks must agree). The state files are
+ * train_state.c's, the progress printer train_progress.c's and the PNG train_plot.c's. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <math.h>
 #include <stdio.h>
@@ -121,8 +122,10 @@ typedef struct fit {
     lg_graph *g;
     lg_optim *opt;
     lg_rng rng;                 /* shuffling and on_batch: saved with the state */
+    const lg_train_parallel *par; /* NULL: alone */
     int64_t n_train, n_val;
     int64_t *idx;               /* (train->n): training rows, then validation rows */
+    int64_t *test_idx;          /* (test->n) 0..n-1, with par: the test rows' shards */
     int64_t *shuf, *order;      /* (n_train): this epoch's permutation and its rows */
     lg_tensor *x[2], *y[2];     /* batch buffers: full batches, and the short last one */
     int64_t batches, total_steps, step;
@@ -139,6 +142,26 @@ typedef struct fit {
 
 static const char *FN = "lg_train_fit";
 
+/* Rank k's share [*lo, *lo + return) of n rows split over the processes (all of them alone). */
+static int64_t shard(const fit *f, int64_t n, int64_t *lo)
+{
+    int64_t k = f->par ? f->par->rank : 0, size = f->par ? f->par->size : 1;
+    *lo = n * k / size;
+    return n * (k + 1) / size - *lo;
+}
+
+/* Collective with par: the status every rank agrees on. Alone: s. */
+static lg_status agree(const fit *f, lg_status s)
+{
+    return f->par ? f->par->agree(f->par->ud, s) : s;
+}
+
+/* Whether this process writes files and reports progress: rank 0, or alone. */
+static bool is_root(const fit *f)
+{
+    return !f->par || f->par->rank == 0;
+}
+
 static lg_status check_options(const lg_train_options *o)
 {
     const char *bad = o->epochs < 1 ? "epochs >= 1"
@@ -152,7 +175,14 @@ static lg_status check_options(const lg_train_options *o)
                     : !(o->progress_line_s > 0) ? "progress_line_s > 0"
                     : o->resume && !o->checkpoint ? "a checkpoint to resume from"
                     : o->schedule != LG_TRAIN_LR_CONSTANT && o->schedule != LG_TRAIN_LR_COSINE
-                        ? "a known schedule" : NULL;
+                        ? "a known schedule"
+                    : o->batch_draws_per_row < 0 ? "batch_draws_per_row >= 0"
+                    : o->parallel && (o->parallel->size < 1 || o->parallel->rank < 0 ||
+                                      o->parallel->rank >= o->parallel->size)
+                        ? "parallel->rank in [0, parallel->size)"
+                    : o->parallel && (!o->parallel->allreduce_grads || !o->parallel->sum ||
+                                      !o->parallel->agree || !o->parallel->broadcast_params)
+                        ? "every callback of parallel" : NULL;
     if (bad)
         return lg_set_error(LG_ERR_ARG, "%s: options: need %s", FN, bad);
     const char *paths[4] = {o->csv, o->steps_csv, o->plot, o->checkpoint};
@@ -187,6 +217,11 @@ static lg_status setup(fit *f)
         return lg_set_error(LG_ERR_ARG, "%s: %lld training rows (after %lld held out), fewer "
                             "than one batch of %lld", FN, (long long)f->n_train,
                             (long long)f->n_val, (long long)bs);
+    int64_t size = o->parallel ? o->parallel->size : 1, tail = f->n_train % bs;
+    if (bs < size || (!o->drop_last && tail && tail < size))
+        return lg_set_error(LG_ERR_ARG, "%s: a batch of %lld rows over %lld processes leaves "
+                            "a process without rows", FN, (long long)(bs < size ? bs : tail),
+                            (long long)size);
     f->batches = o->drop_last ? f->n_train / bs : lg_data_num_batches(f->n_train, bs);
     f->total_steps = f->batches * o->epochs;
     f->idx = lg_malloc(sizeof(int64_t) * (size_t)n);
@@ -205,7 +240,7 @@ static lg_status setup(fit *f)
         for (int64_t i = 0; i < n; i++)
             f->idx[i] = i;
     }
-    int64_t tail = f->n_train % bs, rows[2] = {bs, tail};
+    int64_t lo, rows[2] = {shard(f, bs, &lo), shard(f, tail, &lo)}; /* this rank's rows */
     for (int k = 0; k < 2; k++) {
         if (!rows[k] || (k == 1 && o->drop_last))
             continue;
@@ -221,6 +256,33 @@ static lg_status setup(fit *f)
         if (!f->best)
             return lg_set_error(LG_ERR_OOM, "%s: out of memory for the best parameters", FN);
     }
+    if (f->par && f->test) {
+        if (!(f->test_idx = lg_malloc(sizeof(int64_t) * (size_t)f->test->n)))
+            return lg_set_error(LG_ERR_OOM, "%s: out of memory for %lld row indices", FN,
+                                (long long)f->test->n);
+        for (int64_t i = 0; i < f->test->n; i++)
+            f->test_idx[i] = i;
+    }
+    return LG_OK;
+}
+
+/* eval_rows over rows idx[0..n) of d (0..n-1 when idx is NULL); with par, each rank takes
+ * its share of them and the sums are reduced (collective). */
+static lg_status eval_set(fit *f, const lg_dataset *d, const int64_t *idx, int64_t n,
+                          double *loss, double *accuracy)
+{
+    if (!f->par)
+        return eval_rows(f->g, f->forward, f->ctx, d, idx, n, f->o->eval_batch, FN, loss,
+                         accuracy);
+    int64_t lo, rows = shard(f, n, &lo);
+    double l = 0, a = 0;
+    lg_status s = rows ? eval_rows(f->g, f->forward, f->ctx, d, (idx ? idx : f->test_idx) + lo,
+                                   rows, f->o->eval_batch, FN, &l, &a) : LG_OK;
+    double v[2] = {l * (double)rows, floor(a * (double)rows + 0.5)}; /* loss sum, correct */
+    if ((s = agree(f, s)) != LG_OK || (s = f->par->sum(f->par->ud, v, 2)) != LG_OK)
+        return s;
+    *loss = v[0] / (double)n;
+    *accuracy = v[1] / (double)n;
     return LG_OK;
 }
 
@@ -240,6 +302,8 @@ static void best_copy(fit *f, bool to_best)
 static lg_status open_csvs(fit *f, bool append)
 {
     const lg_train_options *o = f->o;
+    if (!is_root(f))
+        return LG_OK;
     if (o->csv) {
         if (!(f->csv = fopen(o->csv, append ? "a" : "w")))
             return lg_set_error(LG_ERR_IO, "%s: cannot write %s", FN, o->csv);
@@ -351,7 +415,33 @@ static void report_step(fit *f, double e0, double *last_report, double *last_lin
     o->progress(pr, o->progress_ud);
 }
 
-/* One epoch of training. *stop is set when on_step asks to stop. */
+/* Rows [lo, lo + rows) of the global batch whose rows are order[0..global) into x and y,
+ * then on_batch. With par, on_batch draws from its first row's place in the global batch's
+ * stream, which then advances past the whole batch, as one process's would. */
+static lg_status load_batch(fit *f, const int64_t *order, int64_t lo, int64_t rows,
+                            int64_t global, lg_tensor *x, lg_tensor *y)
+{
+    const lg_train_options *o = f->o;
+    lg_status s = lg_dataset_batch(f->train, order + lo, rows, 0, x, y);
+    if (s != LG_OK || !o->on_batch)
+        return s;
+    if (!f->par)
+        return o->on_batch(x, y, &f->rng, o->batch_ud);
+    uint64_t per = (uint64_t)o->batch_draws_per_row, first = f->rng.counter;
+    lg_rng r = f->rng;
+    r.counter += per * (uint64_t)lo;
+    if ((s = o->on_batch(x, y, &r, o->batch_ud)) != LG_OK)
+        return s;
+    if (r.counter - first - per * (uint64_t)lo != per * (uint64_t)rows)
+        return lg_set_error(LG_ERR_ARG, "%s: on_batch drew %llu numbers for %lld rows, not "
+                            "batch_draws_per_row %lld per row", FN,
+                            (unsigned long long)(r.counter - first - per * (uint64_t)lo),
+                            (long long)rows, (long long)o->batch_draws_per_row);
+    f->rng.counter += per * (uint64_t)global;
+    return LG_OK;
+}
+
+/* One epoch of training. *stop is set when on_step asks to stop (any rank, with par). */
 static lg_status train_epoch(fit *f, int epoch, bool *stop)
 {
     const lg_train_options *o = f->o;
@@ -369,21 +459,27 @@ static lg_status train_epoch(fit *f, int epoch, bool *stop)
     for (int64_t b = 0; b < f->batches; b++) {
         int64_t start = b * o->batch_size;
         int k = f->n_train - start < o->batch_size;
-        lg_tensor *x = f->x[k], *y = f->y[k];
-        int64_t rows = lg_tensor_shape(x)[0];
-        if ((s = lg_dataset_batch(f->train, f->order + start, rows, 0, x, y)) != LG_OK ||
-            (o->on_batch && (s = o->on_batch(x, y, &f->rng, o->batch_ud)) != LG_OK))
-            return s;
-        lg_graph_reset(f->g);
-        if (!o->optim.zero_grad)
-            lg_params_zero_grad(f->p);
-        lg_tensor *logits = f->forward(f->g, f->ctx, x);
-        lg_tensor *loss = logits ? lg_cross_entropy(f->g, logits, y) : NULL;
-        if (!loss || lg_backward(f->g, loss) != LG_OK) {
-            char where[64];
-            snprintf(where, sizeof where, "epoch %d, step %lld", epoch, (long long)f->step + 1);
-            return model_error(f->g, FN, where);
+        int64_t global = k ? f->n_train - start : o->batch_size, lo;
+        int64_t rows = shard(f, global, &lo); /* this rank's rows [lo, lo + rows) of global */
+        lg_tensor *x = f->x[k], *y = f->y[k], *logits = NULL, *loss = NULL;
+        if ((s = load_batch(f, f->order + start, lo, rows, global, x, y)) == LG_OK) {
+            lg_graph_reset(f->g);
+            if (!o->optim.zero_grad)
+                lg_params_zero_grad(f->p);
+            logits = f->forward(f->g, f->ctx, x);
+            loss = logits ? lg_cross_entropy(f->g, logits, y) : NULL;
+            if (!loss || lg_backward(f->g, loss) != LG_OK) {
+                char where[64];
+                snprintf(where, sizeof where, "epoch %d, step %lld", epoch,
+                         (long long)f->step + 1);
+                s = model_error(f->g, FN, where);
+            }
         }
+        /* with par: no rank goes into the reduction that another one will not reach */
+        if ((s = agree(f, s)) != LG_OK ||
+            (f->par && (s = f->par->allreduce_grads(f->par->ud, f->p,
+                                                    (double)rows / (double)global)) != LG_OK))
+            return s;
         double lr = o->optim.lr;
         if (o->schedule == LG_TRAIN_LR_COSINE)
             lr = 0.5 * lr * (1 + cos(3.14159265358979323846 * (double)f->step /
@@ -393,25 +489,30 @@ static lg_status train_epoch(fit *f, int epoch, bool *stop)
         f->step++;
         int64_t right = 0;
         lg_accuracy(logits, y, &right, NULL);
-        double l = lg_tensor_item(loss, 0);
-        loss_sum += l * (double)rows;
-        correct += right;
+        bool stop_here = false;
+        if (o->on_step) {
+            lg_train_step_info si = {f->g, f->opt, x, y, logits, loss, epoch, b, f->step};
+            stop_here = o->on_step(&si, o->step_ud) != 0;
+        }
+        /* the batch's loss sum and correct rows, and whether any rank stops */
+        double l = lg_tensor_item(loss, 0), m[3] = {l * (double)rows, (double)right, stop_here};
+        if (f->par && (s = f->par->sum(f->par->ud, m, 3)) != LG_OK)
+            return s;
+        loss_sum += m[0];
+        correct += (int64_t)m[1];
         pr->batch = b + 1;
-        pr->samples += rows;
+        pr->samples += global;
         pr->step = f->step;
         pr->loss = loss_sum / (double)pr->samples;
         pr->accuracy = (double)correct / (double)pr->samples;
         pr->lr = lr;
         if (f->steps)
             fprintf(f->steps, "%.6f,%lld,%.6f,%.6f,%.6g\n",
-                    epoch - 1 + (double)(b + 1) / (double)f->batches, (long long)f->step, l,
-                    (double)right / (double)rows, lr);
-        if (o->on_step) {
-            lg_train_step_info si = {f->g, f->opt, x, y, logits, loss, epoch, b, f->step};
-            if (o->on_step(&si, o->step_ud)) {
-                *stop = true;
-                break;
-            }
+                    epoch - 1 + (double)(b + 1) / (double)f->batches, (long long)f->step,
+                    f->par ? m[0] / (double)global : l, m[1] / (double)global, lr);
+        if (m[2] != 0) {
+            *stop = true;
+            break;
         }
         report_step(f, e0, &last_report, &last_line);
     }
@@ -423,38 +524,16 @@ static lg_status train_epoch(fit *f, int epoch, bool *stop)
     return LG_OK;
 }
 
-/* After an epoch: evaluation, early-stopping bookkeeping, the CSV row, the checkpoint,
- * the EPOCH report. */
-static lg_status end_epoch(fit *f, int epoch)
+/* Rank 0's (or the lone process's) files after an epoch: the best parameters when they
+ * improved, the CSV row, the checkpoint. */
+static lg_status write_epoch(fit *f, int epoch)
 {
     const lg_train_options *o = f->o;
     lg_train_progress *pr = &f->pr;
-    pr->event = LG_TRAIN_EPOCH;
-    pr->line_due = false;
-    pr->val_loss = pr->val_accuracy = pr->test_loss = pr->test_accuracy = NAN;
-    lg_status s = LG_OK;
-    if (f->n_val)
-        s = eval_rows(f->g, f->forward, f->ctx, f->train, f->idx + f->n_train, f->n_val,
-                      o->eval_batch, FN, &pr->val_loss, &pr->val_accuracy);
-    if (s == LG_OK && f->test)
-        s = eval_rows(f->g, f->forward, f->ctx, f->test, NULL, f->test->n, o->eval_batch, FN,
-                      &pr->test_loss, &pr->test_accuracy);
-    if (s != LG_OK)
+    lg_status s;
+    if (pr->improved && f->best && o->checkpoint &&
+        (s = lg_checkpoint_save(f->p, f->best_path, NULL, NULL, 0)) != LG_OK)
         return s;
-    pr->improved = f->n_val && (f->best_epoch == 0 || pr->val_loss < f->best_val);
-    if (pr->improved) {
-        f->best_epoch = epoch;
-        f->best_val = pr->val_loss;
-        f->bad_epochs = 0;
-        if (f->best)
-            best_copy(f, true);
-        if (f->best && o->checkpoint &&
-            (s = lg_checkpoint_save(f->p, f->best_path, NULL, NULL, 0)) != LG_OK)
-            return s;
-    } else if (f->n_val) {
-        f->bad_epochs++;
-    }
-    pr->best_epoch = f->best_epoch;
     if (f->csv) {
         fprintf(f->csv, "%d,%.6f,%.6f", epoch, pr->loss, pr->accuracy);
         if (f->n_val)
@@ -471,12 +550,49 @@ static lg_status end_epoch(fit *f, int epoch)
         snprintf(bv, sizeof bv, "%.17g", f->best_val);
         snprintf(bad, sizeof bad, "%d", f->bad_epochs);
         const char *extra[6] = {"best_epoch", be, "best_val_loss", bv, "bad_epochs", bad};
-        s = lg_train_save_state_ex(f->p, f->opt, o->checkpoint, epoch, &f->rng, extra,
-                                   f->n_val ? 3 : 0);
-        if (s != LG_OK)
-            return s;
+        return lg_train_save_state_ex(f->p, f->opt, o->checkpoint, epoch, &f->rng, extra,
+                                      f->n_val ? 3 : 0);
     }
-    if (o->progress)
+    return LG_OK;
+}
+
+/* After an epoch: evaluation, early-stopping bookkeeping, rank 0's files
+ * (write_epoch), the EPOCH report. */
+static lg_status end_epoch(fit *f, int epoch)
+{
+    const lg_train_options *o = f->o;
+    lg_train_progress *pr = &f->pr;
+    pr->event = LG_TRAIN_EPOCH;
+    pr->line_due = false;
+    pr->val_loss = pr->val_accuracy = pr->test_loss = pr->test_accuracy = NAN;
+    lg_status s = LG_OK;
+    /* rank 0's buffers (batch-norm running statistics, per rank while training) everywhere,
+     * so every rank evaluates and saves one model */
+    if (f->par)
+        s = f->par->broadcast_params(f->par->ud, f->p);
+    if (s == LG_OK && f->n_val)
+        s = eval_set(f, f->train, f->idx + f->n_train, f->n_val, &pr->val_loss,
+                     &pr->val_accuracy);
+    if (s == LG_OK && f->test)
+        s = eval_set(f, f->test, NULL, f->test->n, &pr->test_loss, &pr->test_accuracy);
+    if (s != LG_OK)
+        return s;
+    pr->improved = f->n_val && (f->best_epoch == 0 || pr->val_loss < f->best_val);
+    if (pr->improved) {
+        f->best_epoch = epoch;
+        f->best_val = pr->val_loss;
+        f->bad_epochs = 0;
+        if (f->best)
+            best_copy(f, true);
+    } else if (f->n_val) {
+        f->bad_epochs++;
+    }
+    pr->best_epoch = f->best_epoch;
+    if (is_root(f))
+        s = write_epoch(f, epoch);
+    if ((s = agree(f, s)) != LG_OK)
+        return s;
+    if (o->progress && is_root(f))
         o->progress(pr, o->progress_ud);
     return LG_OK;
 }
@@ -524,13 +640,11 @@ static lg_status run(fit *f, int first, lg_train_result *r)
         r->test_accuracy = f->pr.test_accuracy;
         return LG_OK;
     }
-    if (f->n_val &&
-        (s = eval_rows(f->g, f->forward, f->ctx, f->train, f->idx + f->n_train, f->n_val,
-                       o->eval_batch, FN, &r->val_loss, &r->val_accuracy)) != LG_OK)
+    if (f->n_val && (s = eval_set(f, f->train, f->idx + f->n_train, f->n_val, &r->val_loss,
+                                  &r->val_accuracy)) != LG_OK)
         return s;
     if (f->test)
-        s = eval_rows(f->g, f->forward, f->ctx, f->test, NULL, f->test->n, o->eval_batch, FN,
-                      &r->test_loss, &r->test_accuracy);
+        s = eval_set(f, f->test, NULL, f->test->n, &r->test_loss, &r->test_accuracy);
     return s;
 }
 
@@ -538,19 +652,25 @@ static lg_status fit_main(fit *f, lg_train_result *r)
 {
     const lg_train_options *o = f->o;
     lg_status s = setup(f);
-    if (s != LG_OK)
-        return s;
-    f->g = lg_graph_new();
-    f->opt = lg_optim_new(f->p, &o->optim);
-    if (!f->g || !f->opt)
-        return lg_last_status() != LG_OK ? lg_last_status() : LG_ERR_OOM;
+    if (s == LG_OK) {
+        f->g = lg_graph_new();
+        f->opt = lg_optim_new(f->p, &o->optim);
+        if (!f->g || !f->opt)
+            s = lg_last_status() != LG_OK ? lg_last_status() : LG_ERR_OOM;
+    }
     lg_rng_init(&f->rng, o->seed);
     int first = 0;
-    if (o->resume && (s = resume(f, &first)) != LG_OK)
+    /* with par every rank reads the checkpoint itself (one machine, or a shared file
+     * system); rank 0 alone opens the CSVs */
+    if (s == LG_OK && o->resume)
+        s = resume(f, &first);
+    if (s == LG_OK)
+        s = open_csvs(f, first > 0);
+    /* with par: all ranks go on from rank 0's parameters, or none does */
+    if ((s = agree(f, s)) != LG_OK ||
+        (f->par && (s = f->par->broadcast_params(f->par->ud, f->p)) != LG_OK))
         return s;
-    if ((s = open_csvs(f, first > 0)) != LG_OK || (s = run(f, first, r)) != LG_OK)
-        return s;
-    return LG_OK;
+    return run(f, first, r);
 }
 
 lg_status lg_train_fit(lg_params *p, lg_train_forward_fn forward, void *ctx,
@@ -578,19 +698,21 @@ lg_status lg_train_fit(lg_params *p, lg_train_forward_fn forward, void *ctx,
     if (s != LG_OK)
         return s;
     fit f = {.o = o, .p = p, .forward = forward, .ctx = ctx, .train = train, .test = test,
-             .t0 = now_s()};
+             .par = o->parallel, .t0 = now_s()};
     derive_path(f.steps_path, o->steps_csv, o->csv, "_steps.csv");
     derive_path(f.plot_path, o->plot, o->csv, ".png");
     if (o->checkpoint)
         snprintf(f.best_path, sizeof f.best_path, "%s.best", o->checkpoint);
-    s = fit_main(&f, r);
+    lg_status fs = s = fit_main(&f, r); /* with par: the same on every rank */
     if (f.csv && fclose(f.csv) && s == LG_OK)
         s = lg_set_error(LG_ERR_IO, "%s: cannot write %s", FN, o->csv);
     if (f.steps && fclose(f.steps) && s == LG_OK)
         s = lg_set_error(LG_ERR_IO, "%s: cannot write %s", FN, f.steps_path);
+    if (f.par && fs == LG_OK) /* rank 0's closing files is news to the others */
+        s = agree(&f, s);
     r->seconds = now_s() - f.t0;
     r->samples_per_s = f.train_s > 0 ? (double)f.trained_samples / f.train_s : 0;
-    if (s == LG_OK && f.plot_path[0] && o->csv)
+    if (s == LG_OK && f.plot_path[0] && o->csv && is_root(&f))
         r->plot_status = lg_train_plot(o->csv, f.steps_path[0] ? f.steps_path : NULL,
                                        f.plot_path);
     for (int k = 0; k < 2; k++) {
@@ -602,6 +724,8 @@ lg_status lg_train_fit(lg_params *p, lg_train_forward_fn forward, void *ctx,
     lg_free(f.idx, sizeof(int64_t) * (size_t)train->n);
     lg_free(f.shuf, sizeof(int64_t) * (size_t)f.n_train);
     lg_free(f.order, sizeof(int64_t) * (size_t)f.n_train);
+    if (f.test_idx)
+        lg_free(f.test_idx, sizeof(int64_t) * (size_t)test->n);
     lg_optim_free(f.opt);
     lg_graph_free(f.g);
     return s;

@@ -167,6 +167,12 @@ lg_status lg_dist_checkpoint_load(lg_dist *d, lg_params *p, const char *path,
  * those of lg_dist_broadcast_optim; NULL d (LG_ERR_ARG, not collective). */
 lg_status lg_dist_optim_load(lg_dist *d, lg_optim *o, const char *path);
 
+/* Fills *out with lg_train_fit's collectives over d (lg_train_parallel: rank, size,
+ * gradient averaging, sums, agreement, parameter broadcast), so lg_train_fit with
+ * options.parallel = out trains data-parallel over d's communicator. d must outlive the
+ * run; out holds no memory. Not collective. Errors: NULL d or out (LG_ERR_ARG). */
+lg_status lg_dist_train_parallel(lg_dist *d, lg_train_parallel *out);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

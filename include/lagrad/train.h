@@ -7,8 +7,9 @@
  * public too, for a loop written by hand (examples/mnist.c is one).
  * The library still never prints on its own: progress goes to a callback, and
  * lg_train_progress_print is a ready-made one that writes to the FILE * it is given.
- * Left out: losses other than cross-entropy, models with several inputs, data parallelism
- * (dist.h). */
+ * Data parallelism: the helper takes a small table of collectives (lg_train_parallel)
+ * that lagrad_dist fills over MPI (lg_dist_train_parallel in dist.h); liblagrad itself
+ * never needs MPI. Left out: losses other than cross-entropy, models with several inputs. */
 #ifndef LAGRAD_TRAIN_H
 #define LAGRAD_TRAIN_H
 
@@ -88,6 +89,30 @@ typedef int (*lg_train_step_fn)(const lg_train_step_info *s, void *ud);
  * training with that status. */
 typedef lg_status (*lg_train_batch_fn)(lg_tensor *x, lg_tensor *y, lg_rng *rng, void *ud);
 
+/* Data-parallel training: the collectives lg_train_fit needs, over some set of processes
+ * (lagrad_dist's lg_dist_train_parallel fills them over an MPI communicator). With it, N
+ * processes running lg_train_fit with the same arguments compute what one process
+ * computes: one global shuffled order, each rank a contiguous shard of every batch of
+ * batch_size rows (rank k of N: rows [R k / N, R (k+1) / N) of the batch's R), gradients
+ * averaged by rows before the optimizer step, on_batch's draws numbered by global row
+ * (batch_draws_per_row), evaluation split over the ranks and summed, on_step's "stop"
+ * agreed, and rank 0 alone writing the CSVs, checkpoints and PNG and calling progress.
+ * Each callback is collective (every rank calls it, in the same order) and returns LG_OK
+ * or an error that is the same on every rank. */
+typedef struct lg_train_parallel {
+    int rank, size;             /* this process, of size >= 1 */
+    void *ud;                   /* passed to each callback */
+    /* each rank's gradient g_r becomes sum_r weight_r g_r (weight: rows / global rows) */
+    lg_status (*allreduce_grads)(void *ud, lg_params *p, double weight);
+    /* in-place sum over ranks of n doubles */
+    lg_status (*sum)(void *ud, double *v, int n);
+    /* LG_OK when every rank passed LG_OK, else the lowest failing rank's status, with its
+     * message in lg_last_errmsg() on every rank */
+    lg_status (*agree)(void *ud, lg_status local);
+    /* rank 0's parameters and buffers (batch-norm statistics) to every rank */
+    lg_status (*broadcast_params)(void *ud, lg_params *p);
+} lg_train_parallel;
+
 /* Learning-rate schedules of lg_train_fit, over the whole run's optimizer steps. */
 typedef enum lg_train_schedule {
     LG_TRAIN_LR_CONSTANT = 0,   /* optim.lr throughout */
@@ -131,14 +156,21 @@ typedef struct lg_train_options {
     double progress_line_s;     /* > 0: time between two line_due reports */
     lg_train_batch_fn on_batch; /* NULL: batches as they come */
     void *batch_ud;
+    int64_t batch_draws_per_row;/* >= 0: rng draws on_batch makes per row (2 for
+                                   lg_data_random_shift); with parallel, each rank's on_batch
+                                   gets the rng at its first row's draw, and a call that draws
+                                   another number is an error (LG_ERR_ARG) */
     lg_train_step_fn on_step;   /* NULL: none */
     void *step_ud;
+    const lg_train_parallel *parallel; /* NULL: this process alone; else data parallel
+                                   (see lg_train_parallel): batch_size is the global batch,
+                                   and each shard needs at least one row */
 } lg_train_options;
 
 /* The defaults: 10 epochs, batch 64, drop_last, Adam (lg_optim_defaults) with zero_grad,
  * cosine schedule, seed 1, no validation, patience 0, restore_best, eval_batch 1000, no
- * files, no resume, stop_after 0, no callbacks, progress every 0.1 s with a line every
- * 10 s. Change the fields you need. */
+ * files, no resume, stop_after 0, no callbacks, batch_draws_per_row 0, progress every
+ * 0.1 s with a line every 10 s, parallel NULL (one process). Change the fields you need. */
 lg_train_options lg_train_defaults(void);
 
 /* What a run did. Losses and accuracies are NaN for a set the run did not have. */
@@ -169,9 +201,19 @@ typedef struct lg_train_result {
  * The graph and optimizer are made and freed inside; the datasets are only read.
  * Exact resume: a run stopped (stop_after, a crash after a checkpoint) and resumed with
  * the same options ends with the same parameters, optimizer state and curves as one run
- * through, bit for bit, at the same thread count.
+ * through, bit for bit, at the same thread count (and the same process count).
+ * Data parallel (o->parallel, see lg_train_parallel): every rank calls lg_train_fit with
+ * the same arguments and the same initial parameters (rank 0's are broadcast first);
+ * batch_size is the global batch. The run equals the one-process run up to the rounding of
+ * the gradient sum, for models without batch norm: batch norm normalises each rank's rows
+ * with their own statistics (as PyTorch's DDP without SyncBatchNorm does), and its running
+ * statistics are rank 0's, broadcast before each evaluation. Results, samples_per_s and
+ * progress are over all ranks; rank 0 writes the files and draws the PNG (plot_status is
+ * LG_OK elsewhere); on resume every rank reads the checkpoint. An error on any rank ends
+ * the run on every rank with that status and message (none waits in a collective).
  * Errors: NULL p, forward or train, a field of o out of its range, the training rows fewer
- * than one batch (with drop_last), a dataset that is not (n, features) f32 images with
+ * than one batch (with drop_last), a batch that leaves a rank without rows, on_batch
+ * drawing other than batch_draws_per_row per row (with parallel), a dataset that is not (n, features) f32 images with
  * (n) i32 labels, train and test with different features (LG_ERR_ARG); an error of the
  * model (the graph's status; the message names the epoch and step); a file that cannot
  * be written (LG_ERR_IO); lg_train_load_state's on resume; out of memory. */
