@@ -66,6 +66,12 @@ static void test_dist_local_calls_reject_bad_arguments(void **state)
     assert_int_equal(lg_dist_allreduce_grads(D, m.p, NAN), LG_ERR_ARG);
     assert_non_null(strstr(lg_last_errmsg(), "not finite"));
     lg_params_free(m.p);
+    lg_train_parallel par;
+    assert_int_equal(lg_dist_train_parallel(NULL, &par), LG_ERR_ARG);
+    assert_int_equal(lg_dist_train_parallel(D, NULL), LG_ERR_ARG);
+    assert_int_equal(lg_dist_train_parallel(D, &par), LG_OK);
+    assert_int_equal(par.rank, lg_dist_rank(D));
+    assert_int_equal(par.size, lg_dist_size(D));
 }
 
 /* Shards of every batch, in rank order, tile the global order exactly once; sizes follow
