@@ -3,9 +3,13 @@
     3 processes (bench/dist/allreduce.c);
   - mnist_dist --model mlp and --model cnn: samples/s at 2 processes x 1 thread against
     1 process x 1 thread at the same global batch, the two alternating for several rounds,
-    medians; with the allreduce's share of a step.
-Prints a markdown table and writes bench/dist/results.json.
-  /usr/bin/python3 bench/dist/suite.py --build BUILD_DIR --data DIR [--quick]"""
+    medians; with the allreduce's share of a step;
+  - examples/cnn (lg_train_fit with lagrad_dist's collectives), the issue's bench row: the
+    same comparison, with the test accuracy of each (goal: >= 1.7x, within 0.3%).
+Prints markdown tables, with the load average before every run, and writes
+bench/dist/results.json (--only example-cnn: that row alone, merged into the file).
+  /usr/bin/python3 bench/dist/suite.py --build BUILD_DIR --data DIR [--quick]
+                                       [--only example-cnn]"""
 import argparse
 import json
 import os
@@ -26,6 +30,10 @@ def mpiexec(np, cmd, cwd=ROOT):
     if p.returncode:
         sys.exit(f"bench/dist: {' '.join(full)} failed with status {p.returncode}")
     return p.stdout
+
+
+def load1():
+    return os.getloadavg()[0]
 
 
 def result(out):
@@ -101,14 +109,58 @@ def cost_model(rows):
                       f"{step * 1e3:.2f} ms | {n * b / step:.0f} | {comp / step:.0%} |")
 
 
+def example_cnn(build, data, quick):
+    """examples/cnn at global batch 64, 1 process x 1 thread and 2 x 1, alternating for a
+    few rounds (its default flags: Adam, cosine, batch norm with per-rank statistics)."""
+    prog = os.path.join(build, "examples/cnn")
+    flags = ["--data", data, "--batch", "64", "--threads", "1", "--epochs", "1",
+             "--train-limit", "256" if quick else "3840", "--test-limit", "1000",
+             "--csv", "c.csv", "--png", "", "--checkpoint", "c.safetensors"]
+    runs = {1: [], 2: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(1 if quick else 3):
+            for np in (1, 2):
+                load = load1()
+                r = result(mpiexec(np, [prog] + flags, cwd=tmp))
+                r["load_before"] = load
+                runs[np].append(r)
+    med = {np: statistics.median(r["samples_per_s"] for r in runs[np]) for np in runs}
+    acc = {np: statistics.median(r["test_accuracy"] for r in runs[np]) for np in runs}
+    row = {"model": "examples/cnn", "global_batch": 64, "train_samples": int(flags[9]),
+           "samples_per_s_1x1": med[1], "samples_per_s_2x1": med[2],
+           "speedup": med[2] / med[1], "test_accuracy_1x1": acc[1], "test_accuracy_2x1": acc[2],
+           "runs": {str(np): runs[np] for np in runs}}
+    loads = [r["load_before"] for np in runs for r in runs[np]]
+    print(f"\nexamples/cnn (lg_train_fit), global batch 64, {row['train_samples']} samples, "
+          f"1 epoch, {len(runs[1])} rounds alternating, medians; 1-min load average before "
+          f"the runs: {min(loads):.2f} to {max(loads):.2f} on {os.cpu_count()} cores\n")
+    print("| program | 1 proc x 1 thread | 2 procs x 1 thread | speed-up (goal >= 1.7x) | "
+          "test acc 1x1 / 2x1 (goal: within 0.003) |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| examples/cnn | {med[1]:.0f} samples/s | {med[2]:.0f} samples/s | "
+          f"{row['speedup']:.2f}x | {acc[1]:.4f} / {acc[2]:.4f} |")
+    return row
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--data", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["example-cnn"])
     a = ap.parse_args()
     build = os.path.join(ROOT, a.build)
-    load = os.getloadavg()[0]
+    load = load1()
+    if a.only:
+        row = example_cnn(build, a.data, a.quick)
+        path = os.path.join(ROOT, "bench/dist/results.json")
+        if not a.quick:
+            rows = json.load(open(path)) if os.path.exists(path) else {}
+            rows["example_cnn"] = row
+            with open(path, "w") as f:
+                json.dump(rows, f, indent=1)
+                f.write("\n")
+        return
     rows = {"load_average_1min": load, "allreduce": [], "training": []}
 
     for np in (2, 3):
@@ -186,6 +238,7 @@ def main():
         print(f"| {r['np']} | {r['bytes']} | {r['lagrad_ms']:.3f} ms | {r['mpi_ms']:.3f} ms | "
               f"{r['lagrad_min_ms']:.3f} / {r['mpi_min_ms']:.3f} ms |")
     cost_model(rows)
+    rows["example_cnn"] = example_cnn(build, a.data, a.quick)
     if not a.quick:
         with open(os.path.join(ROOT, "bench/dist/results.json"), "w") as f:
             json.dump(rows, f, indent=1)
