@@ -1,0 +1,127 @@
+/* Vectorisable math for the CPU kernels: tanh in f32 and f64 as branch-free scalar
+ * functions (selects, no calls), so that GCC vectorises a loop over them, and maps over
+ * arrays built per ISA (LG_CPU_CLONES). libm's tanhf/tanh are calls the vectoriser cannot
+ * enter: they were 17% of examples/sharpness's profile (issue 17).
+ * Accuracy (tests/test_cpu_math.c holds it against libm over dense sweeps): a few ulp;
+ * NaN, ±0, ±Inf, subnormal and large inputs come out exactly as libm's. Not a general
+ * libm: only what the elementwise maps need. */
+#ifndef LAGRAD_CPU_MATH_H
+#define LAGRAD_CPU_MATH_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "../backend_impl.h"
+
+static inline uint32_t lg_bits_f32(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+static inline float lg_from_bits_f32(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+static inline uint64_t lg_bits_f64(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+static inline double lg_from_bits_f64(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* e^x for x in [0, 20] only (what tanh below passes): Cody-Waite reduction x = n ln2 + r,
+ * |r| <= ln2/2, and Cephes expf's polynomial for e^r. n is rounded by adding 1.5·2^23,
+ * which leaves n in the low mantissa bits, so 2^n is built from bits without a float to
+ * int conversion (SSE2 has none for doubles). */
+static inline float lg_exp_small_f32(float x)
+{
+    const float magic = 12582912.0f; /* 1.5·2^23 */
+    float t = x * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    /* the low 9 bits of t's bits are n + 127 after the add; the shift drops the rest */
+    return p * lg_from_bits_f32((lg_bits_f32(t) + 127u) << 23);
+}
+
+/* e^x for x in [0, 45] only; Cephes exp's Padé form 1 + 2 r P(r²) / (Q(r²) − r P(r²)). */
+static inline double lg_exp_small_f64(double x)
+{
+    const double magic = 6755399441055744.0; /* 1.5·2^52 */
+    double t = x * 1.4426950408889634074 + magic;
+    double n = t - magic;
+    double r = x - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6;
+    double s = r * r;
+    double p = r * ((1.26177193074810590878e-4 * s + 3.02994407707441961300e-2) * s +
+                    9.99999999999999999910e-1);
+    double q = ((3.00198505138664455042e-6 * s + 2.52448340349684104192e-3) * s +
+                2.27265548208155028766e-1) * s + 2.00000000000000000009e0;
+    double e = 1.0 + 2.0 * (p / (q - p));
+    return e * lg_from_bits_f64((lg_bits_f64(t) + 1023u) << 52);
+}
+
+/* tanh x = x + x³ P(x²) below 0.625 (Cephes tanhf), else sign(x) (1 − 2 / (e^{2|x|} + 1))
+ * with |x| clamped at 9.5, past which tanhf rounds to 1. Both sides are computed and one
+ * is selected: no branch, so the loop vectorises. */
+static inline float lg_tanh_f32(float x)
+{
+    float a = fabsf(x), z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    float small = x + x * (z * p);
+    float c = a < 9.5f ? a : 9.5f; /* NaN becomes 9.5 here; the last select restores it */
+    float big = 1.0f - 2.0f / (lg_exp_small_f32(c + c) + 1.0f);
+    big = lg_from_bits_f32(lg_bits_f32(big) | (lg_bits_f32(x) & 0x80000000u));
+    float y = a < 0.625f ? small : big;
+    y = a < 0x1p-12f ? x : y; /* x³/3 is below half an ulp; keeps −0 and subnormals */
+    return x == x ? y : x + x;
+}
+
+/* The same in f64 with Cephes tanh's rational P(x²)/Q(x²) below 0.625; clamp at 22. */
+static inline double lg_tanh_f64(double x)
+{
+    double a = fabs(x), z = x * x;
+    double p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z -
+               1.61468768441708447952e3;
+    double q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z +
+               4.84406305325125486048e3;
+    double small = x + x * (z * (p / q));
+    double c = a < 22.0 ? a : 22.0;
+    double big = 1.0 - 2.0 / (lg_exp_small_f64(c + c) + 1.0);
+    big = lg_from_bits_f64(lg_bits_f64(big) | (lg_bits_f64(x) & 0x8000000000000000u));
+    double y = a < 0.625 ? small : big;
+    y = a < 0x1p-27 ? x : y;
+    return x == x ? y : x + x;
+}
+
+/* y[i] = tanh(x[i]) for i < n; y may equal x. */
+LG_CPU_CLONES static inline void lg_tanh_map_f32(int64_t n, const float *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = lg_tanh_f32(x[i]);
+}
+LG_CPU_CLONES static inline void lg_tanh_map_f64(int64_t n, const double *x, double *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = lg_tanh_f64(x[i]);
+}
+
+#endif
