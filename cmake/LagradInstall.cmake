@@ -1,5 +1,6 @@
 # Install rules: the headers under include/lagrad/, both libraries, a CMake package
-# (find_package(lagrad) gives lagrad::lagrad and lagrad::lagrad_static) and lagrad.pc.
+# (find_package(lagrad) gives lagrad::lagrad and lagrad::lagrad_static) and lagrad.pc;
+# with the MPI module also lagrad::lagrad_dist and lagrad-dist.pc (at the end).
 # The build-tree-only target lagrad_deps is not exported: lagradConfig.cmake finds the same
 # libraries again and wraps them in lagrad::deps, which the static library links.
 include(GNUInstallDirs)
@@ -71,3 +72,25 @@ install(FILES ${PROJECT_BINARY_DIR}/lagrad.pc DESTINATION ${LAGRAD_PC_DIR})
 
 # MIT: the licence travels with every install.
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/lagrad)
+
+# The MPI module, when it is built: an export set of its own (lagradConfig.cmake loads it
+# only where MPI is found, so a consumer of lagrad alone needs no MPI), and lagrad-dist.pc
+# with FindMPI's flags, since a program that includes lagrad/dist.h includes <mpi.h>.
+if(TARGET lagrad_dist)
+  # liblagrad_dist finds liblagrad beside itself
+  set_target_properties(lagrad_dist PROPERTIES INSTALL_RPATH "$ORIGIN")
+  install(TARGETS lagrad_dist EXPORT lagradDistTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT lagradDistTargets NAMESPACE lagrad:: DESTINATION ${LAGRAD_INSTALL_CMAKEDIR})
+  set(LAGRAD_DIST_PC_CFLAGS "")
+  foreach(d ${MPI_C_INCLUDE_DIRS})
+    string(APPEND LAGRAD_DIST_PC_CFLAGS "-I${d} ")
+  endforeach()
+  set(LAGRAD_DIST_PC_LIBS "")
+  foreach(l ${MPI_C_LIBRARIES})
+    string(APPEND LAGRAD_DIST_PC_LIBS "${l} ")
+  endforeach()
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/lagrad-dist.pc.in
+                 ${PROJECT_BINARY_DIR}/lagrad-dist.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/lagrad-dist.pc DESTINATION ${LAGRAD_PC_DIR})
+endif()

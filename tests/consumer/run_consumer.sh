@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the current build tree into a fresh temporary prefix, then builds and runs
 # main.c against it four ways: find_package(lagrad) with the shared and the static target,
-# and plain `cc $(pkg-config ...)` with the shared library and with liblagrad.a.
+# and plain `cc $(pkg-config ...)` with the shared library and with liblagrad.a; and, when
+# the build has the MPI module, dist_main.c through lagrad::lagrad_dist and lagrad-dist.pc.
 # Exit status: 0 all passed, 77 skipped (no pkg-config, or an absolute install dir that a
 # temporary prefix cannot hold), anything else a failure.
 #
@@ -72,4 +73,25 @@ if readelf -d "$tmp/pc_static" | grep -q 'NEEDED.*liblagrad'; then
   echo "FAIL: pc_static needs liblagrad.so" >&2; exit 1
 fi
 "$tmp/pc_static"
+
+# The MPI module, when this build has it: the CMake target (built above when lagrad_dist
+# was found) and lagrad-dist.pc, each run as one MPI process (mpiexec where there is one;
+# OpenMPI refuses root without the two variables). MPI's own allocations are not leaks.
+if [ -e "$prefix/$libdir/liblagrad_dist.so" ]; then
+  [ -e "$prefix/$libdir/pkgconfig/lagrad-dist.pc" ] &&
+    [ -e "$prefix/$libdir/cmake/lagrad/lagradDistTargets.cmake" ] ||
+    { echo "FAIL: liblagrad_dist installed without its CMake targets or lagrad-dist.pc" >&2; exit 1; }
+  [ -x "$tmp/consumer/consumer_dist" ] ||
+    { echo "FAIL: find_package(lagrad) gave no lagrad::lagrad_dist" >&2; exit 1; }
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0
+  one=()
+  command -v mpiexec > /dev/null && one=(mpiexec -np 1)
+  step "run consumer_dist"; "${one[@]}" "$tmp/consumer/consumer_dist"
+  step "pkg-config: $cc dist_main.c $(pkg-config --cflags --libs lagrad-dist)"
+  # shellcheck disable=SC2046
+  "$cc" ${san[@]+"${san[@]}"} -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$tmp/pc_dist" \
+    "$here/dist_main.c" $(pkg-config --cflags --libs lagrad-dist)
+  LD_LIBRARY_PATH=$prefix/$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "${one[@]}" "$tmp/pc_dist"
+  echo "install consumer: lagrad_dist through find_package and pkg-config ran correctly"
+fi
 echo "install consumer: all four builds ran correctly"

@@ -28,7 +28,7 @@ run() {
   local own=$1 np=$2 dir=$3
   shift 3
   mkdir -p "$dir"
-  timeout 120 "$mpiexec" -np "$np" "${flags[@]}" /bin/sh -c \
+  timeout 240 "$mpiexec" -np "$np" "${flags[@]}" /bin/sh -c \
     'd=$0; [ "$1" = 1 ] && d=$0/rank${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}; shift
      mkdir -p "$d" && cd "$d" && exec "$@"' "$tmp/$dir" "$own" "$prog" --data "$data" "${common[@]}" \
     --csv c.csv --checkpoint c.safetensors "$@" > "$dir.log" 2> "$dir.err" ||
