@@ -6,6 +6,20 @@
 
 static bool is_scalar(const lg_tensor *t) { return t->numel == 1; }
 
+/* An accumulator is a gradient that backward made for t alone (a zero fill, a copy or a
+ * sum) while not recording: nothing else refers to it, so later contributions may go into
+ * it in place. It is marked by its own (otherwise unused) gacc pointing back at t. */
+static bool owns(const lg_tensor *t)
+{
+    return t->gacc && t->gacc->gacc == t;
+}
+
+static void add_in_place(lg_graph *g, lg_tensor *acc, const lg_tensor *d)
+{
+    lg_bcast bc = {.ndim = 1, .numel = acc->numel, .shape = {acc->numel}, .stride = {{1}, {1}}};
+    g->be->binary(LG_BIN_ADD, acc->dtype, &bc, acc->data, d->data, acc->data, 0);
+}
+
 /* Adds gradient contribution d into t's accumulator; leaves go on the touched list. */
 static void accumulate(lg_graph *g, lg_tensor *t, lg_tensor *d, lg_leaf_ref **leaves)
 {
@@ -22,9 +36,37 @@ static void accumulate(lg_graph *g, lg_tensor *t, lg_tensor *d, lg_leaf_ref **le
         }
         return;
     }
+    if (!g->grad_enabled && owns(t) && d != t->gacc && lg_same_shape(d, t->gacc)) {
+        add_in_place(g, t->gacc, d); /* no new tensor: the arena stays smaller */
+        return;
+    }
     lg_tensor *sum = lg_add(g, t->gacc, d);
-    if (sum)
+    if (sum) {
         t->gacc = sum;
+        if (!g->grad_enabled)
+            sum->gacc = t;
+    }
+}
+
+lg_tensor *lg_grad_acc(lg_graph *g, const lg_node *n, int i)
+{
+    lg_tensor *t = n->in[i];
+    if (!g->in_backward || g->grad_enabled || g->anomaly || !(t->flags & LG_TF_REQUIRES_GRAD))
+        return NULL;
+    if (!t->node) /* leaves: their .grad when it may be written now, else the usual path */
+        return lg_grad_sink(g, n, i);
+    if (owns(t))
+        return t->gacc;
+    lg_tensor *acc = t->gacc ? lg_graph_tensor(g, t->dtype, t->ndim, t->shape)
+                             : lg_graph_full(g, t->dtype, t->ndim, t->shape, 0.0);
+    if (!acc)
+        return NULL;
+    if (t->gacc)
+        g->be->mem_copy(LG_COPY_DEVICE_TO_DEVICE, acc->data, t->gacc->data,
+                        (size_t)acc->numel * lg_dtype_size(acc->dtype));
+    acc->gacc = t;
+    t->gacc = acc;
+    return acc;
 }
 
 static lg_status check_root(lg_graph *g, const char *fn, lg_tensor *out, const lg_tensor *seed)
@@ -96,12 +138,19 @@ static lg_status walk(lg_graph *g, const char *fn, lg_tensor *out, const lg_tens
     }
     g->in_backward = false;
     g->grad_enabled = prev_enabled;
+    /* the marks mean "still being summed": none outlives the walk */
+    for (lg_node *n = last; n; n = n->prev)
+        for (int j = 0; j < n->nout; j++)
+            if (owns(n->out[j]))
+                n->out[j]->gacc->gacc = NULL;
     return g->status;
 }
 
 static void clear_leaves(lg_leaf_ref *l)
 {
     for (; l; l = l->next) {
+        if (owns(l->t))
+            l->t->gacc->gacc = NULL;
         l->t->gacc = NULL;
         l->t->on_leaf_list = 0;
     }

@@ -131,6 +131,12 @@ bool lg_anomaly_check_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gx);
  * leaves gx[i] NULL, which spares the arena copy and the add pass of the usual path.
  * NULL otherwise, or on OOM (then the graph's status is set). */
 lg_tensor *lg_grad_sink(lg_graph *g, const lg_node *n, int i);
+/* Where a VJP may add input i's gradient in place, without recording: lg_grad_sink's
+ * .grad for a leaf, and for an op's output an accumulator that backward made for it alone
+ * (zeros, or a copy of what it had so far), into which it adds later contributions too.
+ * The VJP then leaves gx[i] NULL. NULL when recording (create_graph), in anomaly mode
+ * (which checks each gx), for a leaf without a sink, or on OOM (status set). */
+lg_tensor *lg_grad_acc(lg_graph *g, const lg_node *n, int i);
 
 /* Whether the VJP should produce a gradient for input i. */
 static inline bool lg_needs_grad(const lg_node *n, int i)

@@ -111,10 +111,38 @@ static void copy_axis_block(lg_graph *g, lg_dtype dt, const lg_tensor *big, int 
         g->be->copy_rows(dt, outer, cols, bp, big_ld, small_data, cols);
 }
 
-/* y = x[start:stop] along axis: dx += pad_axis(dy) (zeros elsewhere) */
+/* acc[.., start:start+len, ..] += dy along axis, one row of len * inner elements per
+ * outer index: the slice's adjoint added in place. */
+static void add_block(lg_graph *g, lg_tensor *acc, const lg_tensor *dy, int axis,
+                      int64_t start)
+{
+    int64_t outer = lg_outer_size(dy, axis), inner = lg_inner_size(dy, axis);
+    int64_t cols = dy->shape[axis] * inner, ld = acc->numel / (outer ? outer : 1);
+    size_t es = lg_dtype_size(dy->dtype);
+    lg_bcast bc = {.ndim = 1, .numel = cols, .shape = {cols}, .stride = {{1}, {1}}};
+    for (int64_t r = 0; r < outer; r++) {
+        char *a = (char *)acc->data + (size_t)(r * ld + start * inner) * es;
+        g->be->binary(LG_BIN_ADD, dy->dtype, &bc, a, (const char *)dy->data +
+                      (size_t)(r * cols) * es, a, 0);
+    }
+}
+
+/* y = x[start:stop] along axis: dx += pad_axis(dy) (zeros elsewhere). When not
+ * recording, dy goes straight into x's accumulator (lg_grad_acc): no x-sized zeros and
+ * add per slice, which for the attention heads' q, k, v and an LSTM's gates cost three
+ * and four full passes. Short rows keep the pad: one kernel call per row would cost more. */
 static void slice_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    gx[0] = lg_pad_axis(g, gy[0], n->at.axis, n->at.start, n->in[0]->ndim, n->in[0]->shape);
+    const lg_tensor *x = n->in[0];
+    int axis = n->at.axis;
+    int64_t rows = lg_outer_size(x, axis), cols = gy[0]->shape[axis] * lg_inner_size(x, axis);
+    lg_tensor *acc = rows == 1 || cols >= 64 ? lg_grad_acc(g, n, 0) : NULL;
+    if (acc) {
+        add_block(g, acc, gy[0], axis, n->at.start);
+        return;
+    }
+    if (g->status == LG_OK)
+        gx[0] = lg_pad_axis(g, gy[0], axis, n->at.start, x->ndim, x->shape);
 }
 static const lg_op SLICE = {"lg_slice", slice_vjp};
 lg_tensor *lg_slice(lg_graph *g, lg_tensor *x, int axis, int64_t start, int64_t stop)

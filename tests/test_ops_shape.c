@@ -550,6 +550,67 @@ static void test_slice_vjp_matches_finite_diff(void **state)
     lg_tensor_free(x);
 }
 
+/* The slice VJP adds into the parent's gradient in place when not recording
+ * (lg_grad_acc; rows of 64 elements or more, or one block). u = 2x (2,W) and v = 3x feed
+ * overlapping slices and a full add, in both recording orders: with the add last, u and
+ * v first get the same gradient tensor, which neither may then change in place.
+ * Expected by hand: dL/du = pad(w1) + pad(w2) + w3, dL/dv = pad(w4) + w3,
+ * dx = 2 dL/du + 3 dL/dv + pad(w5); lg_grad and lg_backward (x's .grad, which also takes
+ * a slice of x itself straight into .grad) agree. */
+static void test_slice_vjp_accumulates_in_place_exactly(void **state)
+{
+    (void)state;
+    enum { W = 140, N = 2 * W, S = 80 }; /* u[:, 0:S] and u[:, W-S:W] overlap */
+    int64_t sx[2] = {2, W}, ss[2] = {2, S}, sr[2] = {1, W};
+    double xv[N], w1[2 * S], w2[2 * S], w3[N], w4[W], w5[W], du[N] = {0}, dv[N], dx[N];
+    for (int i = 0; i < N; i++)
+        xv[i] = 0.5 * i - 1, w3[i] = 1 + 0.25 * i;
+    for (int i = 0; i < 2 * S; i++)
+        w1[i] = i + 1, w2[i] = 1000 * (i + 1);
+    for (int i = 0; i < W; i++)
+        w4[i] = 1e6 * (i + 1), w5[i] = 1e7 * (i + 1);
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < S; j++) {
+            du[r * W + j] += w1[r * S + j];
+            du[r * W + j + W - S] += w2[r * S + j];
+        }
+    for (int i = 0; i < N; i++) {
+        du[i] += w3[i];
+        dv[i] = w3[i] + (i >= W ? w4[i - W] : 0); /* v[1:2, :] */
+        dx[i] = 2 * du[i] + 3 * dv[i] + (i < W ? w5[i] : 0); /* x[0:1, :] */
+    }
+    for (int order = 0; order < 2; order++)
+        for (int d = 0; d < 2; d++) {
+            lg_dtype dt = DTYPES[d];
+            lg_tensor *x = ot_tensor(dt, 2, sx, xv);
+            lg_tensor_set_requires_grad(x, true);
+            lg_graph *g = lg_graph_new();
+            lg_tensor *u = lg_scale(g, x, 2), *v = lg_scale(g, x, 3), *full = NULL;
+            if (order == 0)
+                full = lg_sum(g, lg_mul(g, lg_add(g, u, v), ot_input(g, dt, 2, sx, w3)));
+            lg_tensor *l = lg_add(g,
+                lg_sum(g, lg_mul(g, lg_slice(g, u, 1, 0, S), ot_input(g, dt, 2, ss, w1))),
+                lg_sum(g, lg_mul(g, lg_slice(g, u, 1, W - S, W), ot_input(g, dt, 2, ss, w2))));
+            l = lg_add(g, l, lg_sum(g, lg_mul(g, lg_slice(g, v, 0, 1, 2),
+                                              ot_input(g, dt, 2, sr, w4))));
+            l = lg_add(g, l, lg_sum(g, lg_mul(g, lg_slice(g, x, 0, 0, 1),
+                                              ot_input(g, dt, 2, sr, w5))));
+            if (order == 1)
+                full = lg_sum(g, lg_mul(g, lg_add(g, u, v), ot_input(g, dt, 2, sx, w3)));
+            l = lg_add(g, l, full);
+            lg_tensor *in[3] = {u, v, x}, *gr[3];
+            assert_int_equal(lg_grad(g, l, NULL, 3, in, gr, false), LG_OK);
+            double tol = dt == LG_F32 ? 1e-6 : 0;
+            tu_assert_tensor_close(gr[0], du, N, 0, tol, "lg_grad dL/du");
+            tu_assert_tensor_close(gr[1], dv, N, 0, tol, "lg_grad dL/dv");
+            tu_assert_tensor_close(gr[2], dx, N, 0, tol, "lg_grad dL/dx");
+            assert_int_equal(lg_backward(g, l), LG_OK);
+            tu_assert_tensor_close(lg_tensor_grad(x), dx, N, 0, tol, "x.grad");
+            lg_graph_free(g);
+            lg_tensor_free(x);
+        }
+}
+
 static void test_broadcast_to_and_sum_to_vjp_match_finite_diff(void **state)
 {
     (void)state;
@@ -600,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_transpose_and_permute_vjp_match_finite_diff),
         cmocka_unit_test(test_concat_vjp_matches_finite_diff),
         cmocka_unit_test(test_slice_vjp_matches_finite_diff),
+        cmocka_unit_test(test_slice_vjp_accumulates_in_place_exactly),
         cmocka_unit_test(test_broadcast_to_and_sum_to_vjp_match_finite_diff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
