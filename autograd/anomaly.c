@@ -17,9 +17,12 @@ static const char *shapes_text(char *buf, size_t len, int n, lg_tensor *const *t
     return n ? buf : "none";
 }
 
-static const char *kind(const lg_tensor *t, int64_t i)
+static const char *kind(lg_graph *g, const lg_tensor *t, int64_t i)
 {
-    double v = lg_load(t->data, t->dtype, i);
+    union { float f; double d; } e;
+    size_t es = lg_dtype_size(t->dtype);
+    g->be->mem_copy(LG_COPY_DEVICE_TO_HOST, &e, (const char *)t->data + (size_t)i * es, es);
+    double v = t->dtype == LG_F32 ? e.f : e.d;
     return isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
 }
 
@@ -62,7 +65,7 @@ bool lg_anomaly_check_outputs(lg_graph *g, const lg_op *op, int nin, lg_tensor *
             continue;
         char shapes[160];
         lg_fail(g, LG_ERR_NUMERIC, "anomaly: %s (op #%lld) produced %s at element %lld of "
-                "output %d %s; inputs %s", op->name, (long long)g->nops, kind(out[j], bad),
+                "output %d %s; inputs %s", op->name, (long long)g->nops, kind(g, out[j], bad),
                 (long long)bad, j, lg_tshape(out[j]).s,
                 shapes_text(shapes, sizeof shapes, nin, in));
         return false;
@@ -83,7 +86,7 @@ bool lg_anomaly_check_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gx)
         char shapes[160];
         lg_fail(g, LG_ERR_NUMERIC, "anomaly: the VJP of %s (op #%lld) produced %s at "
                 "element %lld of the gradient for input %d %s; inputs %s", n->op->name,
-                (long long)n->seq, kind(gx[i], bad), (long long)bad, i, lg_tshape(gx[i]).s,
+                (long long)n->seq, kind(g, gx[i], bad), (long long)bad, i, lg_tshape(gx[i]).s,
                 shapes_text(shapes, sizeof shapes, n->nin, n->in));
         return false;
     }

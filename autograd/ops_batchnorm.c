@@ -157,17 +157,28 @@ static void bn_train_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg
 }
 static const lg_op BN_TRAIN = {"lg_batch_norm", bn_train_vjp};
 
-/* running = (1 - momentum) running + momentum stat, with the unbiased variance. */
-static void update_running(lg_tensor *rm, lg_tensor *rv, const lg_tensor *mean,
-                           const double *var, lg_bn_dims d, double momentum)
+/* run = (1 - w) run + w k stat over (C) vectors of one dtype, through the backend;
+ * scratch holds C elements. */
+static void blend(const lg_backend *be, lg_tensor *run, const void *stat, double w, double k,
+                  void *scratch)
 {
-    double unbias = (double)d.m / (double)(d.m - 1);
-    for (int64_t c = 0; c < d.c; c++) {
-        double m0 = lg_load(rm->data, rm->dtype, c), v0 = lg_load(rv->data, rv->dtype, c);
-        lg_store(rm->data, rm->dtype, c,
-                 (1 - momentum) * m0 + momentum * lg_load(mean->data, mean->dtype, c));
-        lg_store(rv->data, rv->dtype, c, (1 - momentum) * v0 + momentum * var[c] * unbias);
-    }
+    int64_t c = run->numel;
+    lg_bcast same = {.ndim = 1, .numel = c, .shape = {c}, .stride = {{1}, {1}}};
+    be->unary(LG_UN_SCALE, run->dtype, c, stat, scratch, w * k);
+    be->unary(LG_UN_SCALE, run->dtype, c, run->data, run->data, 1 - w);
+    be->binary(LG_BIN_ADD, run->dtype, &same, run->data, scratch, run->data, 0);
+}
+
+/* running = (1 - momentum) running + momentum stat, with the unbiased variance (both
+ * buffers are (C) of x's dtype, checked by lg_batch_norm). */
+static void update_running(lg_graph *g, lg_tensor *rm, lg_tensor *rv, const lg_tensor *mean,
+                           const lg_tensor *var, lg_bn_dims d, double momentum)
+{
+    void *scratch = lg_arena_alloc(g, (size_t)d.c * lg_dtype_size(rm->dtype), "lg_batch_norm");
+    if (!scratch)
+        return;
+    blend(g->be, rm, mean->data, momentum, 1.0, scratch);
+    blend(g->be, rv, var->data, momentum, (double)d.m / (double)(d.m - 1), scratch);
 }
 
 static lg_tensor *bn_train(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor *beta,
@@ -180,11 +191,11 @@ static lg_tensor *bn_train(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tenso
     lg_tensor *y = lg_graph_tensor(g, x->dtype, x->ndim, x->shape);
     lg_tensor *mean = lg_graph_tensor(g, x->dtype, 1, &d.c);
     lg_tensor *rstd = lg_graph_tensor(g, x->dtype, 1, &d.c);
-    double *var = lg_arena_alloc(g, sizeof *var * (size_t)d.c, "lg_batch_norm");
+    lg_tensor *var = lg_graph_tensor(g, x->dtype, 1, &d.c);
     if (!y || !mean || !rstd || !var)
         return NULL;
     g->be->bn_forward(x->dtype, &d, x->data, gamma->data, beta->data, eps, y->data,
-                      mean->data, rstd->data, var);
+                      mean->data, rstd->data, var->data);
     lg_tensor *in[3] = {x, gamma, beta};
     lg_node *n = lg_record(g, &BN_TRAIN, 3, in, 1, &y);
     if (n) {
@@ -195,8 +206,8 @@ static lg_tensor *bn_train(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tenso
     if (g->status != LG_OK)
         return NULL;
     if (rm)
-        update_running(rm, rv, mean, var, d, momentum);
-    return y;
+        update_running(g, rm, rv, mean, var, d, momentum);
+    return g->status == LG_OK ? y : NULL;
 }
 
 /* ---- eval mode ---- */
@@ -211,10 +222,13 @@ static lg_tensor *bn_eval(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor
     lg_tensor *mean = lg_graph_tensor(g, x->dtype, 1, &c);
     if (!rstd || !mean)
         return NULL;
-    for (int64_t i = 0; i < c; i++) {
-        lg_store(rstd->data, x->dtype, i, 1.0 / sqrt(lg_load(rv->data, rv->dtype, i) + eps));
-        lg_store(mean->data, x->dtype, i, lg_load(rm->data, rm->dtype, i));
-    }
+    /* rstd = 1 / √(running_var + eps); the running mean is copied, so that the caller
+     * may update it before backward */
+    g->be->unary(LG_UN_ADD_SCALAR, x->dtype, c, rv->data, rstd->data, eps);
+    g->be->unary(LG_UN_SQRT, x->dtype, c, rstd->data, rstd->data, 0);
+    g->be->unary(LG_UN_RECIP, x->dtype, c, rstd->data, rstd->data, 0);
+    g->be->mem_copy(LG_COPY_DEVICE_TO_DEVICE, mean->data, rm->data,
+                    (size_t)c * lg_dtype_size(x->dtype));
     lg_tensor *s = lg_mul(g, gamma, rstd);
     lg_tensor *shift = lg_sub(g, beta, lg_mul(g, mean, s));
     return lg_add(g, lg_mul(g, x, as_channels(g, s, x)), as_channels(g, shift, x));

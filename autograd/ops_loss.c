@@ -1,45 +1,8 @@
-/* Losses: fused, max-subtracted cross-entropy on logits with integer labels, mean squared
+/* Losses: cross-entropy on logits with integer labels (log-softmax and gather), mean squared
  * error, and binary cross-entropy on logits. Each returns the mean as a scalar. */
 #include <math.h>
 #include <string.h>
 #include "ops_impl.h"
-
-/* L = mean_i (logsumexp(x_i) - x_i[label_i]), x (N,C), labels (N) saved as int64:
- *   dx += (softmax(x) - onehot(labels)) ⊙ dL / N */
-static void cross_entropy_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy,
-                              lg_tensor **gx)
-{
-    lg_tensor *x = n->in[0];
-    const int64_t *labels = n->extra;
-    int64_t rows = x->shape[0], cols = x->shape[1];
-    lg_tensor *onehot = lg_graph_full(g, x->dtype, 2, x->shape, 0.0);
-    if (!onehot)
-        return;
-    for (int64_t i = 0; i < rows; i++)
-        lg_store(onehot->data, x->dtype, i * cols + labels[i], 1.0);
-    lg_tensor *d = lg_sub(g, lg_softmax(g, x, 1), onehot);
-    gx[0] = lg_mul(g, d, lg_scale(g, gy[0], 1.0 / (double)rows));
-}
-static const lg_op CROSS_ENTROPY = {"lg_cross_entropy", cross_entropy_vjp};
-
-/* mean_i (m_i - x_i[label_i] + log Σ_j exp(x_ij - m_i)), m_i the row max, all in double:
- * storing m + log s in f32 first would round it to ~1e-3 at logits of 1e4. */
-static double mean_nll(const lg_tensor *x, const lg_tensor *labels)
-{
-    int64_t rows = x->shape[0], cols = x->shape[1];
-    double acc = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        double m = lg_load(x->data, x->dtype, i * cols);
-        for (int64_t j = 1; j < cols; j++)
-            m = fmax(m, lg_load(x->data, x->dtype, i * cols + j));
-        double s = 0;
-        for (int64_t j = 0; j < cols; j++)
-            s += exp(lg_load(x->data, x->dtype, i * cols + j) - m);
-        int64_t y = lg_load_int(labels->data, labels->dtype, i);
-        acc += (m - lg_load(x->data, x->dtype, i * cols + y)) + log(s);
-    }
-    return acc / (double)rows;
-}
 
 /* labels: a live i32/i64 tensor of shape (rows) with entries in [0, cols). */
 static bool check_labels(lg_graph *g, const char *name, lg_tensor *labels, int64_t rows,
@@ -55,9 +18,12 @@ static bool check_labels(lg_graph *g, const char *name, lg_tensor *labels, int64
     return true;
 }
 
+/* L = -mean_i log_softmax(x_i)[label_i], as torch's cross_entropy composes it: the
+ * log-softmax keeps x - max exact, so f32 losses stay precise at logits of 1e4, and the
+ * gradients (first and second order) come from the three ops. */
 lg_tensor *lg_cross_entropy(lg_graph *g, lg_tensor *logits, lg_tensor *labels)
 {
-    const char *name = CROSS_ENTROPY.name;
+    const char *name = "lg_cross_entropy";
     if (!lg_check_inputs(g, name, 1, &logits))
         return NULL;
     if (logits->ndim != 2 || logits->shape[0] == 0 || logits->shape[1] == 0)
@@ -66,20 +32,14 @@ lg_tensor *lg_cross_entropy(lg_graph *g, lg_tensor *logits, lg_tensor *labels)
     int64_t rows = logits->shape[0], cols = logits->shape[1];
     if (!check_labels(g, name, labels, rows, cols))
         return NULL;
-    lg_tensor *y = lg_graph_tensor(g, logits->dtype, 0, NULL);
-    if (!y)
+    /* The labels are copied, so that the caller may reuse their tensor before backward. */
+    int64_t col[2] = {rows, 1};
+    lg_tensor *idx = lg_graph_tensor(g, labels->dtype, 2, col);
+    if (!idx)
         return NULL;
-    lg_store(y->data, y->dtype, 0, mean_nll(logits, labels));
-    lg_node *n = lg_record(g, &CROSS_ENTROPY, 1, &logits, 1, &y);
-    if (n) {
-        int64_t *copy = lg_arena_alloc(g, sizeof *copy * (size_t)rows, name);
-        if (!copy)
-            return NULL;
-        for (int64_t i = 0; i < rows; i++)
-            copy[i] = lg_load_int(labels->data, labels->dtype, i);
-        n->extra = copy;
-    }
-    return g->status == LG_OK ? y : NULL;
+    g->be->mem_copy(LG_COPY_DEVICE_TO_DEVICE, idx->data, labels->data,
+                    (size_t)rows * lg_dtype_size(labels->dtype));
+    return lg_neg(g, lg_mean(g, lg_gather(g, lg_log_softmax(g, logits, 1), 1, idx)));
 }
 
 /* mean((a - b)²), built from sub, mul and mean, which supply the gradients. */
@@ -119,13 +79,20 @@ lg_tensor *lg_bce_with_logits(lg_graph *g, lg_tensor *logits, lg_tensor *targets
     lg_tensor *y = lg_graph_tensor(g, logits->dtype, 0, NULL);
     if (!y)
         return NULL;
-    double acc = 0;
-    for (int64_t i = 0; i < logits->numel; i++) {
-        double x = lg_load(logits->data, logits->dtype, i);
-        double t = lg_load(targets->data, targets->dtype, i);
-        acc += (x > 0 ? x : 0) - x * t + log1p(exp(-fabs(x)));
-    }
-    lg_store(y->data, y->dtype, 0, acc / (double)logits->numel);
+    /* mean(softplus(x) - x t), the softplus as max(x,0) + log1p(exp(-|x|)), through the
+     * backend on two scratch tensors */
+    lg_dtype dt = logits->dtype;
+    int64_t n = logits->numel;
+    lg_tensor *sp = lg_graph_tensor(g, dt, logits->ndim, logits->shape);
+    lg_tensor *xt = lg_graph_tensor(g, dt, logits->ndim, logits->shape);
+    if (!sp || !xt)
+        return NULL;
+    lg_bcast same = {.ndim = 1, .numel = n, .shape = {n}, .stride = {{1}, {1}}};
+    g->be->unary(LG_UN_SOFTPLUS, dt, n, logits->data, sp->data, 0);
+    g->be->binary(LG_BIN_MUL, dt, &same, logits->data, targets->data, xt->data, 0);
+    g->be->binary(LG_BIN_SUB, dt, &same, sp->data, xt->data, sp->data, 0);
+    g->be->reduce(LG_RED_SUM, dt, 1, n, 1, sp->data, y->data, NULL);
+    g->be->unary(LG_UN_SCALE, dt, 1, y->data, y->data, 1.0 / (double)n);
     lg_record(g, &BCE, 2, in, 1, &y);
     return g->status == LG_OK ? y : NULL;
 }

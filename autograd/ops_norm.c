@@ -50,9 +50,9 @@ lg_tensor *lg_dropout(lg_graph *g, lg_tensor *x, double p, lg_rng *rng)
     lg_tensor *mask = lg_graph_tensor(g, x->dtype, x->ndim, x->shape);
     if (!mask)
         return NULL;
-    lg_rng_fill_uniform(rng, x->dtype, mask->data, mask->numel, 0.0, 1.0);
-    double keep = 1.0 / (1.0 - p);
-    for (int64_t i = 0; i < mask->numel; i++)
-        lg_store(mask->data, x->dtype, i, lg_load(mask->data, x->dtype, i) < p ? 0.0 : keep);
+    /* draw i decides element i, as a uniform fill would: u < p drops it */
+    g->be->rng_fill(LG_RNG_KEEP_MASK, x->dtype, mask->numel, mask->data, rng->seed,
+                    rng->counter, p, 1.0 / (1.0 - p));
+    rng->counter += (uint64_t)mask->numel;
     return lg_mul(g, x, mask);
 }

@@ -13,7 +13,8 @@ typedef enum lg_unary_kind {
     LG_UN_RELU, LG_UN_LEAKY_RELU /* slope p */, LG_UN_SIGMOID, LG_UN_TANH,
     LG_UN_GELU,       /* x Phi(x) */
     LG_UN_GELU_GRAD,  /* Phi(x) + x phi(x) */
-    LG_UN_RECIP       /* 1 / x */
+    LG_UN_RECIP,      /* 1 / x */
+    LG_UN_SOFTPLUS    /* log(1 + exp(x)), as max(x, 0) + log1p(exp(-|x|)) */
 } lg_unary_kind;
 
 typedef enum lg_binary_kind {
@@ -59,6 +60,32 @@ typedef struct lg_conv_geom {
 typedef struct lg_bn_dims {
     int64_t n, c, s, m;
 } lg_bn_dims;
+
+/* The distributions of rng_fill. Draw i is lg_rng_unit(seed, counter + i) (rng_draw.h).
+ * UNIFORM: a + (b - a) u. NORMAL: a + b z, z by Box-Muller on draws 2i and 2i+1.
+ * KEEP_MASK (dropout's inverted mask): u < a ? 0 : b. */
+typedef enum lg_rng_kind { LG_RNG_UNIFORM, LG_RNG_NORMAL, LG_RNG_KEEP_MASK } lg_rng_kind;
+
+/* One optimizer step's constants (nn/optim.c computes them from the config and the step
+ * count), as torch.optim's formulas use them. SGD: d = g + wd x; first step b = d, else
+ * b = mu m + damp d; x -= lr (nesterov ? d + mu b : b) (mu 0: x -= lr d, no state).
+ * Adam/AdamW: d = g + wd x (Adam's L2; wd 0 for AdamW); m = b1 m + (1 - b1) d;
+ * v = b2 v + (1 - b2) d²; x = x shrink - step m / (√v inv_sqrt_bc2 + eps) with
+ * step = lr / (1 - b1^t), inv_sqrt_bc2 = 1/√(1 - b2^t), shrink = 1 - lr wd_adamw.
+ * Moments below the type's smallest normal are flushed to zero (denormals made the step
+ * 7x slower); g is zeroed after it is read when zero_grad. */
+typedef struct lg_optim_hyper {
+    bool adam, first, nesterov, zero_grad;
+    double lr, wd, mu, damp;
+    double b1, b2, eps, step, inv_sqrt_bc2, shrink;
+} lg_optim_hyper;
+
+/* One parameter's slice for optim_update: n elements of x (values), g (gradients), m and
+ * v (state; NULL where the rule keeps none). */
+typedef struct lg_optim_seg {
+    int64_t n;
+    void *x, *g, *m, *v;
+} lg_optim_seg;
 
 /* Which way a backend's mem_copy moves bytes. */
 typedef enum lg_copy_kind {
@@ -144,17 +171,28 @@ struct lg_backend {
     void (*avg_pool)(lg_dtype dt, const lg_conv_geom *cg, const void *x, void *y);
     void (*avg_pool_adjoint)(lg_dtype dt, const lg_conv_geom *cg, const void *dy, void *dx);
     /* Batch norm (cpu_batchnorm.c) per channel c of x viewed as (n, c, s). bn_forward
-     * writes mean[c], rstd[c] = 1/sqrt(var + eps) (both of dt), the biased var[c] and
+     * writes mean[c], rstd[c] = 1/sqrt(var + eps) and the biased var[c] (all of dt), and
      * y = (x - mean) rstd gamma + beta. bn_backward writes, from gy, x and the forward's
      * mean and rstd, dbeta = Σ gy, dgamma = Σ gy xhat and
      * dx = gamma rstd (gy - dbeta/m - xhat dgamma/m), xhat = (x - mean) rstd. Sums run
      * in a fixed order: the results do not depend on the thread count. */
     void (*bn_forward)(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
                        const void *beta, double eps, void *y, void *mean, void *rstd,
-                       double *var);
+                       void *var);
     void (*bn_backward)(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
                         const void *gamma, const void *mean, const void *rstd, void *dx,
                         void *dgamma, void *dbeta);
+    /* ---- nn: random fills, dot products, optimizer steps ---- */
+    /* y = n draws of distribution k from the counter-based generator (see lg_rng_kind). */
+    void (*rng_fill)(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t seed,
+                     uint64_t counter, double a, double b);
+    /* Σ x[i] y[i] for i < n, accumulated in double in an order that depends on n alone
+     * (gradient norms for clipping: the same bits on every rank and thread count). */
+    double (*dot)(lg_dtype dt, int64_t n, const void *x, const void *y);
+    /* One optimizer step (see lg_optim_hyper) over nseg parameters, all of type dt. Every
+     * element is independent, so any split over threads gives the same bits. */
+    void (*optim_update)(const lg_optim_hyper *h, lg_dtype dt, int nseg,
+                         const lg_optim_seg *seg);
 };
 
 const lg_backend *lg_cpu_backend(void);

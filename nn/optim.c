@@ -1,16 +1,9 @@
 /* Optimizers over a parameter store: SGD (momentum, Nesterov, weight decay), Adam and
  * AdamW, with torch.optim's update formulas. State mirrors the store's blocks, so a step
  * is one loop per parameter and allocates nothing. */
-#include <float.h>
-#include <omp.h>
 #include <tgmath.h>
 #include <string.h>
 #include "optim_impl.h"
-
-/* A dtype block of the store with at least this many elements is updated by all OpenMP
- * threads, each on its own slices: every element is independent, so the result is the
- * same for any thread count. Below it a parallel region costs more than the update. */
-enum { PARALLEL_MIN = 65536 };
 
 lg_optim_config lg_optim_defaults(lg_optim_kind kind)
 {
@@ -99,117 +92,53 @@ lg_optim *lg_optim_new(lg_params *p, const lg_optim_config *c)
     return o;
 }
 
-/* One parameter of n elements of type T: x values, g grads (zeroed once read when
- * c->zero_grad), m and v its state. A weight decay of 0 adds no term, as in torch.optim
- * (0 * inf would turn an infinite parameter into NaN; issue 14). The
- * arithmetic runs in T, as torch.optim's does, on restrict pointers with the constants
- * hoisted, so the loops vectorise. Moments below T's smallest normal (TMIN) are flushed to
- * zero: a parameter whose gradient stays 0 (a dead input pixel) decays its moments into
- * denormals, which made the whole step 7x slower; the update they would give is < 1e-30. */
-/* Built for AVX-512, AVX2 and the baseline, picked at load time: sqrt and divide
- * dominate Adam, and the baseline's SSE2 does 4 of them at a time (the MLP step at batch 1
- * spent half its time here). Each clone computes the same bits: every operation is
- * correctly rounded and ISO C mode does not contract a*b+c into an FMA. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define OPTIM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define OPTIM_CLONES
-#endif
-
-#define OPTIM_KERNELS(T, SUF, TMIN)                                                    \
-    OPTIM_CLONES static void sgd_##SUF(const lg_optim_config *c, int first, int64_t n,  \
-                          T *restrict x, T *restrict g, T *restrict m)                  \
-    {                                                                                   \
-        const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;            \
-        const T damp = (T)(1 - c->dampening);                                           \
-        const bool zero = c->zero_grad, decay = wd != 0;                                \
-        if (mu == 0) {                                                                  \
-            for (int64_t i = 0; i < n; i++) {                                           \
-                x[i] -= lr * (decay ? g[i] + wd * x[i] : g[i]);                         \
-                if (zero)                                                               \
-                    g[i] = 0;                                                           \
-            }                                                                           \
-            return;                                                                     \
-        }                                                                               \
-        const T nest = c->nesterov ? mu : 0;                                            \
-        for (int64_t i = 0; i < n; i++) {                                               \
-            T d = decay ? g[i] + wd * x[i] : g[i];                                      \
-            if (zero)                                                                   \
-                g[i] = 0;                                                               \
-            T b = first ? d : mu * m[i] + damp * d;                                     \
-            b = fabs(b) < TMIN ? 0 : b;                                                 \
-            m[i] = b;                                                                   \
-            x[i] -= lr * (c->nesterov ? d + nest * b : b);                              \
-        }                                                                               \
-    }                                                                                   \
-    OPTIM_CLONES static void adam_##SUF(const lg_optim_config *c, int64_t t, int64_t n, \
-                           T *restrict x, T *restrict g, T *restrict m, T *restrict v)  \
-    {                                                                                   \
-        double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);  \
-        const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                    \
-        const T step = (T)(c->lr / bc1), inv_sqrt_bc2 = (T)(1 / sqrt(bc2));              \
-        const T wd = (T)(c->kind == LG_OPTIM_ADAM ? c->weight_decay : 0);               \
-        const T shrink = (T)(c->kind == LG_OPTIM_ADAMW ? 1 - c->lr * c->weight_decay : 1); \
-        const bool zero = c->zero_grad, decay = wd != 0;                                \
-        for (int64_t i = 0; i < n; i++) {                                               \
-            T d = decay ? g[i] + wd * x[i] : g[i];                                      \
-            if (zero)                                                                   \
-                g[i] = 0;                                                               \
-            T mi = b1 * m[i] + (1 - b1) * d;                                            \
-            T vi = b2 * v[i] + (1 - b2) * d * d;                                        \
-            mi = fabs(mi) < TMIN ? 0 : mi;                                              \
-            vi = vi < TMIN ? 0 : vi;                                                    \
-            m[i] = mi;                                                                  \
-            v[i] = vi;                                                                  \
-            x[i] = x[i] * shrink - step * mi / (sqrt(vi) * inv_sqrt_bc2 + eps);         \
-        }                                                                               \
-    }
-
-OPTIM_KERNELS(float, f32, FLT_MIN)
-OPTIM_KERNELS(double, f64, DBL_MIN)
-
-/* One step of elements [lo, hi) of parameter e. */
-static void update_range(const lg_optim *o, const lg_param_entry *e, int64_t lo, int64_t hi)
+/* The constants of step t (the formulas are on lg_optim_hyper in backend_impl.h). */
+static lg_optim_hyper hyper_of(const lg_optim_config *c, int64_t t)
 {
-    int64_t off = e->offset + lo, n = hi - lo;
-    if (e->t->dtype == LG_F32) {
-        float *x = (float *)e->t->data + lo, *g = (float *)e->g->data + lo;
-        float *m = o->m[0] ? (float *)o->m[0] + off : NULL;
-        float *v = o->v[0] ? (float *)o->v[0] + off : NULL;
-        if (o->c.kind == LG_OPTIM_SGD)
-            sgd_f32(&o->c, o->steps == 1, n, x, g, m);
-        else
-            adam_f32(&o->c, o->steps, n, x, g, m, v);
-    } else {
-        double *x = (double *)e->t->data + lo, *g = (double *)e->g->data + lo;
-        double *m = o->m[1] ? (double *)o->m[1] + off : NULL;
-        double *v = o->v[1] ? (double *)o->v[1] + off : NULL;
-        if (o->c.kind == LG_OPTIM_SGD)
-            sgd_f64(&o->c, o->steps == 1, n, x, g, m);
-        else
-            adam_f64(&o->c, o->steps, n, x, g, m, v);
+    lg_optim_hyper h = {.adam = c->kind != LG_OPTIM_SGD, .first = t == 1,
+                        .nesterov = c->nesterov, .zero_grad = c->zero_grad, .lr = c->lr};
+    if (!h.adam) {
+        h.wd = c->weight_decay;
+        h.mu = c->momentum;
+        h.damp = 1 - c->dampening;
+        return h;
     }
+    double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);
+    h.b1 = c->beta1;
+    h.b2 = c->beta2;
+    h.eps = c->eps;
+    h.step = c->lr / bc1;
+    h.inv_sqrt_bc2 = 1 / sqrt(bc2);
+    h.wd = c->kind == LG_OPTIM_ADAM ? c->weight_decay : 0;
+    h.shrink = c->kind == LG_OPTIM_ADAMW ? 1 - c->lr * c->weight_decay : 1;
+    return h;
 }
 
-/* Thread t of tn updates its share of every trainable parameter of block d: the t-th of
- * tn equal slices, edges on multiples of 16 elements (whole vectors; elements are
- * independent, so any split gives the same bits). Slicing each parameter, not the block
- * as a whole, hands a thread the same rows of a weight that OpenMP's static split gave it
- * in the gradient kernels (the outer product of batch 1, the elementwise loops), so the
- * gradients it reads are still in its own core's cache: the batch-1 MLP step on 2 threads
- * went from 7.8k to 8.8k samples/s. */
-static void update_share(const lg_optim *o, int d, int64_t t, int64_t tn)
+/* The trainable parameters of dtype d, SEGS at a time (on the stack: a step allocates
+ * nothing), each with its gradient and its slice of the state. */
+enum { SEGS = 64 };
+static void update_block(const lg_optim *o, const lg_optim_hyper *h, lg_dtype d)
 {
     const lg_params *p = o->p;
+    const lg_backend *be = lg_backend_default();
+    size_t es = lg_dtype_size(d);
+    lg_optim_seg seg[SEGS];
+    int n = 0;
     for (int i = 0; i < p->n; i++) {
         const lg_param_entry *e = &p->entries[i];
-        if (e->t->dtype != (lg_dtype)d || !(e->t->flags & LG_TF_REQUIRES_GRAD))
+        if (e->t->dtype != d || !(e->t->flags & LG_TF_REQUIRES_GRAD))
             continue;
-        int64_t n = e->t->numel;
-        int64_t lo = n * t / tn / 16 * 16, hi = t + 1 == tn ? n : n * (t + 1) / tn / 16 * 16;
-        if (lo < hi)
-            update_range(o, e, lo, hi);
+        size_t off = (size_t)e->offset * es;
+        seg[n++] = (lg_optim_seg){e->t->numel, e->t->data, e->g->data,
+                                  o->m[d] ? (char *)o->m[d] + off : NULL,
+                                  o->v[d] ? (char *)o->v[d] + off : NULL};
+        if (n == SEGS) {
+            be->optim_update(h, d, n, seg);
+            n = 0;
+        }
     }
+    if (n)
+        be->optim_update(h, d, n, seg);
 }
 
 lg_status lg_optim_step(lg_optim *o)
@@ -227,16 +156,9 @@ lg_status lg_optim_step(lg_optim *o)
         return lg_set_error(LG_ERR_STATE, "lg_optim_step: the step count %lld has reached "
                             "LG_OPTIM_MAX_STEPS (2^53)", (long long)o->steps);
     o->steps++;
-    for (int d = 0; d < 2; d++) {
-        if (o->numel[d] < PARALLEL_MIN || omp_get_max_threads() < 2) {
-            update_share(o, d, 0, 1);
-            continue;
-        }
-        /* One region for the whole store, not one per parameter: no thread waits while
-         * another updates a parameter too small to split. */
-        #pragma omp parallel
-        update_share(o, d, omp_get_thread_num(), omp_get_num_threads());
-    }
+    lg_optim_hyper h = hyper_of(&o->c, o->steps);
+    for (int d = 0; d < 2; d++)
+        update_block(o, &h, (lg_dtype)d);
     return LG_OK;
 }
 

@@ -4,6 +4,7 @@
 #define LAGRAD_OPTIM_IMPL_H
 
 #include "params_impl.h"
+#include "../backend/backend_impl.h"
 
 struct lg_optim {
     lg_params *p;

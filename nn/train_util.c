@@ -41,32 +41,16 @@ lg_tensor *lg_l2_penalty(lg_graph *g, const lg_params *p, double lambda)
     return penalty(g, p, lambda, false, "lg_l2_penalty");
 }
 
+/* Σ g² through the host backend (parameters and their gradients are caller-owned host
+ * tensors). */
 static double sum_squares(const lg_tensor *t)
 {
-    double s = 0;
-    if (t->dtype == LG_F32) {
-        const float *x = t->data;
-        for (int64_t i = 0; i < t->numel; i++)
-            s += (double)x[i] * x[i];
-    } else {
-        const double *x = t->data;
-        for (int64_t i = 0; i < t->numel; i++)
-            s += x[i] * x[i];
-    }
-    return s;
+    return lg_backend_default()->dot(t->dtype, t->numel, t->data, t->data);
 }
 
 static void scale_in_place(lg_tensor *t, double c)
 {
-    if (t->dtype == LG_F32) {
-        float *x = t->data, cf = (float)c;
-        for (int64_t i = 0; i < t->numel; i++)
-            x[i] *= cf;
-    } else {
-        double *x = t->data;
-        for (int64_t i = 0; i < t->numel; i++)
-            x[i] *= c;
-    }
+    lg_backend_default()->unary(LG_UN_SCALE, t->dtype, t->numel, t->data, t->data, c);
 }
 
 lg_status lg_params_clip_grad_norm(lg_params *p, double max_norm, double *total_norm)

@@ -202,6 +202,7 @@ static void case_unary(lg_dtype dt)
         {LG_UN_RELU, 0, "relu"}, {LG_UN_LEAKY_RELU, 0.01, "leaky_relu"},
         {LG_UN_SIGMOID, 0, "sigmoid"}, {LG_UN_TANH, 0, "tanh"}, {LG_UN_GELU, 0, "gelu"},
         {LG_UN_GELU_GRAD, 0, "gelu_grad"}, {LG_UN_RECIP, 0, "recip"},
+        {LG_UN_SOFTPLUS, 0, "softplus"},
     };
     static const int64_t ns[] = {0, 1, 7, 1001, 40000};
     for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
@@ -628,13 +629,13 @@ static void case_bn(lg_dtype dt)
         void *y0 = rnd(dt, nx, 0), *y1 = rnd(dt, nx, 0);
         void *m0 = rnd(dt, d.c, 0), *m1 = rnd(dt, d.c, 0), *r0 = rnd(dt, d.c, 0),
              *r1 = rnd(dt, d.c, 0);
-        double *v0 = calloc((size_t)d.c + 1, 8), *v1 = calloc((size_t)d.c + 1, 8);
+        void *v0 = rnd(dt, d.c, 0), *v1 = rnd(dt, d.c, 0);
         fast->bn_forward(dt, &d, x, gamma, beta, 1e-5, y0, m0, r0, v0);
         ref->bn_forward(dt, &d, x, gamma, beta, 1e-5, y1, m1, r1, v1);
         check("bn_forward", "y", dt, y0, y1, nx);
         check("bn_forward", "mean", dt, m0, m1, d.c);
         check("bn_forward", "rstd", dt, r0, r1, d.c);
-        check_as("bn_forward", "var", dt, LG_F64, v0, v1, d.c);
+        check("bn_forward", "var", dt, v0, v1, d.c);
         if (d.m > 1) {
             /* both backwards from the fast forward's statistics */
             void *gy = rnd(dt, nx, 0), *dx0 = rnd(dt, nx, 0), *dx1 = rnd(dt, nx, 0);
@@ -650,9 +651,101 @@ static void case_bn(lg_dtype dt)
         free(x), free(gamma), free(beta), free(y0), free(y1), free(m0), free(m1), free(r0);
         free(r1), free(v0), free(v1);
     }
-    /* Not compared: NaN inputs. The CPU clamps a negative variance to 0 with
-     * `v > 0 ? v : 0`, which also turns a NaN channel's variance into 0 (rstd
-     * 1/sqrt(eps)), where the reference reports NaN; y is NaN on both. */
+    /* NaN and Inf inputs: every statistic of their channels is NaN on both backends (the
+     * CPU's clamp of a rounding-negative variance keeps NaN). */
+    lg_bn_dims d = {4, 3, 5, 20};
+    void *x = rnd(dt, 60, SPECIAL), *gamma = rnd(dt, 3, 0), *beta = rnd(dt, 3, 0);
+    void *y[2], *m[2], *r[2], *v[2];
+    for (int k = 0; k < 2; k++) {
+        y[k] = rnd(dt, 60, 0), m[k] = rnd(dt, 3, 0), r[k] = rnd(dt, 3, 0), v[k] = rnd(dt, 3, 0);
+        (k ? ref : fast)->bn_forward(dt, &d, x, gamma, beta, 1e-5, y[k], m[k], r[k], v[k]);
+    }
+    check("bn_forward", "y, NaN/Inf inputs", dt, y[0], y[1], 60);
+    check("bn_forward", "mean, NaN/Inf inputs", dt, m[0], m[1], 3);
+    check("bn_forward", "rstd, NaN/Inf inputs", dt, r[0], r[1], 3);
+    check("bn_forward", "var, NaN/Inf inputs", dt, v[0], v[1], 3);
+    free(x), free(gamma), free(beta);
+    for (int k = 0; k < 2; k++)
+        free(y[k]), free(m[k]), free(r[k]), free(v[k]);
+}
+
+/* rng_fill: the three distributions from one seed and a counter past 2^32, empty, odd and
+ * threaded sizes. Both backends compute draw i from (seed, counter + i) alone, so the
+ * fills must agree to the last bit, whatever the split over threads. */
+static void case_rng_fill(lg_dtype dt)
+{
+    static const int64_t ns[] = {0, 1, 7, 1001, 40000};
+    static const struct { lg_rng_kind k; double a, b; const char *name; } ks[] = {
+        {LG_RNG_UNIFORM, -1, 3, "uniform"}, {LG_RNG_NORMAL, 0.5, 2, "normal"},
+        {LG_RNG_KEEP_MASK, 0.3, 1 / 0.7, "keep mask"},
+    };
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            int64_t n = ns[ni];
+            void *y0 = rnd(dt, n, 0), *y1 = rnd(dt, n, 0);
+            fast->rng_fill(ks[ki].k, dt, n, y0, 42, ((uint64_t)1 << 32) + 5, ks[ki].a, ks[ki].b);
+            ref->rng_fill(ks[ki].k, dt, n, y1, 42, ((uint64_t)1 << 32) + 5, ks[ki].a, ks[ki].b);
+            check_int("rng_fill", ks[ki].name, y0, y1, (size_t)n * lg_dtype_size(dt));
+            free(y0), free(y1);
+        }
+}
+
+/* dot: empty, odd and long vectors, and NaN/Inf propagating. */
+static void case_dot(lg_dtype dt)
+{
+    static const int64_t ns[] = {0, 1, 7, 1001, 40000};
+    for (int special = 0; special < 2; special++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            int64_t n = ns[ni];
+            void *x = rnd(dt, n, special ? SPECIAL : PLAIN), *y = rnd(dt, n, 0);
+            double got = fast->dot(dt, n, x, y), want = ref->dot(dt, n, x, y);
+            check_as("dot", special ? "NaN/Inf" : "plain", dt, LG_F64, &got, &want, 1);
+            free(x), free(y);
+        }
+}
+
+/* optim_update: SGD (plain, momentum first and later steps, Nesterov, weight decay), Adam
+ * and AdamW constants for step 3, over several segments (one empty, one above the CPU's
+ * threading threshold in total), zero_grad on. */
+static void case_optim_update(lg_dtype dt)
+{
+    lg_optim_hyper hs[] = {
+        {.lr = 0.1},
+        {.lr = 0.1, .mu = 0.9, .damp = 1, .first = true, .wd = 0.01},
+        {.lr = 0.1, .mu = 0.9, .damp = 0.8, .nesterov = true, .zero_grad = true},
+        {.adam = true, .lr = 1e-3, .b1 = 0.9, .b2 = 0.999, .eps = 1e-8, .wd = 0.01,
+         .step = 1e-3 / (1 - 0.729), .inv_sqrt_bc2 = 1 / sqrt(1 - 0.997002999), .shrink = 1},
+        {.adam = true, .lr = 1e-3, .b1 = 0.9, .b2 = 0.99, .eps = 1e-8, .zero_grad = true,
+         .step = 1e-3 / (1 - 0.729), .inv_sqrt_bc2 = 1 / sqrt(1 - 0.970299), .shrink = 1 - 1e-4},
+    };
+    static const int64_t ns[] = {0, 7, 1001, 70000};
+    enum { NS = sizeof ns / sizeof ns[0] };
+    for (size_t hi = 0; hi < sizeof hs / sizeof hs[0]; hi++) {
+        void *st[2][NS][4]; /* backend, segment, {x, g, m, v} */
+        lg_optim_seg seg[2][NS];
+        for (int s = 0; s < NS; s++) {
+            void *init[4] = {rnd(dt, ns[s], 0), rnd(dt, ns[s], 0), rnd(dt, ns[s], 0),
+                             rnd(dt, ns[s], 0)};
+            for (int64_t i = 0; i < ns[s]; i++) /* a second moment is never negative */
+                lg_store(init[3], dt, i, fabs(lg_load(init[3], dt, i)));
+            for (int b = 0; b < 2; b++) {
+                for (int k = 0; k < 4; k++)
+                    st[b][s][k] = dup_of(init[k], ns[s], lg_dtype_size(dt));
+                seg[b][s] = (lg_optim_seg){ns[s], st[b][s][0], st[b][s][1], st[b][s][2],
+                                           hs[hi].adam ? st[b][s][3] : NULL};
+            }
+            for (int k = 0; k < 4; k++)
+                free(init[k]);
+        }
+        fast->optim_update(&hs[hi], dt, NS, seg[0]);
+        ref->optim_update(&hs[hi], dt, NS, seg[1]);
+        static const char *what[4] = {"x", "g", "m", "v"};
+        for (int s = 0; s < NS; s++)
+            for (int k = 0; k < 4; k++) {
+                check("optim_update", what[k], dt, st[0][s][k], st[1][s][k], ns[s]);
+                free(st[0][s][k]), free(st[1][s][k]);
+            }
+    }
 }
 
 /* ---- the coverage table: every function slot of struct lg_backend and its case ---- */
@@ -677,11 +770,12 @@ static const entry_case cases[] = {
     ENTRY(max_pool, case_pool), ENTRY(pool_scatter, case_pool), ENTRY(pool_gather, case_pool),
     ENTRY(avg_pool, case_pool), ENTRY(avg_pool_adjoint, case_pool),
     ENTRY(bn_forward, case_bn), ENTRY(bn_backward, case_bn),
+    ENTRY(rng_fill, case_rng_fill), ENTRY(dot, case_dot), ENTRY(optim_update, case_optim_update),
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 #define FN_SLOT sizeof(void (*)(void))
 /* A new entry in struct lg_backend stops the build here until it has a case above. */
-_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 28 * FN_SLOT,
+_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 31 * FN_SLOT,
                "struct lg_backend changed: give every new entry a parity case in cases[]");
 
 static void test_parity_table_covers_every_entry(void **state)

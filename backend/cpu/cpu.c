@@ -34,6 +34,9 @@ static const lg_backend cpu_backend = {
     .avg_pool_adjoint = lg_cpu_avg_pool_adjoint,
     .bn_forward = lg_cpu_bn_forward,
     .bn_backward = lg_cpu_bn_backward,
+    .rng_fill = lg_cpu_rng_fill,
+    .dot = lg_cpu_dot,
+    .optim_update = lg_cpu_optim_update,
 };
 
 const lg_backend *lg_cpu_backend(void) { return &cpu_backend; }

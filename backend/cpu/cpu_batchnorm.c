@@ -58,7 +58,7 @@ typedef struct bn_args {
     const void *x, *gamma, *beta, *gy;
     double eps;
     void *y, *mean, *rstd, *dx, *dgamma, *dbeta;
-    double *var;
+    void *var; /* the biased variance, of dt */
 } bn_args;
 
 #define LG_CPU_KERNELS "cpu_batchnorm.inc"
@@ -73,7 +73,7 @@ static void run_blocks(const lg_bn_dims *d, lg_range_fn blocks, bn_args *a)
 
 void lg_cpu_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
                        const void *beta, double eps, void *y, void *mean, void *rstd,
-                       double *var)
+                       void *var)
 {
     bn_args a = {.d = *d, .cb = block_channels(*d, lg_dtype_size(dt)), .x = x,
                  .gamma = gamma, .beta = beta, .eps = eps, .y = y, .mean = mean,

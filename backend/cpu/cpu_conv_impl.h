@@ -26,7 +26,7 @@ void lg_cpu_avg_pool_adjoint(lg_dtype dt, const lg_conv_geom *cg, const void *dy
 
 void lg_cpu_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
                        const void *beta, double eps, void *y, void *mean, void *rstd,
-                       double *var);
+                       void *var);
 void lg_cpu_bn_backward(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
                         const void *gamma, const void *mean, const void *rstd, void *dx,
                         void *dgamma, void *dbeta);

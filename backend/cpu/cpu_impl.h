@@ -35,5 +35,11 @@ void lg_cpu_logsumexp(lg_dtype dt, int64_t outer, int64_t len, int64_t inner, co
 void lg_cpu_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t n, int64_t k,
                  double alpha, const void *a, int64_t sa, const void *b, int64_t sb,
                  double beta, void *c, int64_t sc);
+/* nn: random fills and dots (cpu_random.c), optimizer steps (cpu_optim.c) */
+void lg_cpu_rng_fill(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t seed,
+                     uint64_t counter, double a, double b);
+double lg_cpu_dot(lg_dtype dt, int64_t n, const void *x, const void *y);
+void lg_cpu_optim_update(const lg_optim_hyper *h, lg_dtype dt, int nseg,
+                         const lg_optim_seg *seg);
 
 #endif

@@ -11,7 +11,7 @@ static int64_t at(const lg_bn_dims *d, int64_t n, int64_t c, int64_t s)
 
 void lg_ref_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
                        const void *beta, double eps, void *y, void *mean, void *rstd,
-                       double *var)
+                       void *var)
 {
     for (int64_t c = 0; c < d->c; c++) {
         double sum = 0, sq = 0;
@@ -28,7 +28,7 @@ void lg_ref_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const vo
         double g = ref_ld(dt, gamma, c), b = ref_ld(dt, beta, c);
         ref_st(dt, mean, c, mu);
         ref_st(dt, rstd, c, r);
-        var[c] = v;
+        ref_st(dt, var, c, v);
         for (int64_t n = 0; n < d->n; n++)
             for (int64_t s = 0; s < d->s; s++)
                 ref_st(dt, y, at(d, n, c, s), (ref_ld(dt, x, at(d, n, c, s)) - mu) * r * g + b);

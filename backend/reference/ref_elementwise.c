@@ -28,6 +28,7 @@ static double unary_one(lg_unary_kind k, double v, double p)
     case LG_UN_GELU: return 0.5 * v * (1 + erf(v * RSQRT2));
     case LG_UN_GELU_GRAD: return 0.5 * (1 + erf(v * RSQRT2)) + v * RSQRT2PI * exp(-0.5 * v * v);
     case LG_UN_RECIP: return 1 / v;
+    case LG_UN_SOFTPLUS: return (v > 0 ? v : 0) + log1p(exp(-fabs(v)));
     }
     return NAN;
 }

@@ -85,9 +85,15 @@ void lg_ref_avg_pool_adjoint(lg_dtype dt, const lg_conv_geom *cg, const void *dy
 /* ref_batchnorm.c */
 void lg_ref_bn_forward(lg_dtype dt, const lg_bn_dims *d, const void *x, const void *gamma,
                        const void *beta, double eps, void *y, void *mean, void *rstd,
-                       double *var);
+                       void *var);
 void lg_ref_bn_backward(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
                         const void *gamma, const void *mean, const void *rstd, void *dx,
                         void *dgamma, void *dbeta);
+
+/* nn (ref_nn.c) */
+void lg_ref_rng_fill(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t seed,
+                     uint64_t counter, double a, double b);
+double lg_ref_dot(lg_dtype dt, int64_t n, const void *x, const void *y);
+void lg_ref_optim_update(const lg_optim_hyper *h, lg_dtype dt, int nseg, const lg_optim_seg *seg);
 
 #endif

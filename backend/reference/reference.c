@@ -35,6 +35,9 @@ static const lg_backend reference_backend = {
     .avg_pool_adjoint = lg_ref_avg_pool_adjoint,
     .bn_forward = lg_ref_bn_forward,
     .bn_backward = lg_ref_bn_backward,
+    .rng_fill = lg_ref_rng_fill,
+    .dot = lg_ref_dot,
+    .optim_update = lg_ref_optim_update,
 };
 
 const lg_backend *lg_reference_backend(void) { return &reference_backend; }
