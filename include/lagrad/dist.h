@@ -18,7 +18,8 @@
  *   lg_optim_step(o);                             identical on every rank
  *   lg_dist_weighted_mean(d, loss, sh.rows, &global_loss);
  * Random draws per sample (dropout masks, augmentation) match the one-process run when
- * each rank starts its stream at sh.first_row times the draws per row.
+ * each rank starts its stream at sh.first_row times the draws per row. lg_train_fit does
+ * all of this itself when given lg_dist_train_parallel's table (at the end).
  *
  * Batch norm keeps per-rank statistics: a rank normalises with the mean and variance of
  * its own rows, as PyTorch's DistributedDataParallel does without SyncBatchNorm, so a
