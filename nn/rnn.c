@@ -1,6 +1,6 @@
 /* LSTM and GRU stacks (rnn.h) composed of graph ops, so backward and double backward come
  * for free: per layer and step, one linear of the input, one of the hidden state, and the
- * gate arithmetic. No fused kernel: speed is left to later work. */
+ * gate arithmetic. No fused kernel.  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,23 +144,28 @@ lg_tensor *lg_rnn_forward(lg_graph *g, const lg_rnn *l, lg_tensor *x, lg_tensor 
     int L = l->num_layers;
     if (!check_state(g, h0, "h0", L, B, H, dt) || !check_state(g, c0, "c0", L, B, H, dt))
         return NULL;
-    /* per-step inputs and outputs, on the stack up to 256 steps, so a training step
-     * allocates nothing once the graph's arena has grown. Each layer reads its input one
-     * step at a time (a select of x, then the layer below's states): selecting steps out
-     * of one (B,T,G·H) projection would make every step's VJP a full (B,T,G·H) tensor,
-     * T² memory in backward. */
+    /* per-step outputs, on the stack up to 256 steps, so a training step allocates
+     * nothing once the graph's arena has grown. Each layer projects its whole input in
+     * one GEMM, (B·T, in) -> (B,T,G·H), and each step selects its rows: the select's VJP
+     * adds into that gradient's block in place (lg_grad_acc), so backward is one GEMM
+     * per weight too. (While recording a double backward each select's VJP is still a
+     * full (B,T,G·H) tensor: T² memory, fine at gradcheck sizes.) */
     lg_tensor *local[2 * 256 + 2 * LG_RNN_MAX_LAYERS];
     size_t bytes = (size_t)(2 * T + 2 * L) * sizeof(lg_tensor *);
     lg_tensor **steps = T <= 256 ? local : lg_malloc(bytes);
     if (!steps)
         return lg_fail(g, LG_ERR_OOM, "%s: out of memory", RNN_FN);
     lg_tensor **prev = steps, **cur = steps + T, **hl = steps + 2 * T, **cl = hl + L;
+    int64_t G = lstm ? 4 : 3;
     for (int k = 0; k < L; k++) {
         lg_tensor *h = initial_state(g, h0, k, B, H, dt);
         lg_tensor *c = lstm ? initial_state(g, c0, k, B, H, dt) : NULL;
+        lg_tensor *src = k ? stack(g, prev, T, 1, B, H) : x; /* (B, T, in) */
+        int64_t rows[2] = {B * T, k ? H : l->input_size}, proj[3] = {B, T, G * H};
+        lg_tensor *gi_all = lg_reshape(g, lg_linear(g, lg_reshape(g, src, 2, rows),
+                                                    l->weight_ih[k], l->bias_ih[k]), 3, proj);
         for (int64_t t = 0; t < T; t++) {
-            lg_tensor *xt = k ? prev[t] : lg_select(g, x, 1, t);
-            lg_tensor *gi = lg_linear(g, xt, l->weight_ih[k], l->bias_ih[k]);
+            lg_tensor *gi = lg_select(g, gi_all, 1, t);
             lg_tensor *gh = lg_linear(g, h, l->weight_hh[k], l->bias_hh[k]);
             if (lstm)
                 lstm_step(g, lg_add(g, gi, gh), H, &h, &c);
