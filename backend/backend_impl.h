@@ -94,6 +94,87 @@ typedef enum lg_copy_kind {
     LG_COPY_DEVICE_TO_DEVICE
 } lg_copy_kind;
 
+/* linalg: the dense linear algebra behind linalg/ (one entry, `linalg`, whose kind picks
+ * the routine, as LAPACK's drivers do), and the triangle-structured maps of its VJPs
+ * (`tri_map`). Every matrix is row-major and contiguous; `batch` matrices lie one after
+ * another. The sizes, inputs and outputs each kind uses are listed with it; unused fields
+ * are ignored. */
+typedef enum lg_linalg_kind {
+    LG_LA_CHOLESKY,  /* a (n,n) SPD -> x (n,n) = L lower, A = L Lᵀ, strict upper zeroed.
+                      * info i: the leading minor of order i is not positive */
+    LG_LA_LU,        /* a (n,n) -> x (n,n) and piv (n): LU factors in the backend's own
+                      * layout, read only by LG_LA_LU_SOLVE of the same backend; y (3, may
+                      * be NULL) = det A, sign det A (0 when singular), log|det A|.
+                      * info i: pivot i-1 is exactly zero (A singular; x is still usable
+                      * for y) */
+    LG_LA_LU_SOLVE,  /* a = LU's x and piv, b (n,k) -> x (n,k) = op(A)⁻¹ B (trans) */
+    LG_LA_PLU,       /* a (m,n) -> x = P (m,m), y = L (m,k) unit lower, z = U (k,n)
+                      * upper, A = P L U by partial (row) pivoting, k = min(m,n) */
+    LG_LA_EIGH,      /* a (n,n) symmetric (lower triangle read) -> x = λ (n) ascending,
+                      * y = V (n,n), A = V diag(λ) Vᵀ, eigenvectors as columns, each of
+                      * unit norm; its sign is the backend's choice. info: no convergence */
+    LG_LA_SVD,       /* a (m,n) -> x = σ (k) descending, k = min(m,n); y = U (m, full ? m :
+                      * k) and z = Vᵀ (full ? n : k, n) unless NULL; A = U diag(σ) Vᵀ,
+                      * signs of singular-vector pairs the backend's choice (identities
+                      * when k = 0). info: no convergence */
+    LG_LA_QR,        /* a (m,n) -> x = Q (m,k) orthonormal columns, y = R (k,n) upper,
+                      * by Householder reflections as LAPACK's larfg defines them (so R's
+                      * diagonal signs are those of geqrf) */
+    LG_LA_LSTSQ,     /* a (m,n), b (m,k) (NULL when k = 0), alpha = rcond -> x (n,k) the
+                      * minimum-norm least-squares solution over σ > rcond σmax, y = σ
+                      * (min(m,n)), rank; z (k) = ‖A x - B‖² per column when m > n and
+                      * rank = n (not written otherwise). info: no convergence */
+    LG_LA_PINV,      /* a (m,n), alpha = rcond -> x (n,m) = V diag(1/σ over σ > rcond
+                      * σmax, else 0) Uᵀ. info: no convergence */
+    LG_LA_TRSM,      /* a (n,n) triangular (upper, else lower; the other triangle is not
+                      * read), b (n,k) -> x (n,k) = op(A)⁻¹ B (trans). info i: A(i-1,i-1)
+                      * is zero (checked first; x is then not written) */
+    LG_LA_TRMM,      /* a (k,k) triangular (upper, else lower), b (m,n), alpha ->
+                      * x (m,n) = α op(A) B, or α B op(A) when right */
+    LG_LA_TRI_INV,   /* a (n,n) lower (upper not read) -> x (n,n) = A⁻¹, upper zeroed.
+                      * info i: A(i-1,i-1) is zero */
+    LG_LA_SYM_SANDWICH, /* a = V (m,k), b = S (k,k) -> x (m,m) = V ½(S + Sᵀ) Vᵀ */
+    LG_LA_NRM2,      /* a (n) -> x (1) = sqrt(Σ a²), scaled so that it cannot overflow */
+    LG_LA_ASYMMETRY, /* a (n,n), alpha: tol = alpha max(1, max|a_ij|). Returns 1 + i n + j
+                      * for the first (i, j), j < i in row-major order, with
+                      * |a_ij - a_ji| > tol, 0 when none; r[0] = tol, r[1] = that gap */
+    LG_LA_GAPS       /* a (n) sorted, alpha: tol = alpha max|a_i|. Returns 1 + i for the
+                      * first i with |a_i+1 - a_i| <= tol; else, when upper is set,
+                      * n + 1 if |a_n-1| <= tol (a zero last value); else 0. r[0] = tol,
+                      * r[1] = that gap (or |a_n-1|) */
+} lg_linalg_kind;
+
+/* One linalg call. With work = NULL the call only sets work_bytes to the scratch it needs
+ * (as LAPACK's lwork = -1 query) and returns 0; the op then passes that much (64-byte
+ * aligned) in work. Returns 0, LAPACK's info (> 0, per kind above) of the first matrix
+ * that failed (its index in `failed`), or -i when argument i was refused. */
+typedef struct lg_linalg_args {
+    int64_t batch, m, n, k;
+    bool upper, trans, right, full;
+    double alpha;
+    const void *a, *b;
+    void *x, *y, *z;
+    int32_t *piv;      /* (batch, n) for LU and LU_SOLVE */
+    void *work;
+    size_t work_bytes;
+    int64_t failed, rank; /* out */
+    double r[2];          /* out */
+} lg_linalg_args;
+
+/* tri_map's kinds, over batch (n,n) matrices (vectors (batch, n)); in[] and c[] by kind. */
+typedef enum lg_tri_kind {
+    LG_TRI_SCALE,          /* y_ij = c[p] x_ij, p = 0 below the diagonal, 1 on it, 2 above;
+                            * in[0] = x, or NULL for x_ij = 1 (masks, the identity) */
+    LG_TRI_SYM_FROM_LOWER, /* y_ij = c[0] x_max(i,j),min(i,j); in[0] = x */
+    LG_TRI_FOLD_LOWER,     /* y_ij = c[0](x_ij + x_ji) below, c[0] x_ii on, 0 above (the
+                            * adjoint of SYM_FROM_LOWER); in[0] = x */
+    LG_TRI_EIGH_GAP,       /* in = {m, λ, gλ}: y_ij = (m_ij - m_ji) / (2(λj - λi)) off the
+                            * diagonal, gλ_i on it */
+    LG_TRI_SVD_GAP         /* in = {j, k, σ, gσ}, j and k may be NULL (zero): y_ij =
+                            * ((j_ij - j_ji) σj + σi (k_ij - k_ji)) / (σj² - σi²) off the
+                            * diagonal, gσ_i on it */
+} lg_tri_kind;
+
 struct lg_backend {
     const char *name;
     lg_device device; /* where the data of its graphs' tensors lives */
@@ -193,6 +274,10 @@ struct lg_backend {
      * element is independent, so any split over threads gives the same bits. */
     void (*optim_update)(const lg_optim_hyper *h, lg_dtype dt, int nseg,
                          const lg_optim_seg *seg);
+    /* linalg (cpu_linalg.c, ref_linalg.c): see lg_linalg_kind and lg_tri_kind above. */
+    int64_t (*linalg)(lg_linalg_kind k, lg_dtype dt, lg_linalg_args *a);
+    void (*tri_map)(lg_tri_kind k, lg_dtype dt, int64_t batch, int64_t n,
+                    const void *const *in, void *y, const double *c);
 };
 
 const lg_backend *lg_cpu_backend(void);

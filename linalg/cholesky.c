@@ -1,6 +1,5 @@
 /* Cholesky factorisation (potrf) and its VJP (Murray 2016). Solving with the factor is
  * lg_cholesky_solve in solve.c. */
-#include <string.h>
 #include "linalg_impl.h"
 
 /* A = L Lᵀ, A (n,n), L (n,n) lower. Murray 2016, "Differentiation of the Cholesky
@@ -27,23 +26,19 @@ lg_tensor *lg_cholesky(lg_graph *g, lg_tensor *a)
     if (!lg_check_inputs(g, name, 1, &a) || !la_check_matrix(g, name, "A", a, true) ||
         !la_check_finite(g, name, "A", a))
         return NULL;
-    int64_t n = a->shape[0];
-    lg_tensor *l = la_copy(g, a);
+    lg_tensor *l = lg_graph_tensor(g, a->dtype, 2, a->shape);
     if (!l)
         return NULL;
-    /* Column-major, row-major A is Aᵀ = A; its upper factor U (A = Uᵀ U) read back
-     * row-major is Uᵀ = L. */
-    lapack_int ld = (lapack_int)(n > 0 ? n : 1);
-    lapack_int info = a->dtype == LG_F64
-                          ? LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, l->data, ld)
-                          : LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, l->data, ld);
+    lg_linalg_args la = {.n = a->shape[0], .a = a->data, .x = l->data};
+    int64_t info = la_run(g, name, LG_LA_CHOLESKY, a->dtype, &la);
+    if (info == LA_NO_WORK)
+        return NULL;
     if (info > 0)
         return lg_fail(g, LG_ERR_NOT_SPD, "%s: matrix is not positive definite: its leading "
                        "minor of order %d (rows and columns 0 to %d) is not positive", name,
                        (int)info, (int)info - 1);
     if (info < 0)
         return lg_fail(g, LG_ERR_ARG, "%s: potrf rejected argument %d", name, (int)-info);
-    la_zero_triangle(l->dtype, n, l->data, true);
     lg_record(g, &CHOLESKY, 1, &a, 1, &l);
     return g->status == LG_OK ? l : NULL;
 }

@@ -1,5 +1,6 @@
-/* Helpers shared by the linalg op files: argument checks, arena workspace, constant
- * masks and the differentiable diag / diag_embed built from existing ops. */
+/* Helpers shared by the linalg op files: argument checks, arena workspace and the call
+ * into the backend, constant masks and the differentiable diag / diag_embed built from
+ * existing ops. */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -55,48 +56,60 @@ bool la_check_rhs(lg_graph *g, const char *name, const lg_tensor *a, const lg_te
 
 void *la_alloc(lg_graph *g, lg_dtype dt, int64_t n, const char *name)
 {
-    if (n < 0) /* la_lwork's answer for a workspace LAPACK cannot address */
-        return lg_fail(g, LG_ERR_UNSUPPORTED, "%s: the LAPACK workspace would exceed INT_MAX "
-                       "elements", name);
     return lg_arena_alloc(g, lg_dtype_size(dt) * (size_t)(n > 0 ? n : 1), name);
+}
+
+int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
+               lg_linalg_args *a)
+{
+    static char no_scratch[64];
+    if (a->batch == 0)
+        a->batch = 1;
+    a->work = NULL;
+    int64_t info = g->be->linalg(k, dt, a);
+    if (info < 0 && info != LA_NO_WORK) { /* a workspace LAPACK cannot address */
+        lg_fail(g, LG_ERR_UNSUPPORTED, "%s: the LAPACK workspace would exceed INT_MAX "
+                "elements", name);
+        return LA_NO_WORK;
+    }
+    a->work = a->work_bytes ? lg_arena_alloc(g, a->work_bytes, name) : no_scratch;
+    if (!a->work)
+        return LA_NO_WORK;
+    return g->be->linalg(k, dt, a);
 }
 
 lg_tensor *la_copy(lg_graph *g, const lg_tensor *t)
 {
     lg_tensor *c = lg_graph_tensor(g, t->dtype, t->ndim, t->shape);
-    if (c)
-        memcpy(c->data, t->data, (size_t)t->numel * lg_dtype_size(t->dtype));
+    if (c && t->numel > 0)
+        g->be->mem_copy(LG_COPY_DEVICE_TO_DEVICE, c->data, t->data,
+                        (size_t)t->numel * lg_dtype_size(t->dtype));
     return c;
 }
 
-/* An (n,n) constant: `off` everywhere but `on` on the diagonal. */
-static lg_tensor *diag_const(lg_graph *g, lg_dtype dt, int64_t n, double off, double on)
+/* An (n,n) constant: `lo` below the diagonal, `on` on it, `up` above. */
+static lg_tensor *tri_const(lg_graph *g, lg_dtype dt, int64_t n, double lo, double on,
+                            double up)
 {
     int64_t shape[2] = {n, n};
-    lg_tensor *e = lg_graph_full(g, dt, 2, shape, off);
-    for (int64_t i = 0; e && i < n; i++)
-        lg_store(e->data, dt, i * n + i, on);
+    lg_tensor *e = lg_graph_tensor(g, dt, 2, shape);
+    const double c[3] = {lo, on, up};
+    const void *none[1] = {NULL};
+    if (e && n > 0)
+        g->be->tri_map(LG_TRI_SCALE, dt, 1, n, none, e->data, c);
     return e;
 }
 
-lg_tensor *la_eye(lg_graph *g, lg_dtype dt, int64_t n) { return diag_const(g, dt, n, 0, 1); }
+lg_tensor *la_eye(lg_graph *g, lg_dtype dt, int64_t n) { return tri_const(g, dt, n, 0, 1, 0); }
 
 lg_tensor *la_offdiag_mask(lg_graph *g, lg_dtype dt, int64_t n)
 {
-    return diag_const(g, dt, n, 1, 0);
+    return tri_const(g, dt, n, 1, 0, 1);
 }
 
 lg_tensor *la_tri_mask(lg_graph *g, lg_dtype dt, int64_t n, bool lower, double diag)
 {
-    int64_t shape[2] = {n, n};
-    lg_tensor *m = lg_graph_full(g, dt, 2, shape, 0.0);
-    for (int64_t i = 0; m && i < n; i++)
-        for (int64_t j = 0; j < n; j++)
-            if (i == j)
-                lg_store(m->data, dt, i * n + j, diag);
-            else if (lower ? j < i : j > i)
-                lg_store(m->data, dt, i * n + j, 1.0);
-    return m;
+    return tri_const(g, dt, n, lower ? 1 : 0, diag, lower ? 0 : 1);
 }
 
 /* diag(A) = Σ_j (A ⊙ I)_ij: (n,n) -> (n) */
@@ -129,14 +142,4 @@ lg_tensor *la_col(lg_graph *g, lg_tensor *v)
         return NULL;
     int64_t shape[2] = {v->numel, 1};
     return lg_reshape(g, v, 2, shape);
-}
-
-lapack_int la_lwork(lg_dtype dt, const void *work0)
-{
-    double w = lg_load(work0, dt, 0);
-    /* A workspace above INT_MAX elements cannot be passed to LAPACK (and the cast would be
-     * undefined): -1, which la_alloc turns into LG_ERR_UNSUPPORTED. */
-    if (!(w < (double)INT_MAX))
-        return -1;
-    return w >= 1 ? (lapack_int)(w + 0.5) : 1;
 }

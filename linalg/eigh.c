@@ -5,14 +5,15 @@
 
 static bool check_symmetric(lg_graph *g, const char *name, const lg_tensor *a)
 {
-    int64_t n = a->shape[0], i, j;
-    double tol = sqrt(la_eps(a->dtype)) * la_max_abs(a->dtype, a->numel, a->data, 1.0);
-    if (la_first_asymmetric(a->dtype, n, a->data, tol, &i, &j)) {
-        double d = fabs(lg_load(a->data, a->dtype, i * n + j) -
-                        lg_load(a->data, a->dtype, j * n + i));
+    int64_t n = a->shape[0];
+    lg_linalg_args la = {.n = n, .a = a->data, .alpha = sqrt(la_eps(a->dtype))};
+    int64_t at = la_run(g, name, LG_LA_ASYMMETRY, a->dtype, &la);
+    if (at == LA_NO_WORK)
+        return false;
+    if (at > 0) {
+        long long i = (at - 1) / n, j = (at - 1) % n;
         lg_fail(g, LG_ERR_NUMERIC, "%s: matrix is not symmetric: |A(%lld,%lld) - A(%lld,%lld)| "
-                "= %g exceeds %g", name, (long long)i, (long long)j, (long long)j,
-                (long long)i, d, tol);
+                "= %g exceeds %g", name, i, j, j, i, la.r[1], la.r[0]);
         return false;
     }
     return true;
@@ -23,18 +24,15 @@ static bool check_symmetric(lg_graph *g, const char *name, const lg_tensor *a)
 static bool check_gaps(lg_graph *g, const char *name, const lg_tensor *v)
 {
     int64_t n = v->numel;
-    double scale = 0;
-    for (int64_t i = 0; i < n; i++)
-        scale = fmax(scale, fabs(lg_load(v->data, v->dtype, i)));
-    double tol = 8.0 * (double)n * la_eps(v->dtype) * scale;
-    for (int64_t i = 0; i + 1 < n; i++) {
-        double gap = fabs(lg_load(v->data, v->dtype, i + 1) - lg_load(v->data, v->dtype, i));
-        if (gap <= tol) {
-            lg_fail(g, LG_ERR_NUMERIC, "%s: eigenvalues %lld and %lld are repeated (gap %g "
-                    "<= %g): the gradient through the eigenvectors is undefined", name,
-                    (long long)i, (long long)i + 1, gap, tol);
-            return false;
-        }
+    lg_linalg_args la = {.n = n, .a = v->data, .alpha = 8.0 * (double)n * la_eps(v->dtype)};
+    int64_t at = la_run(g, name, LG_LA_GAPS, v->dtype, &la);
+    if (at == LA_NO_WORK)
+        return false;
+    if (at > 0) {
+        lg_fail(g, LG_ERR_NUMERIC, "%s: eigenvalues %lld and %lld are repeated (gap %g "
+                "<= %g): the gradient through the eigenvectors is undefined", name,
+                (long long)at - 1, (long long)at, la.r[1], la.r[0]);
+        return false;
     }
     return true;
 }
@@ -61,17 +59,6 @@ static void eigh_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_ten
 }
 static const lg_op EIGH = {"lg_eigh", eigh_vjp};
 
-static lapack_int syevd(lg_dtype dt, int64_t n, void *a, void *w, void *work, lapack_int lwork,
-                        lapack_int *iwork, lapack_int liwork)
-{
-    lapack_int ld = (lapack_int)(n > 0 ? n : 1);
-    /* Column-major, row-major A reads as Aᵀ = A; its 'U' triangle is A's lower one. */
-    return dt == LG_F64 ? LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)n, a, ld,
-                                              w, work, lwork, iwork, liwork)
-                        : LAPACKE_ssyevd_work(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)n, a, ld,
-                                              w, work, lwork, iwork, liwork);
-}
-
 lg_status lg_eigh(lg_graph *g, lg_tensor *a, lg_tensor **vals, lg_tensor **vecs)
 {
     const char *name = EIGH.name;
@@ -88,28 +75,19 @@ lg_status lg_eigh(lg_graph *g, lg_tensor *a, lg_tensor **vals, lg_tensor **vecs)
         return g->status;
     int64_t n = a->shape[0];
     lg_tensor *out[2] = {lg_graph_tensor(g, a->dtype, 1, &n), NULL};
-    lg_tensor *buf = la_copy(g, a);
     out[1] = lg_graph_tensor(g, a->dtype, 2, a->shape);
-    if (!out[0] || !buf || !out[1])
+    if (!out[0] || !out[1])
         return g->status;
-    double wq[1];
-    lapack_int iq[1];
-    lapack_int info = syevd(a->dtype, n, buf->data, out[0]->data, wq, -1, iq, -1);
-    lapack_int lwork = la_lwork(a->dtype, wq), liwork = iq[0] > 0 ? iq[0] : 1;
-    void *work = la_alloc(g, a->dtype, lwork, name);
-    lapack_int *iwork = lg_arena_alloc(g, sizeof *iwork * (size_t)liwork, name);
-    if (!work || !iwork)
+    lg_linalg_args la = {.n = n, .a = a->data, .x = out[0]->data, .y = out[1]->data};
+    int64_t info = la_run(g, name, LG_LA_EIGH, a->dtype, &la);
+    if (info == LA_NO_WORK)
         return g->status;
-    if (info == 0)
-        info = syevd(a->dtype, n, buf->data, out[0]->data, work, lwork, iwork, liwork);
     if (info > 0)
         return (lg_fail(g, LG_ERR_NO_CONVERGE, "%s: syevd did not converge (%d off-diagonal "
                         "elements did not reach zero)", name, (int)info), g->status);
     if (info < 0)
         return (lg_fail(g, LG_ERR_ARG, "%s: syevd rejected argument %d", name, (int)-info),
                 g->status);
-    /* The eigenvectors are buf's columns in column-major order, i.e. its rows as stored. */
-    la_transpose_into(a->dtype, n, n, buf->data, out[1]->data);
     lg_record(g, &EIGH, 1, &a, 2, out);
     if (g->status != LG_OK)
         return g->status;

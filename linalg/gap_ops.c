@@ -25,20 +25,6 @@ static lg_tensor *or_zeros(lg_graph *g, lg_tensor *x, lg_dtype dt, int ndim, int
     return x ? x : lg_graph_full(g, dt, ndim, shape, 0.0);
 }
 
-#define EIGH_GAP(T, SFX)                                                               \
-    static void eigh_gap_##SFX(int64_t n, const T *m, const T *lam, const T *glam, T *o)  \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++)                                                \
-            o[i * n + i] = glam[i];                                                    \
-        LA_FOR_LOWER_TILES(n, i, j) {                                                  \
-            T v = (m[i * n + j] - m[j * n + i]) / (2 * (lam[j] - lam[i]));             \
-            o[i * n + j] = v;                                                          \
-            o[j * n + i] = v;                                                          \
-        }                                                                              \
-    }
-EIGH_GAP(float, f32)
-EIGH_GAP(double, f64)
-
 /* O = ½(m - mᵀ) ⊙ F + diag(glam), F = gap_recip(λ) (O is symmetric):
  *   dm += ½ F ⊙ (dO + dOᵀ),  dglam += diag(dO),
  *   dλ += rowsum(Q) - colsum(Q) with Q = dO ⊙ O ⊙ F   (∂F_ij/∂λj = -F_ij², ∂/∂λi = F_ij²) */
@@ -73,31 +59,12 @@ lg_tensor *la_eigh_gap(lg_graph *g, lg_tensor *m, lg_tensor *lam, lg_tensor *gla
     lg_tensor *o = lg_graph_tensor(g, m->dtype, 2, m->shape);
     if (!o)
         return NULL;
-    if (m->dtype == LG_F64)
-        eigh_gap_f64(n, m->data, lam->data, in[2]->data, o->data);
-    else
-        eigh_gap_f32(n, m->data, lam->data, in[2]->data, o->data);
+    const void *args[3] = {m->data, lam->data, in[2]->data};
+    if (n > 0)
+        g->be->tri_map(LG_TRI_EIGH_GAP, m->dtype, 1, n, args, o->data, NULL);
     lg_record(g, &EIGH_GAP_OP, 3, in, 1, &o);
     return g->status == LG_OK ? o : NULL;
 }
-
-/* j or k NULL reads as zero. */
-#define SVD_GAP(T, SFX)                                                                \
-    static void svd_gap_##SFX(int64_t n, const T *jm, const T *km, const T *s,         \
-                              const T *gs, T *o)                                       \
-    {                                                                                  \
-        for (int64_t i = 0; i < n; i++)                                                \
-            o[i * n + i] = gs[i];                                                      \
-        LA_FOR_LOWER_TILES(n, i, j) {                                                  \
-            T a = jm ? jm[i * n + j] - jm[j * n + i] : 0;                              \
-            T b = km ? km[i * n + j] - km[j * n + i] : 0;                              \
-            T d = s[j] * s[j] - s[i] * s[i];                                           \
-            o[i * n + j] = (a * s[j] + s[i] * b) / d;                                  \
-            o[j * n + i] = (a * s[i] + s[j] * b) / d;                                  \
-        }                                                                              \
-    }
-SVD_GAP(float, f32)
-SVD_GAP(double, f64)
 
 /* O = N ⊙ F + diag(gs), N = (j - jᵀ) ⊙ rowσ + colσ ⊙ (k - kᵀ), F = gap_recip(σ²):
  *   dj += H - Hᵀ, H = dO ⊙ F ⊙ rowσ;   dk += H' - H'ᵀ, H' = dO ⊙ F ⊙ colσ;  dgs += diag(dO)
@@ -145,11 +112,10 @@ lg_tensor *la_svd_gap(lg_graph *g, lg_tensor *j, lg_tensor *k, lg_tensor *s, lg_
     lg_tensor *o = lg_graph_tensor(g, s->dtype, 2, shape);
     if (!o)
         return NULL;
-    const void *jd = j ? j->data : NULL, *kd = k ? k->data : NULL;
-    if (s->dtype == LG_F64)
-        svd_gap_f64(n, jd, kd, s->data, in[3]->data, o->data);
-    else
-        svd_gap_f32(n, jd, kd, s->data, in[3]->data, o->data);
+    /* an absent j or k reads as zero */
+    const void *args[4] = {j ? j->data : NULL, k ? k->data : NULL, s->data, in[3]->data};
+    if (n > 0)
+        g->be->tri_map(LG_TRI_SVD_GAP, s->dtype, 1, n, args, o->data, NULL);
     lg_record(g, &SVD_GAP_OP, 4, in, 1, &o);
     return g->status == LG_OK ? o : NULL;
 }

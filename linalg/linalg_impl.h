@@ -1,12 +1,10 @@
 /* Internal: helpers shared by the linalg files (argument checks, constant masks, the
- * LU factorisation and its solve op, LAPACK dtype dispatch). Never installed.
- * LAPACK is called column-major through the LAPACKE _work routines, which then neither
- * allocate nor transpose; row-major data is handed over as its column-major transpose
- * and each routine picks the factorisation that makes that free (see each file). */
+ * LU factorisation and its solve op, the call into the backend). Never installed.
+ * The numbers are crunched behind the backend table (the `linalg` and `tri_map` entries,
+ * backend/backend_impl.h): the CPU's are LAPACK's, the reference's textbook loops. */
 #ifndef LAGRAD_LINALG_IMPL_H
 #define LAGRAD_LINALG_IMPL_H
 
-#include <lapacke.h>
 #include "lagrad/linalg.h"
 #include "../autograd/ops_impl.h"
 
@@ -23,6 +21,12 @@ bool la_check_rhs(lg_graph *g, const char *name, const lg_tensor *a, const lg_te
 
 /* Arena memory for n elements of dt (at least one), NULL with LG_ERR_OOM. */
 void *la_alloc(lg_graph *g, lg_dtype dt, int64_t n, const char *name);
+/* Runs one linalg kind on g's backend (batch 1 unless set), its workspace from the arena.
+ * Returns the entry's info; LA_NO_WORK when no workspace could be had (the graph's error
+ * is then set: LG_ERR_OOM, or LG_ERR_UNSUPPORTED for one LAPACK cannot address). */
+#define LA_NO_WORK INT64_MIN
+int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
+               lg_linalg_args *a);
 /* A graph tensor holding a copy of t's data (no graph link). */
 lg_tensor *la_copy(lg_graph *g, const lg_tensor *t);
 
@@ -38,16 +42,13 @@ lg_tensor *la_diag_embed(lg_graph *g, lg_tensor *v);
 lg_tensor *la_row(lg_graph *g, lg_tensor *v);
 lg_tensor *la_col(lg_graph *g, lg_tensor *v);
 
-/* Workspace size from a LAPACK query (work[0]), at least 1; -1 when above INT_MAX, which
- * la_alloc refuses (LG_ERR_UNSUPPORTED). */
-lapack_int la_lwork(lg_dtype dt, const void *work0);
-
-/* LU of A (n,n), computed as getrf of A's column-major view, i.e. of Aᵀ = P L U.
- * info > 0 means U(info-1, info-1) is exactly zero (A singular). */
+/* LU of A (n,n) by the backend (LG_LA_LU): factors in its own layout, pivots, det A,
+ * its sign and log|det A|. info > 0 means pivot info-1 is exactly zero (A singular). */
 typedef struct la_lu {
-    void *f;            /* the factors, n x n column-major */
-    lapack_int *ipiv;   /* n pivots, 1-based */
-    lapack_int info;
+    void *f;            /* the factors, n x n */
+    int32_t *ipiv;      /* n pivots */
+    void *det;          /* 3 of dt: det, sign, log|det| */
+    int64_t info;
     int64_t n;
 } la_lu;
 la_lu *la_lu_factor(lg_graph *g, const char *name, const lg_tensor *a);
@@ -59,36 +60,6 @@ lg_tensor *la_lu_solve(lg_graph *g, const char *name, lg_tensor *a, const la_lu 
 /* The SVD forward shared by svd, pinv, norms and rank. */
 lg_status la_svd(lg_graph *g, const char *name, lg_tensor *a, bool full, bool want_uv,
                  lg_tensor **u, lg_tensor **s, lg_tensor **vt);
-
-/* Visits (i, j) for j < i, in LA_TILE x LA_TILE tiles so that both x_ij and x_ji stay in
- * cache: LA_FOR_LOWER_TILES(n, i, j) { body }. Small tiles: with power-of-two n the rows of
- * a tile map to a few L1 sets, and 32x32 tiles thrashed them (4-7x slower at n = 256). */
-#define LA_TILE 8
-#define LA_FOR_LOWER_TILES(n, i, j)                                                    \
-    for (int64_t i##0 = 0; i##0 < (n); i##0 += LA_TILE)                                \
-        for (int64_t j##0 = 0; j##0 <= i##0; j##0 += LA_TILE)                          \
-            for (int64_t i = i##0; i < (i##0 + LA_TILE < (n) ? i##0 + LA_TILE : (n)); i++) \
-                for (int64_t j = j##0; j < (j##0 + LA_TILE < i ? j##0 + LA_TILE : i); j++)
-
-/* ---- raw kernels (kernels.c), row-major, no checks ---- */
-/* y (cols,rows) = xᵀ for x (rows,cols), tiled. */
-void la_transpose_into(lg_dtype dt, int64_t rows, int64_t cols, const void *x, void *y);
-/* y (n,n) = s · the symmetric matrix whose lower triangle is x's. */
-void la_sym_from_lower_into(lg_dtype dt, int64_t n, const void *x, void *y, double s);
-/* y (n,n): s(x_ij + x_ji) below the diagonal, s x_ii on it, 0 above (the adjoint of
- * la_sym_from_lower_into). */
-void la_fold_lower_into(lg_dtype dt, int64_t n, const void *x, void *y, double s);
-/* y's upper triangle := its lower one, in place. */
-void la_mirror_lower(lg_dtype dt, int64_t n, void *y);
-/* Zeroes the strict upper triangle of y (n,n) when `lower`, the strict lower otherwise. */
-void la_zero_triangle(lg_dtype dt, int64_t n, void *y, bool lower);
-/* max(floor, max |x_i|) over n elements (finite x). */
-double la_max_abs(lg_dtype dt, int64_t n, const void *x, double floor);
-/* True, with the first such (i, j), j < i, when |x_ij - x_ji| > tol for x (n,n). */
-bool la_first_asymmetric(lg_dtype dt, int64_t n, const void *x, double tol, int64_t *i,
-                         int64_t *j);
-/* In-place inverse of a lower triangular a (n,n); LAPACK's info (> 0: zero pivot). */
-lapack_int la_tri_inv_lower_inplace(lg_dtype dt, int64_t n, void *a);
 
 /* ---- internal differentiable ops used by the VJPs (each has its own VJP, written in
  * lagrad ops, so double backward holds) ---- */

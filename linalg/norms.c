@@ -1,7 +1,6 @@
 /* Vector and matrix norms, trace, condition number, rank and cosine similarity. Most are
  * compositions of differentiable ops; L2 has its own op so that its gradient at 0 is 0
  * rather than NaN. */
-#include <cblas.h>
 #include <math.h>
 #include "linalg_impl.h"
 
@@ -42,10 +41,10 @@ lg_tensor *lg_norm_l2(lg_graph *g, lg_tensor *x)
     lg_tensor *y = lg_graph_tensor(g, x->dtype, 0, NULL);
     if (!y)
         return NULL;
-    /* nrm2 scales as it goes: no overflow for large elements. */
-    double v = x->dtype == LG_F64 ? cblas_dnrm2((int)x->numel, x->data, 1)
-                                  : cblas_snrm2((int)x->numel, x->data, 1);
-    lg_store(y->data, y->dtype, 0, v);
+    /* scaled as it goes: no overflow for large elements */
+    lg_linalg_args la = {.n = x->numel, .a = x->data, .x = y->data};
+    if (la_run(g, NORM2.name, LG_LA_NRM2, x->dtype, &la) == LA_NO_WORK)
+        return NULL;
     lg_record(g, &NORM2, 1, &x, 1, &y);
     return g->status == LG_OK ? y : NULL;
 }

@@ -1,30 +1,26 @@
-/* Linear solves: LU (getrf/getrs) with its internal solve op shared with inv and det,
- * triangular solve (trsm), Cholesky solve, and the inverse. Least squares lives in
- * lstsq.c. */
-#include <cblas.h>
+/* Linear solves: LU with its internal solve op shared with inv and det, triangular
+ * solve, Cholesky solve, and the inverse. Least squares lives in lstsq.c. */
 #include <string.h>
 #include "linalg_impl.h"
-
-#define LDA(n) ((lapack_int)((n) > 0 ? (n) : 1))
 
 la_lu *la_lu_factor(lg_graph *g, const char *name, const lg_tensor *a)
 {
     int64_t n = a->shape[0];
     la_lu *lu = lg_arena_alloc(g, sizeof *lu, name);
     void *f = lu ? la_alloc(g, a->dtype, n * n, name) : NULL;
-    lapack_int *ipiv = f ? lg_arena_alloc(g, sizeof *ipiv * (size_t)(n ? n : 1), name) : NULL;
+    void *det = f ? la_alloc(g, a->dtype, 3, name) : NULL;
+    int32_t *ipiv = det ? lg_arena_alloc(g, sizeof *ipiv * (size_t)(n ? n : 1), name) : NULL;
     if (!ipiv)
         return NULL;
-    memcpy(f, a->data, (size_t)(n * n) * lg_dtype_size(a->dtype));
-    /* The column-major view of row-major A is Aᵀ: this factors Aᵀ = P L U. */
-    lu->info = a->dtype == LG_F64
-                   ? LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)n, f,
-                                         LDA(n), ipiv)
-                   : LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)n, f,
-                                         LDA(n), ipiv);
-    lu->f = f;
-    lu->ipiv = ipiv;
-    lu->n = n;
+    lg_linalg_args la = {.n = n, .a = a->data, .x = f, .y = det, .piv = ipiv};
+    int64_t info = la_run(g, name, LG_LA_LU, a->dtype, &la);
+    if (info == LA_NO_WORK)
+        return NULL;
+    if (info < 0) {
+        lg_fail(g, LG_ERR_ARG, "%s: getrf rejected argument %d", name, (int)-info);
+        return NULL;
+    }
+    *lu = (la_lu){f, ipiv, det, info, n};
     return lu;
 }
 
@@ -62,28 +58,16 @@ lg_tensor *la_lu_solve(lg_graph *g, const char *name, lg_tensor *a, const la_lu 
         return NULL;
     if (lu->info > 0)
         return fail_singular(g, name, lu);
-    int64_t n = lu->n, k = b->shape[1];
     lg_tensor *x = lg_graph_tensor(g, b->dtype, 2, b->shape);
-    /* getrs wants B column-major: (k,n) row-major is that, and for k = 1 it is B itself,
-     * solved in place in x. The factors are of Aᵀ, so A X = B is the transposed solve. */
-    void *buf = k == 1 ? (x ? x->data : NULL) : la_alloc(g, b->dtype, n * k, name);
-    if (!x || !buf)
+    if (!x)
         return NULL;
-    if (k == 1)
-        memcpy(buf, b->data, (size_t)n * lg_dtype_size(b->dtype));
-    else
-        la_transpose_into(b->dtype, n, k, b->data, buf);
-    char tr = trans ? 'N' : 'T';
-    lapack_int info =
-        b->dtype == LG_F64
-            ? LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, tr, (lapack_int)n, (lapack_int)k, lu->f,
-                                  LDA(n), lu->ipiv, buf, LDA(n))
-            : LAPACKE_sgetrs_work(LAPACK_COL_MAJOR, tr, (lapack_int)n, (lapack_int)k, lu->f,
-                                  LDA(n), lu->ipiv, buf, LDA(n));
+    lg_linalg_args la = {.n = lu->n, .k = b->shape[1], .a = lu->f, .piv = lu->ipiv,
+                         .b = b->data, .x = x->data, .trans = trans};
+    int64_t info = la_run(g, name, LG_LA_LU_SOLVE, b->dtype, &la);
+    if (info == LA_NO_WORK)
+        return NULL;
     if (info != 0)
         return lg_fail(g, LG_ERR_ARG, "%s: getrs rejected argument %d", name, (int)-info);
-    if (k != 1)
-        la_transpose_into(b->dtype, k, n, buf, x->data);
     bool is_inv = strcmp(name, INV.name) == 0;
     lg_node *nd = lg_record(g, is_inv ? &INV : &LU_SOLVE, 2, in, 1, &x);
     if (nd) {
@@ -160,24 +144,17 @@ static lg_tensor *tri_solve(lg_graph *g, lg_tensor *a, lg_tensor *b, bool upper,
     lg_tensor *in[2] = {a, b};
     if (!lg_check_inputs(g, name, 2, in))
         return NULL;
-    int64_t n = a->shape[0], k = b->shape[1];
-    for (int64_t i = 0; i < n; i++)
-        if (lg_load(a->data, a->dtype, i * n + i) == 0.0)
-            return lg_fail(g, LG_ERR_SINGULAR, "%s: triangular matrix is singular: A(%lld,%lld) "
-                           "is zero", name, (long long)i, (long long)i);
-    lg_tensor *x = la_copy(g, b);
+    lg_tensor *x = lg_graph_tensor(g, b->dtype, 2, b->shape);
     if (!x)
         return NULL;
-    if (n * k > 0) {
-        CBLAS_UPLO ul = upper ? CblasUpper : CblasLower;
-        CBLAS_TRANSPOSE tr = trans ? CblasTrans : CblasNoTrans;
-        if (a->dtype == LG_F64)
-            cblas_dtrsm(CblasRowMajor, CblasLeft, ul, tr, CblasNonUnit, (int)n, (int)k, 1.0,
-                        a->data, (int)n, x->data, (int)k);
-        else
-            cblas_strsm(CblasRowMajor, CblasLeft, ul, tr, CblasNonUnit, (int)n, (int)k, 1.0f,
-                        a->data, (int)n, x->data, (int)k);
-    }
+    lg_linalg_args la = {.n = a->shape[0], .k = b->shape[1], .a = a->data, .b = b->data,
+                         .x = x->data, .upper = upper, .trans = trans};
+    int64_t info = la_run(g, name, LG_LA_TRSM, a->dtype, &la);
+    if (info == LA_NO_WORK)
+        return NULL;
+    if (info > 0)
+        return lg_fail(g, LG_ERR_SINGULAR, "%s: triangular matrix is singular: A(%lld,%lld) "
+                       "is zero", name, (long long)info - 1, (long long)info - 1);
     lg_node *nd = lg_record(g, &TRI_SOLVE, 2, in, 1, &x);
     if (nd) {
         nd->at.upper = upper;

@@ -4,90 +4,21 @@
 #include <math.h>
 #include "linalg_impl.h"
 
-/* Runs gesdd (jobz) on the column-major view M = Aᵀ (n x m) of row-major A. Since
- * A = Mᵀ = V' S U'ᵀ, LAPACK's column-major U' is our row-major Vᵀ and its V'ᵀ our U, so
- * no transposes are needed: u gets V'ᵀ (ld ldu_ours) and vt gets U' (ld n). */
-static lapack_int gesdd(lg_graph *g, const char *name, lg_dtype dt, char jobz, int64_t m,
-                        int64_t n, void *buf, void *s, void *u, lapack_int ldu, void *vt)
-{
-    int64_t k = m < n ? m : n;
-    lapack_int ldvt = (lapack_int)(n > 0 ? n : 1), lda = ldvt;
-    lapack_int *iwork = lg_arena_alloc(g, sizeof *iwork * (size_t)(8 * k + 1), name);
-    double wq[1];
-    if (!iwork)
-        return -1000;
-#define GESDD(T, fn, work, lwork)                                                          \
-    fn(LAPACK_COL_MAJOR, jobz, (lapack_int)n, (lapack_int)m, (T *)buf, lda, (T *)s, (T *)vt, \
-       ldvt, (T *)u, ldu, (T *)work, lwork, iwork)
-    lapack_int info = dt == LG_F64 ? GESDD(double, LAPACKE_dgesdd_work, wq, -1)
-                                   : GESDD(float, LAPACKE_sgesdd_work, wq, -1);
-    lapack_int lwork = la_lwork(dt, wq);
-    void *work = la_alloc(g, dt, lwork, name);
-    if (!work)
-        return -1000;
-    if (info == 0)
-        info = dt == LG_F64 ? GESDD(double, LAPACKE_dgesdd_work, work, lwork)
-                            : GESDD(float, LAPACKE_sgesdd_work, work, lwork);
-#undef GESDD
-    return info;
-}
-
-/* The same with gesvd (slower, more robust), for when gesdd does not converge. */
-static lapack_int gesvd(lg_graph *g, const char *name, lg_dtype dt, char jobz, int64_t m,
-                        int64_t n, void *buf, void *s, void *u, lapack_int ldu, void *vt)
-{
-    lapack_int ldvt = (lapack_int)(n > 0 ? n : 1), lda = ldvt;
-    double wq[1];
-#define GESVD(T, fn, work, lwork)                                                            \
-    fn(LAPACK_COL_MAJOR, jobz, jobz, (lapack_int)n, (lapack_int)m, (T *)buf, lda, (T *)s,   \
-       (T *)vt, ldvt, (T *)u, ldu, (T *)work, lwork)
-    lapack_int info = dt == LG_F64 ? GESVD(double, LAPACKE_dgesvd_work, wq, -1)
-                                   : GESVD(float, LAPACKE_sgesvd_work, wq, -1);
-    lapack_int lwork = la_lwork(dt, wq);
-    void *work = la_alloc(g, dt, lwork, name);
-    if (!work)
-        return -1000;
-    if (info == 0)
-        info = dt == LG_F64 ? GESVD(double, LAPACKE_dgesvd_work, work, lwork)
-                            : GESVD(float, LAPACKE_sgesvd_work, work, lwork);
-#undef GESVD
-    return info;
-}
-
 lg_status la_svd(lg_graph *g, const char *name, lg_tensor *a, bool full, bool want_uv,
                  lg_tensor **u, lg_tensor **s, lg_tensor **vt)
 {
     int64_t m = a->shape[0], n = a->shape[1], k = m < n ? m : n;
     int64_t ucols = full ? m : k, vtrows = full ? n : k;
     int64_t us[2] = {m, ucols}, vs[2] = {vtrows, n};
-    char jobz = !want_uv ? 'N' : full ? 'A' : 'S';
     *s = lg_graph_tensor(g, a->dtype, 1, &k);
     *u = want_uv ? lg_graph_tensor(g, a->dtype, 2, us) : NULL;
     *vt = want_uv ? lg_graph_tensor(g, a->dtype, 2, vs) : NULL;
-    lg_tensor *buf = la_copy(g, a);
-    if (!*s || !buf || (want_uv && (!*u || !*vt)))
+    if (!*s || (want_uv && (!*u || !*vt)))
         return g->status;
-    if (k == 0) {
-        if (want_uv && full) {
-            lg_tensor *eu = la_eye(g, a->dtype, m), *ev = la_eye(g, a->dtype, n);
-            if (!eu || !ev)
-                return g->status;
-            (*u)->data = eu->data;
-            (*vt)->data = ev->data;
-        }
-        return LG_OK;
-    }
-    /* ldu for LAPACK's V'ᵀ (ucols x m column-major) is ucols. */
-    lapack_int ldu = (lapack_int)(ucols > 0 ? ucols : 1);
-    void *ud = want_uv ? (*u)->data : NULL, *vd = want_uv ? (*vt)->data : NULL;
-    lapack_int info = gesdd(g, name, a->dtype, jobz, m, n, buf->data, (*s)->data, ud, ldu, vd);
-    if (info > 0) {
-        buf = la_copy(g, a);
-        if (!buf)
-            return g->status;
-        info = gesvd(g, name, a->dtype, jobz, m, n, buf->data, (*s)->data, ud, ldu, vd);
-    }
-    if (info == -1000)
+    lg_linalg_args la = {.m = m, .n = n, .full = full, .a = a->data, .x = (*s)->data,
+                         .y = want_uv ? (*u)->data : NULL, .z = want_uv ? (*vt)->data : NULL};
+    int64_t info = la_run(g, name, LG_LA_SVD, a->dtype, &la);
+    if (info == LA_NO_WORK)
         return g->status;
     if (info > 0)
         return (lg_fail(g, LG_ERR_NO_CONVERGE, "%s: gesdd and gesvd did not converge (%d "
@@ -104,20 +35,21 @@ static bool check_sv(lg_graph *g, const char *name, const lg_tensor *s, int64_t 
                      bool need_nonzero)
 {
     int64_t k = s->numel;
-    double tol = 8.0 * (double)mn * la_eps(s->dtype) * lg_load(s->data, s->dtype, 0);
-    for (int64_t i = 0; i + 1 < k; i++) {
-        double gap = lg_load(s->data, s->dtype, i) - lg_load(s->data, s->dtype, i + 1);
-        if (gap <= tol) {
-            lg_fail(g, LG_ERR_NUMERIC, "%s: singular values %lld and %lld are repeated (gap "
-                    "%g <= %g): the gradient through U and Vt is undefined", name,
-                    (long long)i, (long long)i + 1, gap, tol);
-            return false;
-        }
+    lg_linalg_args la = {.n = k, .a = s->data, .upper = need_nonzero,
+                         .alpha = 8.0 * (double)mn * la_eps(s->dtype)};
+    int64_t at = la_run(g, name, LG_LA_GAPS, s->dtype, &la);
+    if (at == LA_NO_WORK)
+        return false;
+    if (at > 0 && at <= k) {
+        lg_fail(g, LG_ERR_NUMERIC, "%s: singular values %lld and %lld are repeated (gap "
+                "%g <= %g): the gradient through U and Vt is undefined", name,
+                (long long)at - 1, (long long)at, la.r[1], la.r[0]);
+        return false;
     }
-    if (need_nonzero && k > 0 && lg_load(s->data, s->dtype, k - 1) <= tol) {
+    if (at > k) {
         lg_fail(g, LG_ERR_NUMERIC, "%s: singular value %lld is zero (<= %g): the gradient "
                 "through U and Vt of a non-square matrix is undefined", name,
-                (long long)k - 1, tol);
+                (long long)k - 1, la.r[0]);
         return false;
     }
     return true;

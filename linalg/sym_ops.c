@@ -2,7 +2,6 @@
  * a lower triangle, its adjoint (the fold onto the lower triangle), and the congruence
  * V S Vᵀ of a symmetric S. Each replaces several full (n,n) passes (mask, transpose, add,
  * scale) with one. */
-#include <cblas.h>
 #include "linalg_impl.h"
 
 static bool check_square(lg_graph *g, const char *name, lg_tensor *x)
@@ -31,10 +30,10 @@ static lg_tensor *tri_map(lg_graph *g, const lg_op *op, lg_tensor *x, double s)
     lg_tensor *y = lg_graph_tensor(g, x->dtype, 2, x->shape);
     if (!y)
         return NULL;
-    if (op == &SYM_FROM_LOWER)
-        la_sym_from_lower_into(x->dtype, x->shape[0], x->data, y->data, s);
-    else
-        la_fold_lower_into(x->dtype, x->shape[0], x->data, y->data, s);
+    const void *in[1] = {x->data};
+    if (x->numel > 0)
+        g->be->tri_map(op == &SYM_FROM_LOWER ? LG_TRI_SYM_FROM_LOWER : LG_TRI_FOLD_LOWER,
+                       x->dtype, 1, x->shape[0], in, y->data, &s);
     lg_node *nd = lg_record(g, op, 1, &x, 1, &y);
     if (nd)
         nd->at.p = s;
@@ -82,28 +81,11 @@ lg_tensor *la_sym_sandwich(lg_graph *g, lg_tensor *v, lg_tensor *s)
                        lg_tshape(v).s);
     int64_t ys[2] = {m, m};
     lg_tensor *y = lg_graph_tensor(g, v->dtype, 2, ys);
-    void *sl = la_alloc(g, v->dtype, k * k, name);
-    lg_tensor *w = la_copy(g, v);
-    if (!y || !sl || !w)
+    if (!y)
         return NULL;
-    if (m > 0 && k > 0) {
-        la_fold_lower_into(v->dtype, k, s->data, sl, 0.5);
-        int im = (int)m, ik = (int)k;
-        if (v->dtype == LG_F64) {
-            cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, im,
-                        ik, 1.0, sl, ik, w->data, ik);
-            cblas_dsyr2k(CblasRowMajor, CblasLower, CblasNoTrans, im, ik, 1.0, w->data, ik,
-                         v->data, ik, 0.0, y->data, im);
-        } else {
-            cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, im,
-                        ik, 1.0f, sl, ik, w->data, ik);
-            cblas_ssyr2k(CblasRowMajor, CblasLower, CblasNoTrans, im, ik, 1.0f, w->data, ik,
-                         v->data, ik, 0.0f, y->data, im);
-        }
-        la_mirror_lower(v->dtype, m, y->data);
-    } else if (m > 0) {
-        g->be->fill(v->dtype, m * m, y->data, 0.0);
-    }
+    lg_linalg_args la = {.m = m, .k = k, .a = v->data, .b = s->data, .x = y->data};
+    if (la_run(g, name, LG_LA_SYM_SANDWICH, v->dtype, &la) == LA_NO_WORK)
+        return NULL;
     lg_record(g, &SYM_SANDWICH, 2, in, 1, &y);
     return g->status == LG_OK ? y : NULL;
 }

@@ -748,6 +748,452 @@ static void case_optim_update(lg_dtype dt)
     }
 }
 
+/* ---- linalg: the `linalg` entry kind by kind, and `tri_map` ---- */
+
+/* Runs one linalg kind on be with the workspace it asks for. */
+static int64_t la_on(const lg_backend *be, lg_linalg_kind k, lg_dtype dt, lg_linalg_args *a)
+{
+    a->work = NULL;
+    assert_int_equal(be->linalg(k, dt, a), 0);
+    void *w = aligned_alloc(64, (a->work_bytes + 63) / 64 * 64 + 64);
+    assert_non_null(w);
+    a->work = w;
+    int64_t info = be->linalg(k, dt, a);
+    free(w);
+    return info;
+}
+
+/* Both backends on copies of one argument set; the outputs x, y, z (nx, ny, nz elements)
+ * come back in got[] (fast) and want[] (reference); both infos must agree in sign, and
+ * exactly when `exact`. */
+typedef struct la_run2 {
+    void *got[3], *want[3];
+    lg_linalg_args fa, ra;
+    int64_t info;
+} la_run2;
+static la_run2 la_both(lg_linalg_kind k, lg_dtype dt, lg_linalg_args a, const int64_t *nout,
+                       bool exact)
+{
+    la_run2 r = {.fa = a, .ra = a};
+    void **slot_f[3] = {&r.fa.x, &r.fa.y, &r.fa.z}, **slot_r[3] = {&r.ra.x, &r.ra.y, &r.ra.z};
+    for (int i = 0; i < 3; i++)
+        if (nout[i] >= 0) {
+            r.got[i] = rnd(dt, nout[i], 0);
+            r.want[i] = rnd(dt, nout[i], 0);
+            *slot_f[i] = r.got[i];
+            *slot_r[i] = r.want[i];
+        }
+    int64_t i0 = la_on(fast, k, dt, &r.fa), i1 = la_on(ref, k, dt, &r.ra);
+    if (exact ? i0 != i1 : (i0 > 0) != (i1 > 0) || i0 < 0 || i1 < 0) {
+        print_error("linalg kind %d: info %lld on the fast backend, %lld on the reference\n",
+                    (int)k, (long long)i0, (long long)i1);
+        fail();
+    }
+    r.info = i0;
+    return r;
+}
+static void la_free(la_run2 *r)
+{
+    for (int i = 0; i < 3; i++)
+        free(r->got[i]), free(r->want[i]);
+}
+
+/* Random (m,n) matrices: plain; symmetric; SPD (B Bᵀ + n I); triangular with a diagonal
+ * away from zero. */
+enum { GENERAL, SYMMETRIC, SPD, TRIANGULAR };
+static void *mat_of(lg_dtype dt, int64_t m, int64_t n, int kind)
+{
+    void *p = rnd(dt, m * n, 0);
+    if (kind == GENERAL)
+        return p;
+    double *d = calloc((size_t)(m * n + 1), 8);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double v = lg_load(p, dt, i * n + j);
+            if (kind == SYMMETRIC)
+                v = (v + lg_load(p, dt, j * n + i)) / 2;
+            if (kind == SPD) {
+                v = i == j ? (double)n : 0;
+                for (int64_t l = 0; l < n; l++)
+                    v += lg_load(p, dt, i * n + l) * lg_load(p, dt, j * n + l);
+            }
+            if (kind == TRIANGULAR && i == j)
+                v = (v < 0 ? -1 : 1) * (1.5 + fabs(v));
+            d[i * n + j] = v;
+        }
+    for (int64_t i = 0; i < m * n; i++)
+        lg_store(p, dt, i, d[i]);
+    free(d);
+    return p;
+}
+
+/* Column j of x (rows, cols) (or row j when `rows_are_vectors`) scaled by -1 when its
+ * largest |entry| is negative: singular and eigenvectors compared up to their sign. */
+static void sign_fix(lg_dtype dt, void *x, int64_t rows, int64_t cols, int64_t nvec,
+                     bool rows_are_vectors, void *partner, int64_t pcols)
+{
+    for (int64_t j = 0; j < nvec; j++) {
+        double best = 0;
+        int64_t len = rows_are_vectors ? cols : rows;
+        for (int64_t i = 0; i < len; i++) {
+            double v = lg_load(x, dt, rows_are_vectors ? j * cols + i : i * cols + j);
+            if (fabs(v) > fabs(best) + 1e-3)
+                best = v;
+        }
+        if (best >= 0)
+            continue;
+        for (int64_t i = 0; i < len; i++) {
+            int64_t at = rows_are_vectors ? j * cols + i : i * cols + j;
+            lg_store(x, dt, at, -lg_load(x, dt, at));
+        }
+        for (int64_t i = 0; partner && i < pcols; i++) /* the paired row of Vᵀ */
+            lg_store(partner, dt, j * pcols + i, -lg_load(partner, dt, j * pcols + i));
+    }
+}
+
+static const int64_t la_sq[] = {0, 1, 2, 5, 17, 40};
+static const int64_t la_mn[][2] = {{0, 3}, {3, 0}, {1, 1}, {5, 3}, {3, 5}, {7, 7},
+                                   {17, 6}, {6, 17}, {40, 33}};
+
+static void case_la_factor(lg_dtype dt)
+{
+    for (size_t si = 0; si < sizeof la_sq / sizeof la_sq[0]; si++) {
+        int64_t n = la_sq[si], nn = n * n;
+        for (int64_t batch = 0; batch <= (n == 5 ? 3 : 1); batch++) {
+            /* Cholesky of a batch of SPD matrices, and a non-SPD one */
+            void *a = rnd(dt, batch * nn, 0);
+            for (int64_t b = 0; b < batch; b++) {
+                void *s = mat_of(dt, n, n, SPD);
+                memcpy((char *)a + (size_t)(b * nn) * lg_dtype_size(dt), s,
+                       (size_t)nn * lg_dtype_size(dt));
+                free(s);
+            }
+            la_run2 r = la_both(LG_LA_CHOLESKY, dt, (lg_linalg_args){.batch = batch, .n = n,
+                                .a = a}, (int64_t[]){batch * nn, -1, -1}, true);
+            check("linalg", "cholesky L", dt, r.got[0], r.want[0], batch * nn);
+            la_free(&r);
+            free(a);
+        }
+        if (n >= 2) {
+            void *a = mat_of(dt, n, n, SPD);
+            lg_store(a, dt, (n - 1) * n + n - 1, -1.0);
+            la_run2 r = la_both(LG_LA_CHOLESKY, dt, (lg_linalg_args){.batch = 1, .n = n, .a = a},
+                                (int64_t[]){nn, -1, -1}, true);
+            assert_int_equal(r.info, n);
+            la_free(&r);
+            free(a);
+        }
+        /* LU: its det, sign and log|det|, and the solves through it (the factors are each
+         * backend's own layout); then a singular matrix */
+        for (int sing = 0; sing < (n >= 2 ? 2 : 1); sing++) {
+            void *a = mat_of(dt, n, n, GENERAL);
+            for (int64_t j = 0; sing && j < n; j++)
+                lg_store(a, dt, 1 * n + j, 0.0);
+            int32_t *piv[2] = {calloc((size_t)n + 1, 4), calloc((size_t)n + 1, 4)};
+            void *f[2] = {rnd(dt, nn, 0), rnd(dt, nn, 0)}, *det[2] = {rnd(dt, 3, 0), rnd(dt, 3, 0)};
+            const lg_backend *be[2] = {fast, ref};
+            int64_t info[2];
+            for (int b = 0; b < 2; b++) {
+                lg_linalg_args la = {.batch = 1, .n = n, .a = a, .x = f[b], .y = det[b], .piv = piv[b]};
+                info[b] = la_on(be[b], LG_LA_LU, dt, &la);
+            }
+            assert_true(info[0] >= 0 && info[1] >= 0 && (info[0] > 0) == (info[1] > 0));
+            assert_true((info[0] > 0) == sing);
+            check("linalg", "lu det, sign, log|det|", dt, det[0], det[1], 3);
+            for (int k = 1; !sing && k <= 3; k += 2)
+                for (int tr = 0; tr < 2; tr++) {
+                    void *b = rnd(dt, n * k, 0), *x[2] = {rnd(dt, n * k, 0), rnd(dt, n * k, 0)};
+                    for (int e = 0; e < 2; e++) {
+                        lg_linalg_args s = {.batch = 1, .n = n, .k = k, .a = f[e], .piv = piv[e], .b = b,
+                                            .x = x[e], .trans = tr};
+                        assert_int_equal(la_on(be[e], LG_LA_LU_SOLVE, dt, &s), 0);
+                    }
+                    check("linalg", "lu_solve", dt, x[0], x[1], n * k);
+                    free(b), free(x[0]), free(x[1]);
+                }
+            free(a), free(piv[0]), free(piv[1]), free(f[0]), free(f[1]), free(det[0]);
+            free(det[1]);
+        }
+        /* eigh: values, and vectors up to sign; a batch of three at n = 5 */
+        for (int64_t batch = 1; batch <= (n == 5 ? 3 : 1); batch += 2) {
+            void *a = rnd(dt, batch * nn, 0);
+            for (int64_t b = 0; b < batch; b++) {
+                void *s = mat_of(dt, n, n, SYMMETRIC);
+                memcpy((char *)a + (size_t)(b * nn) * lg_dtype_size(dt), s,
+                       (size_t)nn * lg_dtype_size(dt));
+                free(s);
+            }
+            la_run2 r = la_both(LG_LA_EIGH, dt, (lg_linalg_args){.batch = batch, .n = n,
+                                .a = a}, (int64_t[]){batch * n, batch * nn, -1}, true);
+            check("linalg", "eigh values", dt, r.got[0], r.want[0], batch * n);
+            for (int64_t b = 0; b < batch; b++) {
+                size_t off = (size_t)(b * nn) * lg_dtype_size(dt);
+                sign_fix(dt, (char *)r.got[1] + off, n, n, n, false, NULL, 0);
+                sign_fix(dt, (char *)r.want[1] + off, n, n, n, false, NULL, 0);
+            }
+            check("linalg", "eigh vectors (up to sign)", dt, r.got[1], r.want[1], batch * nn);
+            la_free(&r);
+            free(a);
+        }
+        /* triangular inverse, and a zero on the diagonal */
+        for (int z = 0; z < (n >= 2 ? 2 : 1); z++) {
+            void *a = mat_of(dt, n, n, TRIANGULAR);
+            if (z)
+                lg_store(a, dt, n + 1, 0.0);
+            la_run2 r = la_both(LG_LA_TRI_INV, dt, (lg_linalg_args){.batch = 1, .n = n, .a = a},
+                                (int64_t[]){nn, -1, -1}, true);
+            if (z)
+                assert_int_equal(r.info, 2);
+            else
+                check("linalg", "tri_inv", dt, r.got[0], r.want[0], nn);
+            la_free(&r);
+            free(a);
+        }
+    }
+}
+
+/* U and Vᵀ of the SVD compared up to the sign of each pair; the columns of a full U past
+ * k (any basis of the complement) through their projector U₂ U₂ᵀ. */
+static void check_svd_vectors(lg_dtype dt, int64_t m, int64_t n, bool full, la_run2 *r)
+{
+    int64_t k = m < n ? m : n, uc = full ? m : k;
+    void *u[2] = {r->got[1], r->want[1]}, *vt[2] = {r->got[2], r->want[2]};
+    for (int b = 0; b < 2; b++)
+        sign_fix(dt, u[b], m, uc, k, false, vt[b], n);
+    for (int part = 0; part < 2; part++) {
+        /* part 0: the first k vectors; part 1: projectors on the rest */
+        int64_t len = part ? (full ? m * m + n * n : 0) : m * k + k * n;
+        double *d[2];
+        for (int b = 0; b < 2; b++) {
+            d[b] = calloc((size_t)len + 1, 8);
+            int64_t at = 0;
+            if (!part) {
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < k; j++)
+                        d[b][at++] = lg_load(u[b], dt, i * uc + j);
+                for (int64_t i = 0; i < k * n; i++)
+                    d[b][at++] = lg_load(vt[b], dt, i);
+                continue;
+            }
+            for (int64_t i = 0; len && i < m; i++)
+                for (int64_t j = 0; j < m; j++, at++)
+                    for (int64_t l = k; l < m; l++)
+                        d[b][at] += lg_load(u[b], dt, i * m + l) * lg_load(u[b], dt, j * m + l);
+            for (int64_t i = 0; len && i < n; i++)
+                for (int64_t j = 0; j < n; j++, at++)
+                    for (int64_t l = k; l < n; l++)
+                        d[b][at] += lg_load(vt[b], dt, l * n + i) * lg_load(vt[b], dt, l * n + j);
+        }
+        check_as("linalg", part ? "svd complement projectors" : "svd vectors (up to sign)",
+                 dt, LG_F64, d[0], d[1], len);
+        free(d[0]), free(d[1]);
+    }
+}
+
+static void case_la_rect(lg_dtype dt)
+{
+    for (size_t si = 0; si < sizeof la_mn / sizeof la_mn[0]; si++) {
+        int64_t m = la_mn[si][0], n = la_mn[si][1], k = m < n ? m : n;
+        void *a = mat_of(dt, m, n, GENERAL);
+        for (int full = 0; full < 2; full++) {
+            int64_t uc = full ? m : k, vr = full ? n : k;
+            la_run2 r = la_both(LG_LA_SVD, dt, (lg_linalg_args){.batch = 1, .m = m, .n = n, .full = full,
+                                .a = a}, (int64_t[]){k, m * uc, vr * n}, true);
+            check("linalg", "svd values", dt, r.got[0], r.want[0], k);
+            check_svd_vectors(dt, m, n, full, &r);
+            la_free(&r);
+        }
+        lg_linalg_args only_s = {.batch = 1, .m = m, .n = n, .a = a};
+        la_run2 r = la_both(LG_LA_SVD, dt, only_s, (int64_t[]){k, -1, -1}, true);
+        check("linalg", "svd values without vectors", dt, r.got[0], r.want[0], k);
+        la_free(&r);
+        r = la_both(LG_LA_QR, dt, (lg_linalg_args){.batch = 1, .m = m, .n = n, .a = a},
+                    (int64_t[]){m * k, k * n, -1}, true);
+        check("linalg", "qr Q", dt, r.got[0], r.want[0], m * k);
+        check("linalg", "qr R", dt, r.got[1], r.want[1], k * n);
+        la_free(&r);
+        r = la_both(LG_LA_PLU, dt, (lg_linalg_args){.batch = 1, .m = m, .n = n, .a = a},
+                    (int64_t[]){m * m, m * k, k * n}, true);
+        check("linalg", "plu P", dt, r.got[0], r.want[0], m * m);
+        check("linalg", "plu L", dt, r.got[1], r.want[1], m * k);
+        check("linalg", "plu U", dt, r.got[2], r.want[2], k * n);
+        la_free(&r);
+        r = la_both(LG_LA_PINV, dt, (lg_linalg_args){.batch = 1, .m = m, .n = n, .a = a, .alpha = 1e-6},
+                    (int64_t[]){n * m, -1, -1}, true);
+        check("linalg", "pinv", dt, r.got[0], r.want[0], n * m);
+        la_free(&r);
+        /* least squares with 0, 1 and 3 right-hand sides, and A with a repeated column
+         * (rank deficient) */
+        for (int64_t c = 0; c <= 3; c += (c ? 2 : 1))
+            for (int dup = 0; dup < (n >= 2 ? 2 : 1); dup++) {
+                for (int64_t i = 0; dup && i < m; i++)
+                    lg_store(a, dt, i * n + 1, lg_load(a, dt, i * n));
+                void *b = rnd(dt, m * c, 0);
+                lg_linalg_args la = {.batch = 1, .m = m, .n = n, .k = c, .a = a, .b = c ? b : NULL,
+                                     .alpha = 1e-5};
+                r = la_both(LG_LA_LSTSQ, dt, la, (int64_t[]){n * c, k, c}, true);
+                assert_int_equal(r.fa.rank, r.ra.rank);
+                check("linalg", "lstsq x", dt, r.got[0], r.want[0], n * c);
+                check("linalg", "lstsq singular values", dt, r.got[1], r.want[1], k);
+                if (m > n && r.fa.rank == n)
+                    check("linalg", "lstsq residuals", dt, r.got[2], r.want[2], c);
+                la_free(&r);
+                free(b);
+            }
+        free(a);
+    }
+}
+
+static void case_la_tri(lg_dtype dt)
+{
+    for (size_t si = 0; si < sizeof la_sq / sizeof la_sq[0]; si++) {
+        int64_t n = la_sq[si], nn = n * n;
+        void *a = mat_of(dt, n, n, TRIANGULAR);
+        for (int up = 0; up < 2; up++)
+            for (int tr = 0; tr < 2; tr++)
+                for (int64_t k = 1; k <= 4; k += 3) {
+                    void *b = rnd(dt, n * k, 0);
+                    lg_linalg_args la = {.batch = 1, .n = n, .k = k, .a = a, .b = b, .upper = up,
+                                         .trans = tr};
+                    la_run2 r = la_both(LG_LA_TRSM, dt, la, (int64_t[]){n * k, -1, -1}, true);
+                    check("linalg", "trsm", dt, r.got[0], r.want[0], n * k);
+                    la_free(&r);
+                    /* trmm on either side (finite B: where a NaN of B meets a zero past the
+                     * triangle, OpenBLAS's kernels sometimes multiply and sometimes skip) */
+                    for (int right = 0; right < 2; right++) {
+                        int64_t rows = right ? k : n, cols = right ? n : k;
+                        void *bb = rnd(dt, rows * cols, 0);
+                        lg_linalg_args lm = {.batch = 1, .m = rows, .n = cols, .k = n, .a = a, .b = bb,
+                                             .upper = up, .trans = tr, .right = right,
+                                             .alpha = -0.7};
+                        r = la_both(LG_LA_TRMM, dt, lm, (int64_t[]){rows * cols, -1, -1}, true);
+                        check("linalg", "trmm", dt, r.got[0], r.want[0], rows * cols);
+                        la_free(&r);
+                        free(bb);
+                    }
+                    free(b);
+                }
+        if (n >= 2) { /* a zero on the diagonal is found before any solving */
+            lg_store(a, dt, nn - 1, 0.0);
+            void *b = rnd(dt, n, 0);
+            lg_linalg_args la = {.batch = 1, .n = n, .k = 1, .a = a, .b = b};
+            la_run2 r = la_both(LG_LA_TRSM, dt, la, (int64_t[]){n, -1, -1}, true);
+            assert_int_equal(r.info, n);
+            la_free(&r);
+            free(b);
+        }
+        free(a);
+        /* the symmetric sandwich V ½(S + Sᵀ) Vᵀ, V (m,n) */
+        for (int64_t m = 0; m <= 7; m += 3) {
+            void *v = rnd(dt, m * n, 0), *s = rnd(dt, nn, 0);
+            lg_linalg_args la = {.batch = 1, .m = m, .k = n, .a = v, .b = s};
+            la_run2 r = la_both(LG_LA_SYM_SANDWICH, dt, la, (int64_t[]){m * m, -1, -1}, true);
+            check("linalg", "sym_sandwich", dt, r.got[0], r.want[0], m * m);
+            la_free(&r);
+            free(v), free(s);
+        }
+    }
+}
+
+/* nrm2 (with elements whose squares overflow), the asymmetry scan and the gap scan. */
+static void case_la_scans(lg_dtype dt)
+{
+    static const int64_t ns[] = {0, 1, 7, 1000};
+    double big = dt == LG_F32 ? 1e25 : 1e200;
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (int scale = 0; scale < 2; scale++) {
+            int64_t n = ns[i];
+            void *x = rnd(dt, 2 * n, 0);
+            for (int64_t j = 0; scale && j < 2 * n; j++)
+                lg_store(x, dt, j, big * lg_load(x, dt, j));
+            la_run2 r = la_both(LG_LA_NRM2, dt, (lg_linalg_args){.batch = 2, .n = n, .a = x},
+                                (int64_t[]){2, -1, -1}, true);
+            for (int j = 0; scale && j < 2; j++) { /* back to a range check() can square */
+                lg_store(r.got[0], dt, j, lg_load(r.got[0], dt, j) / big);
+                lg_store(r.want[0], dt, j, lg_load(r.want[0], dt, j) / big);
+            }
+            check("linalg", "nrm2", dt, r.got[0], r.want[0], 2);
+            la_free(&r);
+            free(x);
+        }
+    for (size_t si = 0; si < sizeof la_sq / sizeof la_sq[0]; si++) {
+        int64_t n = la_sq[si];
+        void *a = mat_of(dt, n, n, SYMMETRIC);
+        for (int bad = 0; bad < (n >= 3 ? 3 : 1); bad++) {
+            if (bad) /* (2,1), then also (1,0), which comes first */
+                lg_store(a, dt, bad == 1 ? 2 * n + 1 : n, 5.0);
+            lg_linalg_args la = {.batch = 1, .n = n, .a = a, .alpha = 1e-4};
+            la_run2 r = la_both(LG_LA_ASYMMETRY, dt, la, (int64_t[]){-1, -1, -1}, true);
+            assert_int_equal(r.info, bad == 0 ? 0 : bad == 1 ? 2 * n + 2 : n + 1);
+            check_as("linalg", "asymmetry tol", dt, LG_F64, r.fa.r, r.ra.r, bad ? 2 : 1);
+        }
+        free(a);
+        /* sorted values with a repeat at 3, 4 (n = 17, 40), or a zero last value */
+        void *v = rnd(dt, n, 0);
+        for (int64_t j = 0; j < n; j++)
+            lg_store(v, dt, j, (double)(n - j) + (n > 5 && j == 4 ? 1 : 0));
+        for (int last = 0; last < 2; last++) {
+            if (last && n > 0)
+                lg_store(v, dt, n - 1, 0.0);
+            lg_linalg_args la = {.batch = 1, .n = n, .a = v, .alpha = 1e-6, .upper = true};
+            la_run2 r = la_both(LG_LA_GAPS, dt, la, (int64_t[]){-1, -1, -1}, true);
+            check_as("linalg", "gaps tol and gap", dt, LG_F64, r.fa.r, r.ra.r, r.info ? 2 : 1);
+            la_free(&r);
+        }
+        free(v);
+    }
+}
+
+static void case_linalg(lg_dtype dt)
+{
+    case_la_factor(dt);
+    case_la_rect(dt);
+    case_la_tri(dt);
+    case_la_scans(dt);
+}
+
+/* Every tri_map kind over batches of 0, 1 and 3, sizes 0 to 33, NaN and Inf in x. */
+static void case_tri_map(lg_dtype dt)
+{
+    static const int64_t ns[] = {0, 1, 2, 5, 17, 33};
+    static const double cs[][3] = {{0, 1, 0}, {1, 0.5, 0}, {0, 0.5, 1}, {-2, 3, 0.25}};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (int64_t batch = 0; batch <= 3; batch += batch ? 2 : 1)
+            for (int mode = 0; mode < 2; mode++) {
+                int64_t n = ns[i], nm = batch * n * n, nv = batch * n;
+                void *x = rnd(dt, nm, mode), *x2 = rnd(dt, nm, mode), *y0 = rnd(dt, nm, 0);
+                void *y1 = rnd(dt, nm, 0), *lam = rnd(dt, nv, 0), *g = rnd(dt, nv, mode);
+                for (int64_t j = 0; j < nv; j++) /* sorted, distinct values per matrix */
+                    lg_store(lam, dt, j, (double)(j % (n ? n : 1)) + 0.25 * lg_load(lam, dt, j));
+                for (int c = 0; c < 4; c++) {
+                    const void *in[1] = {c == 3 ? NULL : x};
+                    fast->tri_map(LG_TRI_SCALE, dt, batch, n, in, y0, cs[c]);
+                    ref->tri_map(LG_TRI_SCALE, dt, batch, n, in, y1, cs[c]);
+                    check("tri_map", "scale", dt, y0, y1, nm);
+                }
+                const void *in1[1] = {x};
+                double s = -0.5;
+                fast->tri_map(LG_TRI_SYM_FROM_LOWER, dt, batch, n, in1, y0, &s);
+                ref->tri_map(LG_TRI_SYM_FROM_LOWER, dt, batch, n, in1, y1, &s);
+                check("tri_map", "sym_from_lower", dt, y0, y1, nm);
+                fast->tri_map(LG_TRI_FOLD_LOWER, dt, batch, n, in1, y0, &s);
+                ref->tri_map(LG_TRI_FOLD_LOWER, dt, batch, n, in1, y1, &s);
+                check("tri_map", "fold_lower", dt, y0, y1, nm);
+                const void *ineig[3] = {x, lam, g};
+                fast->tri_map(LG_TRI_EIGH_GAP, dt, batch, n, ineig, y0, NULL);
+                ref->tri_map(LG_TRI_EIGH_GAP, dt, batch, n, ineig, y1, NULL);
+                check("tri_map", "eigh_gap", dt, y0, y1, nm);
+                for (int absent = 0; absent < 3; absent++) {
+                    const void *insvd[4] = {absent == 1 ? NULL : x, absent == 2 ? NULL : x2,
+                                            lam, g};
+                    fast->tri_map(LG_TRI_SVD_GAP, dt, batch, n, insvd, y0, NULL);
+                    ref->tri_map(LG_TRI_SVD_GAP, dt, batch, n, insvd, y1, NULL);
+                    check("tri_map", "svd_gap", dt, y0, y1, nm);
+                }
+                free(x), free(x2), free(y0), free(y1), free(lam), free(g);
+            }
+}
+
 /* ---- the coverage table: every function slot of struct lg_backend and its case ---- */
 
 typedef void (*case_fn)(lg_dtype dt);
@@ -770,12 +1216,13 @@ static const entry_case cases[] = {
     ENTRY(max_pool, case_pool), ENTRY(pool_scatter, case_pool), ENTRY(pool_gather, case_pool),
     ENTRY(avg_pool, case_pool), ENTRY(avg_pool_adjoint, case_pool),
     ENTRY(bn_forward, case_bn), ENTRY(bn_backward, case_bn),
+    ENTRY(linalg, case_linalg), ENTRY(tri_map, case_tri_map),
     ENTRY(rng_fill, case_rng_fill), ENTRY(dot, case_dot), ENTRY(optim_update, case_optim_update),
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 #define FN_SLOT sizeof(void (*)(void))
 /* A new entry in struct lg_backend stops the build here until it has a case above. */
-_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 31 * FN_SLOT,
+_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 33 * FN_SLOT,
                "struct lg_backend changed: give every new entry a parity case in cases[]");
 
 static void test_parity_table_covers_every_entry(void **state)

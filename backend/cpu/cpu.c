@@ -37,6 +37,9 @@ static const lg_backend cpu_backend = {
     .rng_fill = lg_cpu_rng_fill,
     .dot = lg_cpu_dot,
     .optim_update = lg_cpu_optim_update,
+    /* linalg */
+    .linalg = lg_cpu_linalg,
+    .tri_map = lg_cpu_tri_map,
 };
 
 const lg_backend *lg_cpu_backend(void) { return &cpu_backend; }

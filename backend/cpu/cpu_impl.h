@@ -41,5 +41,9 @@ void lg_cpu_rng_fill(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t se
 double lg_cpu_dot(lg_dtype dt, int64_t n, const void *x, const void *y);
 void lg_cpu_optim_update(const lg_optim_hyper *h, lg_dtype dt, int nseg,
                          const lg_optim_seg *seg);
+/* linalg (cpu_linalg.c, cpu_linalg_maps.c) */
+int64_t lg_cpu_linalg(lg_linalg_kind k, lg_dtype dt, lg_linalg_args *a);
+void lg_cpu_tri_map(lg_tri_kind k, lg_dtype dt, int64_t batch, int64_t n,
+                    const void *const *in, void *y, const double *c);
 
 #endif

@@ -96,4 +96,17 @@ void lg_ref_rng_fill(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t se
 double lg_ref_dot(lg_dtype dt, int64_t n, const void *x, const void *y);
 void lg_ref_optim_update(const lg_optim_hyper *h, lg_dtype dt, int nseg, const lg_optim_seg *seg);
 
+/* linalg (ref_linalg.c, ref_linalg_jacobi.c) */
+int64_t lg_ref_linalg(lg_linalg_kind k, lg_dtype dt, lg_linalg_args *a);
+void lg_ref_tri_map(lg_tri_kind k, lg_dtype dt, int64_t batch, int64_t n,
+                    const void *const *in, void *y, const double *c);
+/* Symmetric eigen-decomposition of a (n,n) double matrix by cyclic Jacobi: w (n) ascending,
+ * v (n,n) eigenvectors as columns; a is destroyed. False when it did not converge. */
+bool ref_jacobi_eigh(int64_t n, double *a, double *w, double *v);
+/* SVD of a (m,n) double matrix by one-sided Jacobi: s (k) descending, u (m,m) and
+ * vt (n,n) full orthogonal (their first k columns / rows are the singular vectors).
+ * work holds 2 (m + n)² doubles. False when it did not converge. */
+bool ref_jacobi_svd(int64_t m, int64_t n, const double *a, double *s, double *u, double *vt,
+                    double *work);
+
 #endif

@@ -38,6 +38,9 @@ static const lg_backend reference_backend = {
     .rng_fill = lg_ref_rng_fill,
     .dot = lg_ref_dot,
     .optim_update = lg_ref_optim_update,
+    /* linalg */
+    .linalg = lg_ref_linalg,
+    .tri_map = lg_ref_tri_map,
 };
 
 const lg_backend *lg_reference_backend(void) { return &reference_backend; }
