@@ -61,13 +61,14 @@ static lg_status add_delta(lg_lora *l, double sign, const char *fn)
     if (!g)
         return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
     lg_graph_set_grad_enabled(g, false);
-    lg_tensor *d = lg_scale(g, lg_matmul(g, l->lora_b, l->lora_a), l->scale); /* (out, in) */
+    /* (out, in), the weight's shape; sign·scale folded into one scale */
+    lg_tensor *d = lg_scale(g, lg_matmul(g, l->lora_b, l->lora_a), sign * l->scale);
     lg_status s = lg_graph_status(g);
     if (s != LG_OK)
         lg_set_error(s, "%s: %s", fn, lg_graph_errmsg(g));
-    for (int64_t i = 0; s == LG_OK && i < d->numel; i++) {
-        double w = lg_load(l->weight->data, l->weight->dtype, i);
-        lg_store(l->weight->data, l->weight->dtype, i, w + sign * lg_load(d->data, d->dtype, i));
+    else {
+        lg_bcast same = {.ndim = 1, .numel = d->numel, .shape = {d->numel}, .stride = {{1}, {1}}};
+        g->be->binary(LG_BIN_ADD, d->dtype, &same, l->weight->data, d->data, l->weight->data, 0);
     }
     lg_graph_free(g);
     return s;
