@@ -3,6 +3,7 @@
  * on the thread count. */
 #include <tgmath.h>
 #include "cpu_impl.h"
+#include "cpu_math.h"
 
 #define LG_CPU_KERNELS "cpu_elementwise.inc"
 #include "cpu_each_type.h"
