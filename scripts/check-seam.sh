@@ -25,7 +25,6 @@ declare -A allowed=(
   [linalg/common.c]="an error message names the first bad element"
   # not yet moved (issue 15 remains open for these)
   [autograd/ops_index.c]="eye and arange fill their values on the host"
-  [linalg/norms.c]="norm reductions not yet on the linalg entry"
   [nn/conv_layers.c]="batch norm's num_batches_tracked counter"
   [dist/dist_grads.c]="the gradient average's scale (lagrad_dist)"
 )
