@@ -142,7 +142,7 @@ typedef struct fit {
 
 static const char *FN = "lg_train_fit";
 
-/* Rank k's share [*lo, *lo + return) of n rows split over the processes (all of them alone). */
+/* This rank's share [*lo, *lo + return) of n rows split over the processes (alone: all). */
 static int64_t shard(const fit *f, int64_t n, int64_t *lo)
 {
     int64_t k = f->par ? f->par->rank : 0, size = f->par ? f->par->size : 1;
