@@ -1,5 +1,5 @@
 /* Causal multi-head self-attention (gpt.h): one fused QKV projection, heads by reshape
- * and permute, batched Q Kᵀ, the causal mask as a where() with -inf, softmax, dropout,
+ * and permute, batched Q Kᵀ, the causal mask as an added -inf bias, softmax, dropout,
  * A V and the output projection, all graph ops so any order of gradient comes out.
  * The rest of the transformer is in gpt.c. */
 #include <math.h>
@@ -37,14 +37,18 @@ lg_status lg_attention_init(lg_attention *a, lg_params *p, const char *name, int
     return LG_OK;
 }
 
-/* The (T, T) mask that is nonzero strictly above the diagonal (key j > query i):
- * relu(j - i), from two aranges. A constant: it depends on no input. */
-static lg_tensor *future(lg_graph *g, int64_t T, lg_dtype dt)
+/* The (T, T) causal bias: -inf strictly above the diagonal (key j > query i), 0 elsewhere,
+ * from two aranges. A constant: it depends on no input. Added (broadcast over B nh) rather
+ * than a where() over the scores, because an add's VJP passes dy through: no masked
+ * (B nh, T, T) copy in backward. */
+static lg_tensor *causal_bias(lg_graph *g, int64_t T, lg_dtype dt)
 {
     int64_t col[2] = {T, 1}, row[2] = {1, T};
     lg_tensor *i = lg_reshape(g, lg_graph_arange(g, dt, 0, (double)T, 1), 2, col);
     lg_tensor *j = lg_reshape(g, lg_graph_arange(g, dt, 0, (double)T, 1), 2, row);
-    return lg_relu(g, lg_sub(g, j, i));
+    lg_tensor *neg_inf = lg_graph_full(g, dt, 0, NULL, -INFINITY);
+    lg_tensor *zero = lg_graph_full(g, dt, 0, NULL, 0.0);
+    return lg_where(g, lg_relu(g, lg_sub(g, j, i)), neg_inf, zero);
 }
 
 lg_tensor *lg_attention_forward(lg_graph *g, lg_attention *a, lg_tensor *x)
@@ -72,8 +76,7 @@ lg_tensor *lg_attention_forward(lg_graph *g, lg_attention *a, lg_tensor *x)
     lg_tensor *v = lg_reshape(g, lg_select(g, qkv, 0, 2), 3, s3);
     /* att (B nh, T, T) = softmax(q kᵀ / √hd with the future at -inf) */
     lg_tensor *att = lg_scale(g, lg_matmul_t(g, q, k, false, true), 1.0 / sqrt((double)hd));
-    lg_tensor *neg_inf = lg_graph_full(g, dt, 0, NULL, -INFINITY);
-    att = lg_softmax(g, lg_where(g, future(g, T, dt), neg_inf, att), -1);
+    att = lg_softmax(g, lg_add(g, att, causal_bias(g, T, dt)), -1);
     att = lg_dropout(g, att, a->dropout, &a->rng);
     /* (B nh, T, hd) -> (B, nh, T, hd) -> (B, T, nh, hd) -> (B, T, C) */
     int64_t s4[4] = {B, nh, T, hd}, out[3] = {B, T, C};
