@@ -78,6 +78,14 @@ int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
     return g->be->linalg(k, dt, a);
 }
 
+double la_read(lg_graph *g, const lg_tensor *t, int64_t i)
+{
+    double v[1];
+    size_t es = lg_dtype_size(t->dtype);
+    g->be->mem_copy(LG_COPY_DEVICE_TO_HOST, v, (const char *)t->data + (size_t)i * es, es);
+    return lg_load(v, t->dtype, 0);
+}
+
 lg_tensor *la_copy(lg_graph *g, const lg_tensor *t)
 {
     lg_tensor *c = lg_graph_tensor(g, t->dtype, t->ndim, t->shape);

@@ -1,17 +1,46 @@
 /* Vector and matrix norms, trace, condition number, rank and cosine similarity. Most are
  * compositions of differentiable ops; L2 has its own op so that its gradient at 0 is 0
- * rather than NaN. */
+ * rather than NaN. The counts (L0, rank) and the clamp mask run on the backend's maps. */
 #include <math.h>
 #include "linalg_impl.h"
 
+/* y (n) = 1 where x_i > t, else 0, for finite x: relu(sign(x - t)). */
+static void above(lg_graph *g, lg_dtype dt, int64_t n, const void *x, double t, void *y)
+{
+    g->be->unary(LG_UN_ADD_SCALAR, dt, n, x, y, -t);
+    g->be->unary(LG_UN_SIGN, dt, n, y, y, 0);
+    g->be->unary(LG_UN_RELU, dt, n, y, y, 0);
+}
+
+/* Σ [x_i > t] over n elements into y (one element), through arena scratch. */
+static bool count_above(lg_graph *g, const char *name, lg_dtype dt, int64_t n, const void *x,
+                        double t, void *y)
+{
+    void *tmp = la_alloc(g, dt, n, name);
+    if (!tmp)
+        return false;
+    if (n == 0) {
+        g->be->fill(dt, 1, y, 0.0);
+        return true;
+    }
+    above(g, dt, n, x, t, tmp);
+    g->be->reduce(LG_RED_SUM, dt, 1, n, 1, tmp, y, NULL);
+    return true;
+}
+
 lg_tensor *lg_norm_l0(lg_graph *g, lg_tensor *x)
 {
-    if (!lg_check_inputs(g, "lg_norm_l0", 1, &x) || !la_check_finite(g, "lg_norm_l0", "x", x))
+    const char *name = "lg_norm_l0";
+    if (!lg_check_inputs(g, name, 1, &x) || !la_check_finite(g, name, "x", x))
         return NULL;
-    double c = 0;
-    for (int64_t i = 0; i < x->numel; i++)
-        c += lg_load(x->data, x->dtype, i) != 0.0;
-    return lg_scalar_const(g, x->dtype, c);
+    /* a constant (no gradient): the count of |x_i| > 0 */
+    lg_tensor *y = lg_graph_tensor(g, x->dtype, 0, NULL);
+    void *ax = y ? la_alloc(g, x->dtype, x->numel, name) : NULL;
+    if (!ax)
+        return NULL;
+    if (x->numel > 0)
+        g->be->unary(LG_UN_ABS, x->dtype, x->numel, x->data, ax, 0);
+    return count_above(g, name, x->dtype, x->numel, ax, 0.0, y->data) ? y : NULL;
 }
 
 lg_tensor *lg_norm_l1(lg_graph *g, lg_tensor *x)
@@ -25,7 +54,7 @@ lg_tensor *lg_norm_l1(lg_graph *g, lg_tensor *x)
 static void norm2_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
     lg_tensor *y = n->out[0];
-    bool zero = lg_load(y->data, y->dtype, 0) == 0.0;
+    bool zero = la_read(g, y, 0) == 0.0;
     lg_tensor *ysafe = zero ? lg_scalar_const(g, y->dtype, 1.0) : y;
     gx[0] = lg_mul(g, n->in[0], lg_div(g, gy[0], ysafe));
 }
@@ -105,7 +134,7 @@ lg_tensor *lg_cond(lg_graph *g, lg_tensor *a)
         return NULL;
     /* σmin = 0 (a zero matrix too, where σmax / σmin would be 0/0): +inf as promised,
      * a constant, since the ratio has no derivative there */
-    if (lg_load(s->data, s->dtype, s->numel - 1) == 0.0)
+    if (la_read(g, s, s->numel - 1) == 0.0)
         return lg_scalar_const(g, a->dtype, INFINITY);
     return lg_div(g, element(g, s, 0), element(g, s, s->numel - 1));
 }
@@ -125,12 +154,13 @@ lg_status lg_matrix_rank(lg_graph *g, lg_tensor *a, double tol, int64_t *rank)
     lg_tensor *u, *s, *vt;
     if (la_svd(g, name, a, false, false, &u, &s, &vt) != LG_OK)
         return g->status;
-    int64_t k = s->numel, mn = a->shape[0] > a->shape[1] ? a->shape[0] : a->shape[1], r = 0;
+    int64_t k = s->numel, mn = a->shape[0] > a->shape[1] ? a->shape[0] : a->shape[1];
     if (tol < 0)
-        tol = k ? lg_load(s->data, s->dtype, 0) * (double)mn * la_eps(a->dtype) : 0;
-    for (int64_t i = 0; i < k; i++)
-        r += lg_load(s->data, s->dtype, i) > tol;
-    *rank = r;
+        tol = k ? la_read(g, s, 0) * (double)mn * la_eps(a->dtype) : 0;
+    lg_tensor *r = lg_graph_tensor(g, a->dtype, 0, NULL);
+    if (!r || !count_above(g, name, a->dtype, k, s->data, tol, r->data))
+        return g->status;
+    *rank = (int64_t)la_read(g, r, 0);
     return LG_OK;
 }
 
@@ -141,10 +171,10 @@ static lg_tensor *clamped_sq_norm(lg_graph *g, lg_tensor *x, double eps2)
     lg_tensor *sq = lg_sum_axis(g, lg_mul(g, x, x), -1, false);
     if (!sq)
         return NULL;
-    lg_tensor *mask = lg_graph_full(g, x->dtype, sq->ndim, sq->shape, 0.0);
+    lg_tensor *mask = lg_graph_tensor(g, x->dtype, sq->ndim, sq->shape);
     lg_tensor *floor = lg_scalar_const(g, x->dtype, eps2);
-    for (int64_t i = 0; mask && i < sq->numel; i++)
-        lg_store(mask->data, x->dtype, i, lg_load(sq->data, sq->dtype, i) > eps2);
+    if (mask && sq->numel > 0)
+        above(g, x->dtype, sq->numel, sq->data, eps2, mask->data);
     return lg_where(g, mask, sq, floor);
 }
 
