@@ -71,11 +71,13 @@ lg_tensor *lg_attention_forward(lg_graph *g, lg_attention *a, lg_tensor *x)
     static const int to_heads[5] = {2, 0, 3, 1, 4};
     lg_tensor *qkv = lg_permute(g, lg_reshape(g, lg_linear_layer_forward(g, &a->c_attn, x), 5,
                                               s5), to_heads);
-    lg_tensor *q = lg_reshape(g, lg_select(g, qkv, 0, 0), 3, s3);
+    /* q carries the 1/√hd: half the elements of the (B nh, T, T) scores when T = 2 hd */
+    lg_tensor *q = lg_scale(g, lg_reshape(g, lg_select(g, qkv, 0, 0), 3, s3),
+                            1.0 / sqrt((double)hd));
     lg_tensor *k = lg_reshape(g, lg_select(g, qkv, 0, 1), 3, s3);
     lg_tensor *v = lg_reshape(g, lg_select(g, qkv, 0, 2), 3, s3);
     /* att (B nh, T, T) = softmax(q kᵀ / √hd with the future at -inf) */
-    lg_tensor *att = lg_scale(g, lg_matmul_t(g, q, k, false, true), 1.0 / sqrt((double)hd));
+    lg_tensor *att = lg_matmul_t(g, q, k, false, true);
     att = lg_softmax(g, lg_add(g, att, causal_bias(g, T, dt)), -1);
     att = lg_dropout(g, att, a->dropout, &a->rng);
     /* (B nh, T, hd) -> (B, nh, T, hd) -> (B, T, nh, hd) -> (B, T, C) */
