@@ -13,14 +13,25 @@
 enum {
     LG_TF_OWNS_DATA = 1u,     /* data came from lg_malloc and is freed with the tensor */
     LG_TF_REQUIRES_GRAD = 2u, /* takes part in backward */
-    LG_TF_BORROWED = 4u,      /* header owned by a container (lg_params); not the caller's */
+    /* The header belongs to a container (an lg_params store keeps its parameters' headers
+     * in its own arrays, their data in one block per dtype): lg_tensor_free and
+     * lg_tensor_set_requires_grad refuse it, since the store frees and freezes them. */
+    LG_TF_BORROWED = 4u,
     LG_TF_GRAD = 8u,          /* a leaf's .grad: backward may write it while walking */
 };
 
 struct lg_graph;
 struct lg_node;
 
+/* A tensor header. tensor/ owns the first group (storage, shape, device) and, for
+ * caller-owned tensors, the leaf's .grad slot behind the public requires-grad API (made,
+ * zeroed, reshaped and freed with the tensor); `graph` tells it a tensor is not the
+ * caller's. The rest belongs to autograd/ and is opaque here (forward declarations only:
+ * tensor/ never follows those pointers). It lives in the header rather than in a side
+ * table because backward visits every tensor of the tape: one header per tensor, from the
+ * graph's arena, with no lookup. */
 struct lg_tensor {
+    /* storage and shape: tensor/ */
     void *data;
     int64_t shape[LG_MAX_DIMS];
     int64_t strides[LG_MAX_DIMS]; /* elements; always the contiguous row-major ones */
@@ -29,16 +40,16 @@ struct lg_tensor {
     int ndim;
     unsigned flags;
     size_t data_bytes;        /* bytes allocated for data when LG_TF_OWNS_DATA */
+    lg_device device;         /* where data lives: LG_DEVICE_HOST for caller-owned tensors */
+    /* autograd/ */
     struct lg_tensor *grad;   /* caller-owned leaves: accumulated gradient */
     struct lg_graph *graph;   /* owning graph, NULL for caller-owned tensors */
-    uint64_t epoch;           /* graph generation the tensor was made in */
+    uint64_t epoch;           /* graph generation the tensor was made in (stale handles) */
     struct lg_node *node;     /* the op that produced it, NULL for leaves/constants */
     struct lg_tensor *gacc;   /* backward scratch: gradient accumulated so far */
     int out_index;            /* which output of node */
     int on_leaf_list;         /* backward scratch: already in the touched-leaf list */
-    lg_device device;         /* where data lives: LG_DEVICE_HOST for caller-owned tensors */
 };
-
 
 /* Fills shape/strides/numel of t; returns LG_ERR_ARG/LG_ERR_SHAPE on bad input, with
  * a message naming `fn` in *msg (size msglen). */
