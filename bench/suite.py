@@ -394,22 +394,31 @@ def curvature(b, a, torch):
     tmp = tempfile.mkdtemp()
     common = ["--steps", str(steps), "--every", "100", "--data", a.data, "--threads", "2",
               "--n", str(n)]
-    lv, tv = [], []
+    # Wall seconds (the RESULT line, the JSON) and, less sensitive to other load on a shared
+    # machine, the process's CPU seconds (user + sys, loading included on both sides).
+    lv, tv, lc, tc, loads = [], [], [], [], []
     for _ in range(a.rounds):
-        out = run([f"{b}/examples/sharpness", "--csv", f"{tmp}/s.csv", "--png", ""] + common,
-                  {"OMP_WAIT_POLICY": "PASSIVE"})
+        loads.append(os.getloadavg()[0])
+        out, ru = run([f"{b}/examples/sharpness", "--csv", f"{tmp}/s.csv", "--png", ""] +
+                      common, {"OMP_WAIT_POLICY": "PASSIVE"}, rusage=True)
         lv.append(float(kv(out, "RESULT ")["seconds"]))
+        lc.append(ru.ru_utime + ru.ru_stime)
         if torch:
-            tv.append(last_json(run([PY, "bench/sharpness_torch.py"] + common,
-                                    {"OMP_WAIT_POLICY": "PASSIVE"}))["seconds"])
+            out, ru = run([PY, "bench/sharpness_torch.py"] + common,
+                          {"OMP_WAIT_POLICY": "PASSIVE"}, rusage=True)
+            tv.append(last_json(out)["seconds"])
+            tc.append(ru.ru_utime + ru.ru_stime)
     shutil.rmtree(tmp, ignore_errors=True)
     l = statistics.median(lv)
     t = statistics.median(tv) if tv else None
     r = l / t if t else None
+    cpu = (f"; CPU seconds lagrad {statistics.median(lc):.1f}" +
+           (f", pytorch {statistics.median(tc):.1f}" if tc else "") +
+           f"; load average {min(loads):.1f}-{max(loads):.1f}")
     row(f"examples/sharpness, N = {n}, {steps} steps + {steps // 100 + 1} sharpness estimates, "
         "eta 0.04, 2 threads, vs bench/sharpness_torch.py", l, t, "s", r, "<= 0.5",
         r <= 0.5 if r else None, "ratio = lagrad / pytorch; lagrad: Lanczos warm-started "
-        "from the last top eigenvector (tol 1e-3); pytorch: power iteration, 20 HVPs")
+        "from the last top eigenvector (tol 1e-3); pytorch: power iteration, 20 HVPs" + cpu)
 
 
 def charlm(b, a, torch):
@@ -486,6 +495,8 @@ def main():
     ap.add_argument("--text", help="Moby Dick (scripts/fetch-moby-dick.sh) for the charlm rows")
     ap.add_argument("--json", help="default: bench/results.json; with --quick, "
                     "BUILD/bench/results-quick.json, so a smoke run leaves the tree alone")
+    ap.add_argument("--only", help="run only these groups, comma-separated (e.g. curvature); "
+                    "the table is printed, bench/results.json is not written")
     a = ap.parse_args()
     a.json = a.json or (os.path.join(ROOT, a.build, "bench", "results-quick.json") if a.quick
                         else os.path.join(ROOT, "bench", "results.json"))
@@ -494,20 +505,25 @@ def main():
     torch = have_torch()
     b = a.build
     load0 = os.getloadavg()[0]
-    overhead(b, a, torch)
-    linear(b, a)
-    sps = mlp(b, a, torch)
-    small_net(b, a, torch)
-    threads(b, a, torch, sps)
-    memory(b, a, torch)
-    linalg(b, a, torch)
-    scaling(b, a, torch)
-    anomaly(b, a)
-    train_helper(b, a)
-    curvature(b, a, torch)
-    charlm(b, a, torch)
-    lstm(b, a, torch)
-    notes = others(b, a, torch)
+    if a.only:
+        for name in a.only.split(","):
+            globals()[name](b, a, torch)
+        notes = []
+    else:
+        overhead(b, a, torch)
+        linear(b, a)
+        sps = mlp(b, a, torch)
+        small_net(b, a, torch)
+        threads(b, a, torch, sps)
+        memory(b, a, torch)
+        linalg(b, a, torch)
+        scaling(b, a, torch)
+        anomaly(b, a)
+        train_helper(b, a)
+        curvature(b, a, torch)
+        charlm(b, a, torch)
+        lstm(b, a, torch)
+        notes = others(b, a, torch)
     if not torch:
         notes.append("pytorch not installed (apt-get install python3-torch): no reference")
     print("| benchmark | lagrad | reference | unit | ratio | goal | met | note |")
@@ -521,6 +537,8 @@ def main():
                  "the other processes)")
     for n in notes:
         print(f"\n{n}")
+    if a.only:
+        return
     with open(a.json, "w") as f:
         json.dump(ROWS, f, indent=1)
         f.write("\n")
