@@ -206,12 +206,49 @@ static lg_tensor *softmax_forward(lg_graph *g, const lg_op *op, lg_tensor *x, in
     return g->status == LG_OK ? y : NULL;
 }
 
+static lg_tensor *softmax_backward(lg_graph *g, lg_tensor *y, lg_tensor *dy, int axis);
+
+/* z = softmax_backward(y, dy) = y ⊙ (dy - s), s = Σ_axis dy ⊙ y. Linear in dy with a
+ * symmetric Jacobian (diag(y) - y yᵀ per row): d(dy) += softmax_backward(y, dz); and
+ * dy += dz ⊙ (dy - s) - dy ⊙ Σ_axis dz ⊙ y, from ops, so every order differentiates. */
+static void softmax_bwd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy,
+                            lg_tensor **gx)
+{
+    lg_tensor *y = n->in[0], *dy = n->in[1];
+    int axis = n->at.axis;
+    if (lg_needs_grad(n, 1))
+        gx[1] = softmax_backward(g, y, gy[0], axis);
+    if (lg_needs_grad(n, 0)) {
+        lg_tensor *s = lg_sum_axis(g, lg_mul(g, dy, y), axis, true);
+        lg_tensor *t = lg_sum_axis(g, lg_mul(g, gy[0], y), axis, true);
+        gx[0] = lg_sub(g, lg_mul(g, gy[0], lg_sub(g, dy, s)), lg_mul(g, dy, t));
+    }
+}
+static const lg_op SOFTMAX_BWD = {"lg_softmax_backward", softmax_bwd_vjp};
+/* One kernel pass (issue 16): the composition mul, sum, sub, mul made three tensors of
+ * y's size, (B·nh, T, T) per attention layer. y and dy come from softmax_vjp: same
+ * shape and dtype, axis already normalised. */
+static lg_tensor *softmax_backward(lg_graph *g, lg_tensor *y, lg_tensor *dy, int axis)
+{
+    lg_tensor *in[2] = {y, dy};
+    if (!lg_check_inputs(g, SOFTMAX_BWD.name, 2, in))
+        return NULL;
+    lg_tensor *dx = lg_graph_tensor(g, y->dtype, y->ndim, y->shape);
+    if (!dx)
+        return NULL;
+    if (dx->numel)
+        g->be->softmax_backward(y->dtype, lg_outer_size(y, axis), y->shape[axis],
+                                lg_inner_size(y, axis), y->data, dy->data, dx->data);
+    lg_node *n = lg_record(g, &SOFTMAX_BWD, 2, in, 1, &dx);
+    if (n)
+        n->at.axis = axis;
+    return g->status == LG_OK ? dx : NULL;
+}
+
 /* y = softmax(x): dx += y ⊙ (dy - Σ_axis(dy ⊙ y)) */
 static void softmax_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    lg_tensor *y = n->out[0];
-    lg_tensor *dot = lg_sum_axis(g, lg_mul(g, gy[0], y), n->at.axis, true);
-    gx[0] = lg_mul(g, y, lg_sub(g, gy[0], dot));
+    gx[0] = softmax_backward(g, n->out[0], gy[0], n->at.axis);
 }
 static const lg_op SOFTMAX = {"lg_softmax", softmax_vjp};
 lg_tensor *lg_softmax(lg_graph *g, lg_tensor *x, int axis)

@@ -278,6 +278,12 @@ struct lg_backend {
     int64_t (*linalg)(lg_linalg_kind k, lg_dtype dt, lg_linalg_args *a);
     void (*tri_map)(lg_tri_kind k, lg_dtype dt, int64_t batch, int64_t n,
                     const void *const *in, void *y, const double *c);
+    /* ---- text models (issue 16) ---- */
+    /* Softmax's adjoint along the middle axis of (outer, len, inner), from its output y:
+     * dx = y (dy - Σ_len dy y) (cpu_softmax_bwd.c): one pass where the composed VJP made
+     * three full-size tensors. */
+    void (*softmax_backward)(lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                             const void *y, const void *dy, void *dx);
 };
 
 const lg_backend *lg_cpu_backend(void);

@@ -414,6 +414,24 @@ static void case_permute(lg_dtype dt)
     }
 }
 
+/* softmax_backward: rows along the last axis (attention's scores, one above the threading
+ * threshold) and a middle axis (inner > 1), from a real softmax output; an empty axis. */
+static void case_softmax_backward(lg_dtype dt)
+{
+    static const int64_t ss[][3] = {{48, 64, 1}, {3, 7, 5}, {1, 1, 1}, {4, 0, 3}, {2, 9, 1}};
+    for (size_t i = 0; i < sizeof ss / sizeof ss[0]; i++) {
+        int64_t o = ss[i][0], l = ss[i][1], in = ss[i][2], n = o * l * in;
+        void *x = rnd(dt, n, 0), *y = rnd(dt, n, 0), *dy = rnd(dt, n, 0);
+        void *d0 = rnd(dt, n, 0), *d1 = rnd(dt, n, 0);
+        if (n)
+            ref->softmax(0, dt, o, l, in, x, y);
+        fast->softmax_backward(dt, o, l, in, y, dy, d0);
+        ref->softmax_backward(dt, o, l, in, y, dy, d1);
+        check("softmax_backward", "rows", dt, d0, d1, n);
+        free(x), free(y), free(dy), free(d0), free(d1);
+    }
+}
+
 static void case_fill(lg_dtype dt)
 {
     static const double vs[] = {0, -2.5, 1e30, NAN, INFINITY};
@@ -1217,12 +1235,13 @@ static const entry_case cases[] = {
     ENTRY(avg_pool, case_pool), ENTRY(avg_pool_adjoint, case_pool),
     ENTRY(bn_forward, case_bn), ENTRY(bn_backward, case_bn),
     ENTRY(linalg, case_linalg), ENTRY(tri_map, case_tri_map),
+    ENTRY(softmax_backward, case_softmax_backward),
     ENTRY(rng_fill, case_rng_fill), ENTRY(dot, case_dot), ENTRY(optim_update, case_optim_update),
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 #define FN_SLOT sizeof(void (*)(void))
 /* A new entry in struct lg_backend stops the build here until it has a case above. */
-_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 33 * FN_SLOT,
+_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 34 * FN_SLOT,
                "struct lg_backend changed: give every new entry a parity case in cases[]");
 
 static void test_parity_table_covers_every_entry(void **state)

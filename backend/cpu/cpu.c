@@ -40,6 +40,8 @@ static const lg_backend cpu_backend = {
     /* linalg */
     .linalg = lg_cpu_linalg,
     .tri_map = lg_cpu_tri_map,
+    /* text models */
+    .softmax_backward = lg_cpu_softmax_backward,
 };
 
 const lg_backend *lg_cpu_backend(void) { return &cpu_backend; }

@@ -45,5 +45,8 @@ void lg_cpu_optim_update(const lg_optim_hyper *h, lg_dtype dt, int nseg,
 int64_t lg_cpu_linalg(lg_linalg_kind k, lg_dtype dt, lg_linalg_args *a);
 void lg_cpu_tri_map(lg_tri_kind k, lg_dtype dt, int64_t batch, int64_t n,
                     const void *const *in, void *y, const double *c);
+/* text models (cpu_softmax_bwd.c) */
+void lg_cpu_softmax_backward(lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                             const void *y, const void *dy, void *dx);
 
 #endif

@@ -56,6 +56,8 @@ void lg_ref_reduce(lg_reduce_kind k, lg_dtype dt, int64_t outer, int64_t len, in
 void lg_ref_sum_to(lg_dtype dt, const lg_bcast *bc, const void *x, void *y, int64_t ny);
 void lg_ref_softmax(int log, lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
                     const void *x, void *y);
+void lg_ref_softmax_backward(lg_dtype dt, int64_t outer, int64_t len, int64_t inner,
+                             const void *y, const void *dy, void *dx);
 void lg_ref_logsumexp(lg_dtype dt, int64_t outer, int64_t len, int64_t inner, const void *x,
                       void *y);
 void lg_ref_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t n, int64_t k,

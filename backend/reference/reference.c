@@ -41,6 +41,8 @@ static const lg_backend reference_backend = {
     /* linalg */
     .linalg = lg_ref_linalg,
     .tri_map = lg_ref_tri_map,
+    /* text models */
+    .softmax_backward = lg_ref_softmax_backward,
 };
 
 const lg_backend *lg_reference_backend(void) { return &reference_backend; }
