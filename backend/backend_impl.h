@@ -145,7 +145,8 @@ typedef enum lg_linalg_kind {
 } lg_linalg_kind;
 
 /* One linalg call. With work = NULL the call only sets work_bytes to the scratch it needs
- * (as LAPACK's lwork = -1 query) and returns 0; the op then passes that much (64-byte
+ * (as LAPACK's lwork = -1 query; SIZE_MAX when more than the backend can address) and
+ * returns 0 (or -i for a refused argument); the op then passes that much (64-byte
  * aligned) in work. Returns 0, LAPACK's info (> 0, per kind above) of the first matrix
  * that failed (its index in `failed`), or -i when argument i was refused. */
 typedef struct lg_linalg_args {

@@ -2,6 +2,7 @@
  * into the backend, constant masks and the differentiable diag / diag_embed built from
  * existing ops. */
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <string.h>
 #include "linalg_impl.h"
@@ -67,7 +68,9 @@ int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
         a->batch = 1;
     a->work = NULL;
     int64_t info = g->be->linalg(k, dt, a);
-    if (info < 0 && info != LA_NO_WORK) { /* a workspace LAPACK cannot address */
+    if (info != 0)
+        return info;
+    if (a->work_bytes == SIZE_MAX) {
         lg_fail(g, LG_ERR_UNSUPPORTED, "%s: the LAPACK workspace would exceed INT_MAX "
                 "elements", name);
         return LA_NO_WORK;

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <string.h>
 #include "cpu_linalg.h"
@@ -30,6 +31,10 @@ static void *take_el(carve *c, lg_dtype dt, int64_t n)
 {
     return take(c, lg_dtype_size(dt) * (size_t)(n > 0 ? n : 1));
 }
+
+/* A query's answer when LAPACK's workspace would exceed INT_MAX elements: the entry then
+ * reports work_bytes = SIZE_MAX. */
+#define TOO_BIG INT64_MIN
 
 /* Workspace size from a LAPACK query (work[0]), at least 1; -1 when above INT_MAX. */
 static lapack_int lwork_of(lg_dtype dt, const void *work0)
@@ -145,7 +150,7 @@ static lapack_int eigh(lg_dtype dt, int64_t n, const void *a, void *w, void *v, 
     lapack_int info = syevd(dt, n, (void *)a, w, wq, -1, iq, -1);
     lapack_int lw = lwork_of(dt, wq), liw = iq[0] > 0 ? iq[0] : 1;
     if (info != 0 || lw < 0)
-        return info ? info : -6;
+        return info ? info : TOO_BIG;
     void *buf = take_el(c, dt, n * n), *work = take_el(c, dt, lw);
     lapack_int *iwork = take(c, sizeof *iwork * (size_t)liw);
     if (!c->base)
@@ -201,7 +206,7 @@ static lapack_int svd(lg_dtype dt, int64_t m, int64_t n, bool full, const void *
                                 (char *)wq + lg_dtype_size(dt), -1, iq);
     lapack_int l1 = lwork_of(dt, wq), l2 = lwork_of(dt, (char *)wq + lg_dtype_size(dt));
     if (info != 0 || info2 != 0 || l1 < 0 || l2 < 0)
-        return info ? info : info2 ? info2 : -13;
+        return info ? info : info2 ? info2 : TOO_BIG;
     lapack_int lw = l1 > l2 ? l1 : l2;
     void *buf = take_el(c, dt, m * n), *work = take_el(c, dt, lw);
     lapack_int *iwork = take(c, sizeof *iwork * (size_t)(8 * k + 1));
@@ -253,7 +258,7 @@ static lapack_int qr(lg_dtype dt, int64_t m, int64_t n, const void *a, void *q, 
                                : LAPACKE_sorglq_work(LAPACK_COL_MAJOR, lk, lm, lk, buf, LD(n), tau, wq2, -1);
     lapack_int l1 = lwork_of(dt, wq), l2 = lwork_of(dt, wq2);
     if (info != 0 || info2 != 0 || l1 < 0 || l2 < 0)
-        return info ? info : info2 ? info2 : -7;
+        return info ? info : info2 ? info2 : TOO_BIG;
     lapack_int lw = l1 > l2 ? l1 : l2;
     void *work = take_el(c, dt, lw);
     if (!c->base)
@@ -291,7 +296,7 @@ static lapack_int lstsq(lg_dtype dt, int64_t m, int64_t n, int64_t k, double rco
                                              s, (float)rcond, &rk, wq, -1, iq);
         lw = lwork_of(dt, wq);
         if (info != 0 || lw < 0)
-            return info ? info : -12;
+            return info ? info : TOO_BIG;
     }
     void *work = take_el(c, dt, lw);
     lapack_int *iwork = take(c, sizeof *iwork * (size_t)(iq[0] > 0 ? iq[0] : 1));
@@ -567,8 +572,8 @@ int64_t lg_cpu_linalg(lg_linalg_kind kind, lg_dtype dt, lg_linalg_args *p)
     p->failed = 0;
     if (!p->work) {
         int64_t info = p->batch > 0 ? one(kind, dt, p, 0, &c) : 0;
-        p->work_bytes = c.off;
-        return info;
+        p->work_bytes = info == TOO_BIG ? SIZE_MAX : c.off;
+        return info == TOO_BIG ? 0 : info;
     }
     for (int64_t b = 0; b < p->batch; b++) {
         c.off = 0;

@@ -40,7 +40,7 @@ void la_cpu_lu_det(lg_dtype dt, int64_t n, const void *f, const int32_t *ipiv, i
  * P (m,m) from the 1-based row swaps; perm is m scratch indices. */
 void la_cpu_plu_unpack(lg_dtype dt, int64_t m, int64_t n, const void *f,
                        const int32_t *ipiv, int64_t *perm, void *p, void *l, void *u);
-/* R (k,n): the upper triangle of the first k rows of buf (m... ,n). */
+/* r (k,n) = the upper triangle of the first k rows of buf (.., n). */
 void la_cpu_upper_rows(lg_dtype dt, int64_t k, int64_t n, const void *buf, void *r);
 /* Scales row i of x (k,n) by 1/s_i where s_i > cut, by 0 otherwise. */
 void la_cpu_scale_rows_pinv(lg_dtype dt, int64_t k, int64_t n, const void *s, double cut,
