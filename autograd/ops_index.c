@@ -153,8 +153,8 @@ lg_tensor *lg_gather(lg_graph *g, lg_tensor *x, int axis, lg_tensor *idx)
 static lg_tensor *diagonal_offsets(lg_graph *g, int64_t k, int64_t m)
 {
     lg_tensor *idx = lg_graph_tensor(g, LG_I64, 1, &k);
-    for (int64_t j = 0; idx && j < k; j++)
-        ((int64_t *)idx->data)[j] = j * (m + 1);
+    if (idx)
+        g->be->iota(LG_I64, k, idx->data, 0, (double)(m + 1));
     return idx;
 }
 
@@ -222,8 +222,13 @@ lg_tensor *lg_graph_eye(lg_graph *g, lg_dtype dt, int64_t n)
     }
     int64_t shape[2] = {n, n};
     lg_tensor *t = lg_graph_full(g, dt, 2, shape, 0.0);
-    for (int64_t j = 0; t && j < n; j++)
-        lg_store(t->data, dt, j * (n + 1), 1.0);
+    /* a one copied to each diagonal element: n rows of one element, n + 1 apart in t,
+     * all read from the same place */
+    int64_t one_elem = 1;
+    lg_tensor *one = t ? lg_graph_full(g, dt, 1, &one_elem, 1.0) : NULL;
+    if (!one)
+        return NULL;
+    g->be->copy_rows(dt, n, 1, one->data, 0, t->data, n + 1);
     return t;
 }
 
@@ -236,8 +241,8 @@ lg_tensor *lg_graph_arange(lg_graph *g, lg_dtype dt, double start, double stop, 
         return lg_fail(g, LG_ERR_ARG, "lg_graph_arange: need finite start/stop, step != 0 "
                        "and fewer than 2^63 elements, got (%g, %g, %g)", start, stop, step);
     int64_t n = count > 0 ? (int64_t)count : 0;
-    lg_tensor *t = lg_graph_full(g, dt, 1, &n, 0.0);
-    for (int64_t j = 0; t && j < n; j++)
-        lg_store(t->data, dt, j, start + (double)j * step);
+    lg_tensor *t = lg_graph_tensor(g, dt, 1, &n);
+    if (t)
+        g->be->iota(dt, n, t->data, start, step);
     return t;
 }

@@ -1,4 +1,4 @@
-/* CPU elementwise kernels: unary maps, broadcast binary ops, where and fill. OpenMP above
+/* CPU elementwise kernels: unary maps, broadcast binary ops, where, fill and iota. OpenMP above
  * LG_OMP_MIN elements; every element is computed independently, so results do not depend
  * on the thread count. */
 #include <tgmath.h>
@@ -55,6 +55,25 @@ static void fill_range(int64_t lo, int64_t hi, void *ctx)
         for (int64_t i = lo; i < hi; i++)
             lg_store(f->y, f->dt, i, f->v);
     }
+}
+
+typedef struct iota_args {
+    lg_dtype dt;
+    void *y;
+    double start, step;
+} iota_args;
+
+static void iota_range(int64_t lo, int64_t hi, void *ctx)
+{
+    const iota_args *a = ctx;
+    for (int64_t i = lo; i < hi; i++)
+        lg_store(a->y, a->dt, i, a->start + (double)i * a->step);
+}
+
+void lg_cpu_iota(lg_dtype dt, int64_t n, void *y, double start, double step)
+{
+    iota_args a = {dt, y, start, step};
+    lg_cpu_parallel_range(n, n > LG_OMP_MIN, iota_range, &a);
 }
 
 void lg_cpu_fill(lg_dtype dt, int64_t n, void *y, double v)

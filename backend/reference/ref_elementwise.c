@@ -81,6 +81,12 @@ void lg_ref_fill(lg_dtype dt, int64_t n, void *y, double v)
         lg_store(y, dt, i, v); /* any dtype: integer fills are checked by the caller */
 }
 
+void lg_ref_iota(lg_dtype dt, int64_t n, void *y, double start, double step)
+{
+    for (int64_t i = 0; i < n; i++)
+        lg_store(y, dt, i, start + (double)i * step);
+}
+
 void lg_ref_copy_rows(lg_dtype dt, int64_t rows, int64_t cols, const void *src,
                       int64_t src_ld, void *dst, int64_t dst_ld)
 {
