@@ -220,6 +220,9 @@ struct lg_backend {
     void (*permute)(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
                     const void *x, void *y);
     void (*fill)(lg_dtype dt, int64_t n, void *y, double v);
+    /* y[i] = start + i step for i < n, computed in double and stored as dt (any dtype;
+     * for integer tensors the caller checks that every value is whole and in range). */
+    void (*iota)(lg_dtype dt, int64_t n, void *y, double start, double step);
     /* gather: y (outer, k, inner) = x at the indices. scatter_add: y (outer, n, inner)
      * += x (outer, k, inner) at the indices, repeated indices summing in order of k. */
     void (*gather)(lg_dtype dt, const lg_index_geom *ig, const void *idx, const void *x,

@@ -454,6 +454,26 @@ static void case_fill(lg_dtype dt)
     }
 }
 
+/* iota: empty, odd and threaded sizes, float steps and whole ones for integer tensors */
+static void case_iota(lg_dtype dt)
+{
+    static const int64_t ns[] = {0, 1, 13, 40000};
+    for (int ni = 0; ni < 4; ni++) {
+        void *y0 = rnd(dt, ns[ni], 0), *y1 = rnd(dt, ns[ni], 0);
+        fast->iota(dt, ns[ni], y0, -3.25, 0.1);
+        ref->iota(dt, ns[ni], y1, -3.25, 0.1);
+        check("iota", "float step", dt, y0, y1, ns[ni]);
+        free(y0), free(y1);
+    }
+    static const lg_dtype its[] = {LG_I32, LG_I64};
+    for (int t = 0; t < 2; t++) {
+        int64_t y0[17], y1[17];
+        fast->iota(its[t], 17, y0, 5, -3);
+        ref->iota(its[t], 17, y1, 5, -3);
+        check_int("iota", "integer", y0, y1, 17 * lg_dtype_size(its[t]));
+    }
+}
+
 /* (outer, n, inner, k): size 1, empty, odd, and indices repeated */
 static const int64_t igs[][4] = {
     {1, 5, 1, 3}, {3, 7, 4, 9}, {2, 4, 1, 0}, {0, 3, 2, 2}, {4, 1, 3, 5}, {2, 6, 0, 3},
@@ -1227,7 +1247,7 @@ static const entry_case cases[] = {
     ENTRY(unary, case_unary), ENTRY(binary, case_binary), ENTRY(where, case_where),
     ENTRY(reduce, case_reduce), ENTRY(sum_to, case_sum_to), ENTRY(softmax, case_softmax),
     ENTRY(logsumexp, case_softmax), ENTRY(gemm, case_gemm), ENTRY(copy_rows, case_copy_rows),
-    ENTRY(permute, case_permute), ENTRY(fill, case_fill), ENTRY(gather, case_gather),
+    ENTRY(permute, case_permute), ENTRY(fill, case_fill), ENTRY(iota, case_iota), ENTRY(gather, case_gather),
     ENTRY(scatter_add, case_scatter_add), ENTRY(conv2d_scratch, case_conv),
     ENTRY(conv2d, case_conv), ENTRY(conv2d_input_grad, case_conv),
     ENTRY(conv2d_weight_grad, case_conv), ENTRY(conv2d_bias_grad, case_conv),
@@ -1241,7 +1261,7 @@ static const entry_case cases[] = {
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 #define FN_SLOT sizeof(void (*)(void))
 /* A new entry in struct lg_backend stops the build here until it has a case above. */
-_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 34 * FN_SLOT,
+_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 35 * FN_SLOT,
                "struct lg_backend changed: give every new entry a parity case in cases[]");
 
 static void test_parity_table_covers_every_entry(void **state)
