@@ -59,11 +59,25 @@ lg_tensor *lg_sigmoid(lg_graph *g, lg_tensor *x)
     return lg_unary_op(g, &SIGMOID, LG_UN_SIGMOID, x, 0);
 }
 
+/* gx = gy ⊙ (1 - y²), y = tanh x, in one pass (it was four; issue 17):
+ *   d(gy) += d(gx) ⊙ (1 - y²),  d(y) += -2 d(gx) ⊙ gy ⊙ y */
+static void tanh_bwd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+{
+    if (lg_needs_grad(n, 0))
+        gx[0] = lg_tanh_backward(g, gy[0], n->in[1]);
+    if (lg_needs_grad(n, 1))
+        gx[1] = lg_mul(g, lg_mul(g, gy[0], n->in[0]), lg_scale(g, n->in[1], -2.0));
+}
+static const lg_op TANH_BWD = {"lg_tanh_backward", tanh_bwd_vjp};
+lg_tensor *lg_tanh_backward(lg_graph *g, lg_tensor *gy, lg_tensor *y)
+{
+    return lg_binary_op(g, &TANH_BWD, LG_BIN_TANH_BWD, gy, y, 0);
+}
+
 /* y = tanh(x): dx += dy ⊙ (1 - y²) */
 static void tanh_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    lg_tensor *y = n->out[0];
-    gx[0] = lg_mul(g, gy[0], lg_add_scalar(g, lg_neg(g, lg_mul(g, y, y)), 1.0));
+    gx[0] = lg_tanh_backward(g, gy[0], n->out[0]);
 }
 static const lg_op TANH = {"lg_tanh", tanh_vjp};
 lg_tensor *lg_tanh(lg_graph *g, lg_tensor *x) { return lg_unary_op(g, &TANH, LG_UN_TANH, x, 0); }

@@ -29,6 +29,7 @@ lg_tensor *lg_sign(lg_graph *g, lg_tensor *x);                           /* zero
 lg_tensor *lg_relu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x);   /* gy * [x > 0] */
 lg_tensor *lg_leaky_relu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, double slope);
 lg_tensor *lg_gelu_grad(lg_graph *g, lg_tensor *x);                      /* d gelu / dx */
+lg_tensor *lg_tanh_backward(lg_graph *g, lg_tensor *gy, lg_tensor *y);   /* gy (1 - y²) */
 /* Places x into zeros of shape `shape` at [start, start + len) along axis (the VJP of
  * slice). */
 lg_tensor *lg_pad_axis(lg_graph *g, lg_tensor *x, int axis, int64_t start,

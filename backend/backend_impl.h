@@ -21,7 +21,8 @@ typedef enum lg_binary_kind {
     LG_BIN_ADD, LG_BIN_SUB, LG_BIN_MUL, LG_BIN_DIV,
     LG_BIN_RELU_BWD,  /* b > 0 ? a : 0          (a = dy, b = x) */
     LG_BIN_LEAKY_BWD, /* b > 0 ? a : p * a */
-    LG_BIN_LEFT       /* a (b is ignored): a broadcasting copy */
+    LG_BIN_LEFT,      /* a (b is ignored): a broadcasting copy */
+    LG_BIN_TANH_BWD   /* a (1 - b²)             (a = dy, b = y = tanh x) */
 } lg_binary_kind;
 
 typedef enum lg_reduce_kind { LG_RED_SUM, LG_RED_MAX, LG_RED_MIN } lg_reduce_kind;

@@ -222,6 +222,7 @@ static void case_binary(lg_dtype dt)
         {LG_BIN_ADD, 0, "add"}, {LG_BIN_SUB, 0, "sub"}, {LG_BIN_MUL, 0, "mul"},
         {LG_BIN_DIV, 0, "div"}, {LG_BIN_RELU_BWD, 0, "relu_bwd"},
         {LG_BIN_LEAKY_BWD, 0.2, "leaky_bwd"}, {LG_BIN_LEFT, 0, "left"},
+        {LG_BIN_TANH_BWD, 0, "tanh_bwd"},
     };
     for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
         for (int si = 0; si < N_BSHAPES; si++) {

@@ -50,6 +50,7 @@ static double binary_one(lg_binary_kind k, double u, double v, double p)
     case LG_BIN_RELU_BWD: return v > 0 ? u : 0;
     case LG_BIN_LEAKY_BWD: return v > 0 ? u : p * u;
     case LG_BIN_LEFT: return u;
+    case LG_BIN_TANH_BWD: return u * (1 - v * v);
     }
     return NAN;
 }
