@@ -46,7 +46,8 @@ struct lg_tensor {
     struct lg_graph *graph;   /* owning graph, NULL for caller-owned tensors */
     uint64_t epoch;           /* graph generation the tensor was made in (stale handles) */
     struct lg_node *node;     /* the op that produced it, NULL for leaves/constants */
-    struct lg_tensor *gacc;   /* backward scratch: gradient accumulated so far */
+    struct lg_tensor *gacc;   /* backward scratch: gradient accumulated so far; on an
+                                 accumulator backward made, the tensor it sums for */
     int out_index;            /* which output of node */
     int on_leaf_list;         /* backward scratch: already in the touched-leaf list */
 };
