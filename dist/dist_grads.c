@@ -77,19 +77,15 @@ static lg_status plan_buckets(lg_dist *d, const lg_params *p)
     return LG_OK;
 }
 
+/* The bucket's gradients times w, through the host backend (a store's blocks are host
+ * memory). */
 static void scale_bucket(const lg_params *p, const dist_bucket *b, double w)
 {
     if (w == 1)
         return;
-    if (b->dtype == LG_F32) {
-        float *g = (float *)p->block[0].grad + b->offset, wf = (float)w;
-        for (int64_t i = 0; i < b->count; i++)
-            g[i] *= wf;
-    } else {
-        double *g = (double *)p->block[1].grad + b->offset;
-        for (int64_t i = 0; i < b->count; i++)
-            g[i] *= w;
-    }
+    int k = b->dtype == LG_F32 ? 0 : 1;
+    void *g = (char *)p->block[k].grad + (size_t)b->offset * lg_dtype_size(b->dtype);
+    lg_backend_default()->unary(LG_UN_SCALE, b->dtype, b->count, g, g, w);
 }
 
 lg_status lg_dist_allreduce_grads(lg_dist *d, lg_params *p, double weight)

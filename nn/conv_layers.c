@@ -113,8 +113,13 @@ lg_tensor *lg_batch_norm_layer_forward(lg_graph *g, const lg_batch_norm_layer *l
     lg_tensor *y = lg_batch_norm(g, x, l->weight, l->bias, l->running_mean, l->running_var,
                                  l->momentum, l->eps);
     if (y && g->training) {
+        /* a counter: read to the host, written back one higher */
         lg_tensor *n = l->num_batches_tracked;
-        lg_store(n->data, n->dtype, 0, lg_load(n->data, n->dtype, 0) + 1);
+        union { float f; double d; int32_t i; int64_t l; } v;
+        lg_tensor_read(n, &v, sizeof v);
+        double count = n->dtype == LG_F32 ? v.f : n->dtype == LG_F64 ? v.d
+                       : n->dtype == LG_I32 ? v.i : (double)v.l;
+        g->be->fill(n->dtype, 1, n->data, count + 1);
     }
     return y;
 }

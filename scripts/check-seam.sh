@@ -24,8 +24,6 @@ declare -A allowed=(
   [autograd/ops_common.c]="index validation reads the indices to name a bad one"
   [linalg/common.c]="an error message names the first bad element"
   # not yet moved (issue 15 remains open for these)
-  [nn/conv_layers.c]="batch norm's num_batches_tracked counter"
-  [dist/dist_grads.c]="the gradient average's scale (lagrad_dist)"
 )
 pattern='lg_load\(|lg_store\(|lg_load_int\(|\((const )?(float|double|int32_t|int64_t) \*\)|(const )?(float|double) \*(restrict )?[a-z_]+ = '
 fail=0
