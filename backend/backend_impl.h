@@ -299,28 +299,4 @@ void *lg_host_alloc(size_t bytes);
 void lg_host_free(void *p, size_t bytes);
 void lg_host_copy(lg_copy_kind k, void *dst, const void *src, size_t bytes);
 
-/* Elementwise work below this many elements stays on one thread. */
-#define LG_OMP_MIN 32768
-
-/* Built for AVX-512, AVX2 and the baseline, picked at load time (as nn/optim.c does): for
- * the streaming kernels of conv, pooling and batch norm, which the baseline's SSE2 runs
- * 4 floats at a time. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && defined(__linux__)
-#define LG_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LG_CPU_CLONES
-#endif
-
-/* Runs the loop statement (a whole `for (...) ...`) on OpenMP threads when COND holds and
- * inline otherwise. An `if` clause is not enough: libgomp still sets up a team (and
- * mallocs) for a serialised region, which costs more than a small op itself. */
-#define LG_PARALLEL_IF(COND, ...)                                                       \
-    do {                                                                                \
-        if (COND) {                                                                     \
-            _Pragma("omp parallel for schedule(static)") __VA_ARGS__                    \
-        } else {                                                                        \
-            __VA_ARGS__                                                                 \
-        }                                                                               \
-    } while (0)
-
 #endif

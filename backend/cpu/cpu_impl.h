@@ -4,6 +4,18 @@
 
 #include "../backend_impl.h"
 
+/* Elementwise work below this many elements stays on one thread. */
+#define LG_OMP_MIN 32768
+
+/* Built for AVX-512, AVX2 and the baseline, picked at load time: for
+ * the streaming kernels (conv, pooling, batch norm, the optimizer step), which SSE2 runs
+ * 4 floats at a time. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && defined(__linux__)
+#define LG_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LG_CPU_CLONES
+#endif
+
 /* Runs body(lo, hi, ctx) over [0, n): split in equal static chunks across the OpenMP
  * threads when `parallel` holds (callers pass n > LG_OMP_MIN or the like), else once on
  * the calling thread. Each element's result must not depend on its chunk, so results do

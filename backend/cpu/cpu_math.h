@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "../backend_impl.h"
+#include "cpu_impl.h" /* LG_CPU_CLONES */
 
 static inline uint32_t lg_bits_f32(float x)
 {
