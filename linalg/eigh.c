@@ -1,4 +1,5 @@
-/* Symmetric eigen-decomposition (syevd) and its VJP through the eigenvalue-gap matrix.
+/* Symmetric eigen-decomposition (LG_LA_EIGH: syevd on the CPU, Jacobi on the reference;
+ * eigenvector signs are the backend's) and its VJP through the eigenvalue-gap matrix.
  * General (non-symmetric) eig is not provided. */
 #include <math.h>
 #include "linalg_impl.h"

@@ -1,6 +1,6 @@
-/* Singular value decomposition (gesdd, falling back to gesvd), its VJP through the
- * singular-value gap matrix, and the truncated rank-k helper. Norms, rank and cond built
- * on it live in norms.c, pinv in lstsq.c. */
+/* Singular value decomposition (LG_LA_SVD: gesdd, falling back to gesvd, on the CPU), its
+ * VJP through the singular-value gap matrix, and the truncated rank-k helper. Norms, rank
+ * and cond built on it live in norms.c, pinv in lstsq.c. */
 #include <math.h>
 #include "linalg_impl.h"
 

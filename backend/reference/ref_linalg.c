@@ -419,19 +419,20 @@ static int64_t scans(lg_linalg_kind kind, lg_dtype dt, lg_linalg_args *p, const 
 static int64_t one(lg_linalg_kind kind, lg_dtype dt, lg_linalg_args *p, int64_t b, double *w)
 {
     int64_t m = p->m, n = p->n, k = p->k, mn = m < n ? m : n;
-    int64_t *ip = (int64_t *)(w + 5 * (m + n + k + 2) * (m + n + k + 2));
+    int64_t d = m + n + k + 2; /* the pivot indices sit after 5 d² doubles */
     switch (kind) {
     case LG_LA_CHOLESKY:
         return cholesky(dt, n, NTH(p->a, n * n), NTH(p->x, n * n), w);
     case LG_LA_LU:
-        return lu(dt, n, NTH(p->a, n * n), NTH(p->x, n * n), p->piv + b * n, NTH(p->y, 3), w, ip);
+        return lu(dt, n, NTH(p->a, n * n), NTH(p->x, n * n), p->piv + b * n, NTH(p->y, 3), w,
+                  (int64_t *)(w + 5 * d * d));
     case LG_LA_LU_SOLVE:
         lu_solve(dt, n, k, NTH(p->a, n * n), p->piv + b * n, NTH(p->b, n * k), NTH(p->x, n * k),
                  p->trans, w, w + n * n);
         return 0;
     case LG_LA_PLU:
         plu(dt, m, n, NTH(p->a, m * n), NTH(p->x, m * m), NTH(p->y, m * mn), NTH(p->z, mn * n),
-            w, ip);
+            w, (int64_t *)(w + 5 * d * d));
         return 0;
     case LG_LA_EIGH: {
         const void *a = NTH(p->a, n * n);
@@ -485,11 +486,15 @@ static int64_t one(lg_linalg_kind kind, lg_dtype dt, lg_linalg_args *p, int64_t 
 
 int64_t lg_ref_linalg(lg_linalg_kind kind, lg_dtype dt, lg_linalg_args *p)
 {
-    /* Enough doubles for every kind: a few (m+n+k)² matrices, then the pivot indices. */
+    /* Enough doubles for every matrix kind: a few (m+n+k)² matrices, then the pivot
+     * indices; the products and scans read and write the caller's arrays only. */
     int64_t d = p->m + p->n + p->k + 2;
+    bool none = kind == LG_LA_TRMM || kind == LG_LA_SYM_SANDWICH || kind == LG_LA_NRM2 ||
+                kind == LG_LA_ASYMMETRY || kind == LG_LA_GAPS;
     p->failed = 0;
     if (!p->work) {
-        p->work_bytes = sizeof(double) * (size_t)(5 * d * d) + sizeof(int64_t) * (size_t)(2 * d);
+        p->work_bytes = none ? 0 : sizeof(double) * (size_t)(5 * d * d) +
+                                       sizeof(int64_t) * (size_t)(2 * d);
         return 0;
     }
     for (int64_t b = 0; b < p->batch; b++) {
