@@ -36,29 +36,9 @@ static lg_dataset blobs(int64_t n, uint64_t seed)
     return d;
 }
 
-typedef struct model {
-    lg_params *p;
-    lg_linear_layer fc1, fc2;
-} model;
+#include "train_test_model.h"
 
-static void model_init(model *m, uint64_t seed)
-{
-    lg_rng r;
-    lg_rng_init(&r, seed);
-    m->p = lg_params_new();
-    assert_non_null(m->p);
-    assert_int_equal(lg_linear_layer_init(&m->fc1, m->p, "fc1", FEATURES, 8, true, LG_F32, &r),
-                     LG_OK);
-    assert_int_equal(lg_linear_layer_init(&m->fc2, m->p, "fc2", 8, CLASSES, true, LG_F32, &r),
-                     LG_OK);
-}
-
-static lg_tensor *forward(lg_graph *g, void *ctx, lg_tensor *x)
-{
-    model *m = ctx;
-    return lg_linear_layer_forward(g, &m->fc2,
-                                   lg_tanh(g, lg_linear_layer_forward(g, &m->fc1, x)));
-}
+static void model_init(model *m, uint64_t seed) { model_init_hidden(m, seed, 8); }
 
 /* Every parameter value, as bytes, into buf (at least 1 KiB); returns the length. */
 static size_t param_bytes(const lg_params *p, unsigned char *buf)

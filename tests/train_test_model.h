@@ -1,0 +1,30 @@
+/* The two-layer tanh MLP (FEATURES -> hidden -> CLASSES) that the training-helper tests
+ * train: define FEATURES and CLASSES before including. */
+#ifndef LAGRAD_TRAIN_TEST_MODEL_H
+#define LAGRAD_TRAIN_TEST_MODEL_H
+
+typedef struct model {
+    lg_params *p;
+    lg_linear_layer fc1, fc2;
+} model;
+
+static void model_init_hidden(model *m, uint64_t seed, int64_t hidden)
+{
+    lg_rng r;
+    lg_rng_init(&r, seed);
+    m->p = lg_params_new();
+    assert_non_null(m->p);
+    assert_int_equal(
+        lg_linear_layer_init(&m->fc1, m->p, "fc1", FEATURES, hidden, true, LG_F32, &r), LG_OK);
+    assert_int_equal(
+        lg_linear_layer_init(&m->fc2, m->p, "fc2", hidden, CLASSES, true, LG_F32, &r), LG_OK);
+}
+
+static lg_tensor *forward(lg_graph *g, void *ctx, lg_tensor *x)
+{
+    model *m = ctx;
+    return lg_linear_layer_forward(g, &m->fc2,
+                                   lg_tanh(g, lg_linear_layer_forward(g, &m->fc1, x)));
+}
+
+#endif
