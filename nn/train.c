@@ -394,13 +394,13 @@ static lg_status resume(fit *f, int *epoch)
     return s;
 }
 
-/* The progress callback for a STEP report, at most every progress_interval_s. */
+/* The progress callback for a STEP report, at most every progress_interval_s, on rank 0 only. */
 static void report_step(fit *f, double e0, double *last_report, double *last_line)
 {
     const lg_train_options *o = f->o;
     double t = now_s();
     bool last = f->pr.batch == f->batches;
-    if (!o->progress || last || t - *last_report < o->progress_interval_s)
+    if (!o->progress || !is_root(f) || last || t - *last_report < o->progress_interval_s)
         return;
     *last_report = t;
     lg_train_progress *pr = &f->pr;
