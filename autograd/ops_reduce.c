@@ -148,7 +148,7 @@ static lg_tensor *arg_reduce(lg_graph *g, const char *name, lg_tensor *x, int ax
     lg_tensor *y = reduce_forward(g, name, x, &axis, false, keepdim, k, &arg);
     lg_tensor *idx = y ? lg_graph_tensor(g, LG_I64, y->ndim, y->shape) : NULL;
     if (idx)
-        memcpy(idx->data, arg, sizeof *arg * (size_t)idx->numel);
+        g->be->mem_copy(LG_COPY_DEVICE_TO_DEVICE, idx->data, arg, sizeof *arg * (size_t)idx->numel);
     return idx;
 }
 

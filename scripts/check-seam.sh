@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 15's check that no file outside backend/ computes on tensor data. A kernel needs
 # typed access to the elements: lg_load/lg_store/lg_load_int, a cast of a data pointer to
-# float/double/int, or a float/double pointer initialised from one. Outside backend/ only
+# float/double/int, a float/double pointer initialised from one, or a function taking a
+# float/double array and its length. (A heuristic: it reads text, not types.) Outside backend/ only
 # the files listed below may do that, each for the reason given; any other file that
 # does fails this check, so new host loops cannot creep back in. The list is the seam's
 # remaining debt: shrink it, never grow it without a reason a reviewer accepts.
@@ -22,10 +23,11 @@ declare -A allowed=(
   [nn/lanczos.c]="Krylov vectors kept in host memory (k x P), not on the device"
   [nn/curvature.c]="Hutchinson probes and SLQ weights over host vectors"
   [autograd/ops_common.c]="index validation reads the indices to name a bad one"
-  [linalg/common.c]="an error message names the first bad element"
+  [linalg/common.c]="linalg's input check scans for NaN/Inf on the host (tensor/finite.c) and names the first bad element"
+  [tensor/finite.c]="that scan: one branch-free pass, where the backend's (anomaly.c) costs a copy and two passes"
   # not yet moved (issue 15 remains open for these)
 )
-pattern='lg_load\(|lg_store\(|lg_load_int\(|\((const )?(float|double|int32_t|int64_t) \*\)|(const )?(float|double) \*(restrict )?[a-z_]+ = '
+pattern='lg_load\(|lg_store\(|lg_load_int\(|\((const )?(float|double|int32_t|int64_t) \*\)|(const )?(float|double) \*(restrict )?[a-z_]+ = |(float|double) \*(restrict )?[a-z_]+, int64_t [a-z_]+[,)]'
 fail=0
 for f in $(grep -lE "$pattern" autograd/*.c nn/*.c linalg/*.c tensor/*.c dist/*.c); do
   if [ -z "${allowed[$f]+x}" ]; then
