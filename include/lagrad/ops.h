@@ -91,8 +91,9 @@ lg_tensor *lg_batch_norm(lg_graph *g, lg_tensor *x, lg_tensor *gamma, lg_tensor 
 /* Losses, each reduced to a scalar mean.
  * cross_entropy: logits (N,C) and labels, an i32 or i64 tensor of shape (N) with entries
  * in [0, C): a float label tensor is LG_ERR_DTYPE, another shape LG_ERR_SHAPE, an entry
- * outside [0, C) LG_ERR_ARG (the message gives the row). The labels are read at the call
- * (and copied when recorded), so the caller may reuse their buffer right after.
+ * outside [0, C) LG_ERR_ARG (the message gives the row). Computed as
+ * -mean(gather(log_softmax(logits), labels)), as torch composes it; the labels are copied
+ * into the graph at the call, so the caller may reuse their buffer right after.
  * mse: mean((a-b)^2), a and b of one shape.
  * bce_with_logits: mean(max(x,0) - x*y + log(1+exp(-|x|))), targets y of x's shape. */
 lg_tensor *lg_cross_entropy(lg_graph *g, lg_tensor *logits, lg_tensor *labels);
