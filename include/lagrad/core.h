@@ -13,7 +13,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 #define LAGRAD_VERSION_MAJOR 0
-#define LAGRAD_VERSION_MINOR 3
+#define LAGRAD_VERSION_MINOR 4
 #define LAGRAD_VERSION_PATCH 0
 
 /* Every fallible call returns one of these. LG_OK is 0; errors are negative. */
