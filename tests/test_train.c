@@ -12,15 +12,13 @@
 
 enum { FEATURES = 4, CLASSES = 3 };
 
+#include "train_test_model.h"
+
 /* n samples of CLASSES Gaussian blobs (std 0.5) around well-separated centres in
  * FEATURES dimensions; labels cycle through the classes. */
 static lg_dataset blobs(int64_t n, uint64_t seed)
 {
-    lg_dataset d = {.n = n, .features = FEATURES, .num_classes = CLASSES};
-    d.images = lg_tensor_new(LG_F32, 2, (int64_t[]){n, FEATURES});
-    d.labels = lg_tensor_new(LG_I32, 1, (int64_t[]){n});
-    assert_non_null(d.images);
-    assert_non_null(d.labels);
+    lg_dataset d = blobs_alloc(n);
     lg_rng r;
     lg_rng_init(&r, seed);
     float *x = lg_tensor_data(d.images);
@@ -35,8 +33,6 @@ static lg_dataset blobs(int64_t n, uint64_t seed)
     }
     return d;
 }
-
-#include "train_test_model.h"
 
 static void model_init(model *m, uint64_t seed) { model_init_hidden(m, seed, 8); }
 

@@ -13,14 +13,12 @@
 
 enum { FEATURES = 4, CLASSES = 3, RANKS = 2, MAX_GRAD = 64 };
 
+#include "train_test_model.h"
+
 /* n samples of CLASSES blobs around separated centres, labels cycling through classes */
 static lg_dataset blobs(int64_t n, uint64_t seed)
 {
-    lg_dataset d = {.n = n, .features = FEATURES, .num_classes = CLASSES};
-    d.images = lg_tensor_new(LG_F32, 2, (int64_t[]){n, FEATURES});
-    d.labels = lg_tensor_new(LG_I32, 1, (int64_t[]){n});
-    assert_non_null(d.images);
-    assert_non_null(d.labels);
+    lg_dataset d = blobs_alloc(n);
     lg_rng r;
     lg_rng_init(&r, seed);
     float *x = lg_tensor_data(d.images);
@@ -32,8 +30,6 @@ static lg_dataset blobs(int64_t n, uint64_t seed)
     }
     return d;
 }
-
-#include "train_test_model.h"
 
 static void model_init(model *m, uint64_t seed) { model_init_hidden(m, seed, 5); }
 

@@ -1,7 +1,18 @@
-/* The two-layer tanh MLP (FEATURES -> hidden -> CLASSES) that the training-helper tests
- * train: define FEATURES and CLASSES before including. */
+/* The data and the two-layer tanh MLP (FEATURES -> hidden -> CLASSES) that the
+ * training-helper tests train: define FEATURES and CLASSES before including. */
 #ifndef LAGRAD_TRAIN_TEST_MODEL_H
 #define LAGRAD_TRAIN_TEST_MODEL_H
+
+/* A dataset of n rows of FEATURES f32 features and i32 labels, uninitialised. */
+static lg_dataset blobs_alloc(int64_t n)
+{
+    lg_dataset d = {.n = n, .features = FEATURES, .num_classes = CLASSES};
+    d.images = lg_tensor_new(LG_F32, 2, (int64_t[]){n, FEATURES});
+    d.labels = lg_tensor_new(LG_I32, 1, (int64_t[]){n});
+    assert_non_null(d.images);
+    assert_non_null(d.labels);
+    return d;
+}
 
 typedef struct model {
     lg_params *p;
