@@ -1,7 +1,10 @@
-/* The graph's arena: a list of chunks filled by bumping a pointer. Reset rewinds to the
+/* The graph's arenas: lists of chunks filled by bumping a pointer. Reset rewinds to the
  * first chunk and keeps them all, so a step that asks for the same sizes in the same
- * order as the last one is served without calling the allocator. The arena stops at the
- * graph's limit (lg_graph_set_arena_limit) with a message that points at a forgotten
+ * order as the last one is served without calling the allocator. There are two, so that
+ * tensor data can live where the backend keeps it: `meta` (headers, nodes, attributes:
+ * host memory from lg_malloc, read by the graph code) and `data` (tensor data and kernel
+ * scratch: the backend's mem_alloc, handed only to its kernels). Together they stop at
+ * the graph's limit (lg_graph_set_arena_limit) with a message that points at a forgotten
  * lg_graph_reset, the usual way a tape grows without end (issue 12). */
 #include <stdint.h>
 #include <string.h>
@@ -11,9 +14,23 @@
 
 static size_t align_up(size_t n) { return (n + LG_ALIGN - 1) & ~(size_t)(LG_ALIGN - 1); }
 
+static void *chunk_mem(const lg_graph *g, const lg_arena *a, size_t size)
+{
+    return a == &g->data ? g->be->mem_alloc(size) : lg_malloc(size);
+}
+
+static void chunk_mem_free(const lg_graph *g, const lg_arena *a, void *p, size_t size)
+{
+    if (a == &g->data)
+        g->be->mem_free(p, size);
+    else
+        lg_free(p, size);
+}
+
 /* A chunk of at least `need` bytes, double the last one, but at most `cap` bytes when
  * cap >= need (near the arena limit, the chunk shrinks to what is left). */
-static lg_chunk *new_chunk(size_t need, size_t last, size_t cap)
+static lg_chunk *new_chunk(const lg_graph *g, const lg_arena *a, size_t need, size_t last,
+                           size_t cap)
 {
     size_t size = last * 2 > CHUNK_MIN ? last * 2 : CHUNK_MIN;
     if (size > cap)
@@ -23,7 +40,7 @@ static lg_chunk *new_chunk(size_t need, size_t last, size_t cap)
     lg_chunk *c = lg_malloc(sizeof *c);
     if (!c)
         return NULL;
-    c->mem = lg_malloc(size);
+    c->mem = chunk_mem(g, a, size);
     if (!c->mem) {
         lg_free(c, sizeof *c);
         return NULL;
@@ -34,16 +51,16 @@ static lg_chunk *new_chunk(size_t need, size_t last, size_t cap)
     return c;
 }
 
-void *lg_arena_alloc(lg_graph *g, size_t size, const char *what)
+static void *arena_take(lg_graph *g, lg_arena *a, size_t size, const char *what)
 {
     size = align_up(size ? size : 1);
-    lg_chunk *c = g->cur;
+    lg_chunk *c = a->cur;
     /* Move through the kept chunks first; chunks skipped here stay idle until reset. */
     while (c && c->size - c->used < size)
         c = c->next;
     if (!c) {
         size_t last = 0;
-        lg_chunk *tail = g->chunks;
+        lg_chunk *tail = a->chunks;
         while (tail && tail->next)
             tail = tail->next;
         if (tail)
@@ -59,7 +76,7 @@ void *lg_arena_alloc(lg_graph *g, size_t size, const char *what)
                     what, g->arena_limit, g->arena_bytes, (long long)g->nops);
             return NULL;
         }
-        c = new_chunk(size, last, left);
+        c = new_chunk(g, a, size, last, left);
         if (!c) {
             lg_fail(g, LG_ERR_OOM, "%s: out of memory allocating %zu bytes in the graph arena",
                     what, size);
@@ -68,13 +85,23 @@ void *lg_arena_alloc(lg_graph *g, size_t size, const char *what)
         if (tail)
             tail->next = c;
         else
-            g->chunks = c;
+            a->chunks = c;
         g->arena_bytes += c->size;
     }
-    g->cur = c;
+    a->cur = c;
     void *p = c->mem + c->used;
     c->used += size;
     return p;
+}
+
+void *lg_arena_alloc(lg_graph *g, size_t size, const char *what)
+{
+    return arena_take(g, &g->meta, size, what);
+}
+
+void *lg_arena_data(lg_graph *g, size_t size, const char *what)
+{
+    return arena_take(g, &g->data, size, what);
 }
 
 /* The next epoch starts each chunk `shift` bytes in, a triangle wave over the epochs in
@@ -83,27 +110,39 @@ void *lg_arena_alloc(lg_graph *g, size_t size, const char *what)
  * the same chunks (no new allocation), but every address moved by exactly LG_ALIGN: a
  * tensor handle kept from the last step never equals a live one (a header is longer than
  * LG_ALIGN), and lg_backward on it is LG_ERR_STATE (issue 14: it was the new loss). */
-void lg_arena_rewind(lg_graph *g)
+static void rewind_one(const lg_graph *g, lg_arena *a)
 {
-    for (lg_chunk *c = g->chunks; c; c = c->next) {
+    for (lg_chunk *c = a->chunks; c; c = c->next) {
         size_t content = c->used - c->shift, slack = c->size - content;
         size_t k = slack / LG_ALIGN < 63 ? slack / LG_ALIGN : 63; /* most steps of shift */
         size_t pos = k ? (size_t)(g->epoch % (2 * k)) : 0;
         c->shift = (pos <= k ? pos : 2 * k - pos) * LG_ALIGN;
         c->used = c->shift;
     }
-    g->cur = g->chunks;
+    a->cur = a->chunks;
+}
+
+void lg_arena_rewind(lg_graph *g)
+{
+    rewind_one(g, &g->meta);
+    rewind_one(g, &g->data);
+}
+
+static void release_one(const lg_graph *g, lg_arena *a)
+{
+    lg_chunk *c = a->chunks;
+    while (c) {
+        lg_chunk *next = c->next;
+        chunk_mem_free(g, a, c->mem, c->size);
+        lg_free(c, sizeof *c);
+        c = next;
+    }
+    a->chunks = a->cur = NULL;
 }
 
 void lg_arena_release(lg_graph *g)
 {
-    lg_chunk *c = g->chunks;
-    while (c) {
-        lg_chunk *next = c->next;
-        lg_free(c->mem, c->size);
-        lg_free(c, sizeof *c);
-        c = next;
-    }
-    g->chunks = g->cur = NULL;
+    release_one(g, &g->meta);
+    release_one(g, &g->data);
     g->arena_bytes = 0;
 }

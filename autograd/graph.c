@@ -231,7 +231,7 @@ lg_tensor *lg_graph_tensor(lg_graph *g, lg_dtype dt, int ndim, const int64_t *sh
     lg_tensor *t = graph_header(g, dt, ndim, shape);
     if (!t)
         return NULL;
-    t->data = lg_arena_alloc(g, (size_t)t->numel * lg_dtype_size(dt), "lg_graph_tensor");
+    t->data = lg_arena_data(g, (size_t)t->numel * lg_dtype_size(dt), "lg_graph_tensor");
     return t->data ? t : NULL;
 }
 

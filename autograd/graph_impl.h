@@ -56,10 +56,16 @@ typedef struct lg_leaf_ref {
     struct lg_leaf_ref *next;
 } lg_leaf_ref;
 
+/* One arena (arena.c): its chunks in order of use, and the one being filled. */
+typedef struct lg_arena {
+    lg_chunk *chunks;
+    lg_chunk *cur;
+} lg_arena;
+
 struct lg_graph {
-    lg_chunk *chunks;   /* all chunks, in order of use */
-    lg_chunk *cur;      /* the one being filled */
-    size_t arena_bytes;
+    lg_arena meta;      /* headers, nodes, attributes: host memory the graph code reads */
+    lg_arena data;      /* tensor data and kernel scratch: the backend's memory */
+    size_t arena_bytes; /* both arenas' chunks */
     size_t arena_limit; /* most bytes arena_bytes may reach; 0: no limit (graph.h) */
     uint64_t epoch;     /* bumped by reset: tensors of older epochs are stale */
     lg_node *tail;
@@ -78,8 +84,12 @@ struct lg_graph {
 };
 
 /* Arena: 64-byte aligned memory that lives until reset. NULL (and LG_ERR_OOM set on g,
- * naming `what`) when the allocator fails. */
+ * naming `what`) when the allocator fails. lg_arena_alloc gives host memory for what the
+ * graph code itself reads (headers, nodes, geometries); lg_arena_data gives the backend's
+ * memory (g->be->mem_alloc) for what only kernels touch: tensor data, kernel scratch,
+ * index buffers. */
 void *lg_arena_alloc(lg_graph *g, size_t size, const char *what);
+void *lg_arena_data(lg_graph *g, size_t size, const char *what);
 void lg_arena_rewind(lg_graph *g);
 void lg_arena_release(lg_graph *g);
 

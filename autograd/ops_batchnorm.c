@@ -174,7 +174,7 @@ static void blend(const lg_backend *be, lg_tensor *run, const void *stat, double
 static void update_running(lg_graph *g, lg_tensor *rm, lg_tensor *rv, const lg_tensor *mean,
                            const lg_tensor *var, lg_bn_dims d, double momentum)
 {
-    void *scratch = lg_arena_alloc(g, (size_t)d.c * lg_dtype_size(rm->dtype), "lg_batch_norm");
+    void *scratch = lg_arena_data(g, (size_t)d.c * lg_dtype_size(rm->dtype), "lg_batch_norm");
     if (!scratch)
         return;
     blend(g->be, rm, mean->data, momentum, 1.0, scratch);

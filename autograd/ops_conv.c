@@ -25,7 +25,7 @@ static lg_tensor *conv_bias_grad(lg_graph *g, lg_tensor *dy, const lg_conv_geom 
 /* Scratch for one conv kernel call, from the arena (reused after the first step). */
 static void *conv_scratch(lg_graph *g, lg_dtype dt, const lg_conv_geom *cg, const char *what)
 {
-    return lg_arena_alloc(g, g->be->conv2d_scratch(dt, cg), what);
+    return lg_arena_data(g, g->be->conv2d_scratch(dt, cg), what);
 }
 
 /* Keeps the geometry on a recorded node (an arena copy: it lives until reset). */

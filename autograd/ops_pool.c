@@ -88,7 +88,7 @@ lg_tensor *lg_max_pool2d(lg_graph *g, lg_tensor *x, const lg_pool2d_opts *o)
         return NULL;
     lg_tensor *y = pool_output(g, x, &cg);
     pool_saved *ps = y ? lg_arena_alloc(g, sizeof *ps, MAX_POOL.name) : NULL;
-    int32_t *idx = ps ? lg_arena_alloc(g, sizeof *idx * (size_t)y->numel, MAX_POOL.name)
+    int32_t *idx = ps ? lg_arena_data(g, sizeof *idx * (size_t)y->numel, MAX_POOL.name)
                       : NULL;
     if (!idx)
         return NULL;

@@ -48,7 +48,7 @@ static lg_tensor *reduce_forward(lg_graph *g, const char *name, lg_tensor *x, in
     if (!y)
         return NULL;
     if (argmax) {
-        *argmax = lg_arena_alloc(g, sizeof(int64_t) * (size_t)(y->numel ? y->numel : 1), name);
+        *argmax = lg_arena_data(g, sizeof(int64_t) * (size_t)(y->numel ? y->numel : 1), name);
         if (!*argmax)
             return NULL;
     }

@@ -57,7 +57,7 @@ bool la_check_rhs(lg_graph *g, const char *name, const lg_tensor *a, const lg_te
 
 void *la_alloc(lg_graph *g, lg_dtype dt, int64_t n, const char *name)
 {
-    return lg_arena_alloc(g, lg_dtype_size(dt) * (size_t)(n > 0 ? n : 1), name);
+    return lg_arena_data(g, lg_dtype_size(dt) * (size_t)(n > 0 ? n : 1), name);
 }
 
 int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
@@ -75,7 +75,7 @@ int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
                 "elements", name);
         return LA_NO_WORK;
     }
-    a->work = a->work_bytes ? lg_arena_alloc(g, a->work_bytes, name) : no_scratch;
+    a->work = a->work_bytes ? lg_arena_data(g, a->work_bytes, name) : no_scratch;
     if (!a->work)
         return LA_NO_WORK;
     return g->be->linalg(k, dt, a);

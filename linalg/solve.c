@@ -9,7 +9,7 @@ la_lu *la_lu_factor(lg_graph *g, const char *name, const lg_tensor *a)
     la_lu *lu = lg_arena_alloc(g, sizeof *lu, name);
     void *f = lu ? la_alloc(g, a->dtype, n * n, name) : NULL;
     void *det = f ? la_alloc(g, a->dtype, 3, name) : NULL;
-    int32_t *ipiv = det ? lg_arena_alloc(g, sizeof *ipiv * (size_t)(n ? n : 1), name) : NULL;
+    int32_t *ipiv = det ? lg_arena_data(g, sizeof *ipiv * (size_t)(n ? n : 1), name) : NULL;
     if (!ipiv)
         return NULL;
     lg_linalg_args la = {.n = n, .a = a->data, .x = f, .y = det, .piv = ipiv};

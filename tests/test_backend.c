@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "test_util.h"
-#include "tensor/tensor_impl.h"
+#include "backend/backend_impl.h"
 
 static void test_backends_are_found_by_name(void **state)
 {
@@ -74,12 +74,91 @@ static void test_tensors_of_two_devices_do_not_meet(void **state)
     lg_graph_free(g);
 }
 
+/* A backend whose memory is the CPU's, remembered block by block, so the test can tell
+ * which pointers came from its mem_alloc: a stand-in for a device allocator. */
+enum { MAX_BLOCKS = 64 };
+typedef struct block { char *p; size_t bytes; } block;
+static block blocks[MAX_BLOCKS];
+static int nblocks;
+
+static void *counting_alloc(size_t bytes)
+{
+    if (nblocks == MAX_BLOCKS)
+        return NULL;
+    void *p = lg_host_alloc(bytes);
+    if (p)
+        blocks[nblocks++] = (block){p, bytes};
+    return p;
+}
+
+static void counting_free(void *p, size_t bytes)
+{
+    for (int i = 0; i < nblocks; i++)
+        if (blocks[i].p == p) {
+            assert_int_equal(blocks[i].bytes, bytes);
+            blocks[i] = blocks[--nblocks];
+            lg_host_free(p, bytes);
+            return;
+        }
+    fail_msg("mem_free of %p, which mem_alloc did not give", p);
+}
+
+static bool from_backend(const void *p)
+{
+    for (int i = 0; i < nblocks; i++)
+        if ((const char *)p >= blocks[i].p && (const char *)p < blocks[i].p + blocks[i].bytes)
+            return true;
+    return false;
+}
+
+/* A graph's tensor data (and its kernels' scratch) comes from the backend's mem_alloc and
+ * goes back through its mem_free; the headers the graph code reads stay in host memory. */
+static void test_graph_data_lives_in_backend_memory(void **state)
+{
+    (void)state;
+    lg_backend be = *lg_cpu_backend();
+    be.mem_alloc = counting_alloc;
+    be.mem_free = counting_free;
+    nblocks = 0;
+    int after_first_step = 0;
+    lg_graph *g = lg_graph_new_on(&be);
+    lg_tensor *w = lg_tensor_ones(LG_F64, 2, (int64_t[]){3, 2});
+    lg_tensor_set_requires_grad(w, true);
+    for (int step = 0; step < 2; step++) {
+        lg_tensor *x = lg_graph_full(g, LG_F64, 2, (int64_t[]){4, 3}, 0.5);
+        lg_tensor *h = lg_relu(g, lg_matmul(g, x, w));
+        lg_tensor *m = lg_max_axis(g, h, 1, false); /* argmax scratch */
+        lg_tensor *loss = lg_sum(g, m);
+        assert_int_equal(lg_backward(g, loss), LG_OK);
+        assert_true(nblocks > 0);
+        lg_tensor *graph_tensors[] = {x, h, m, loss};
+        for (int i = 0; i < 4; i++) {
+            assert_true(from_backend(graph_tensors[i]->data));
+            assert_false(from_backend(graph_tensors[i]));
+        }
+        /* w's gradient: 4 rows of 0.5 reach each of w's rows through max's argmax */
+        const double *gw = lg_tensor_data(lg_tensor_grad(w));
+        for (int i = 0; i < 6; i++)
+            assert_true(gw[i] == (i % 2 == 0 ? 2.0 : 0.0));
+        lg_tensor_zero_grad(w);
+        /* reset keeps the chunks: the second step allocates nothing new */
+        if (step == 0)
+            after_first_step = nblocks;
+        assert_int_equal(nblocks, after_first_step);
+        lg_graph_reset(g);
+    }
+    lg_graph_free(g);
+    assert_int_equal(nblocks, 0); /* every block handed back through mem_free */
+    lg_tensor_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backends_are_found_by_name),
         cmocka_unit_test(test_lagrad_backend_variable_sets_the_default),
         cmocka_unit_test(test_tensors_of_two_devices_do_not_meet),
+        cmocka_unit_test(test_graph_data_lives_in_backend_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
