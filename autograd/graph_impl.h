@@ -93,6 +93,13 @@ void *lg_arena_data(lg_graph *g, size_t size, const char *what);
 void lg_arena_rewind(lg_graph *g);
 void lg_arena_release(lg_graph *g);
 
+/* Element i of t (any dtype) read to the host by one mem_copy, as a double: for the
+ * messages that name a bad value. */
+double lg_element(lg_graph *g, const lg_tensor *t, int64_t i);
+/* The flat index of t's first NaN or Inf, by the backend's find_outside; -1 when every
+ * element is finite (integer tensors always are). */
+int64_t lg_first_nonfinite(lg_graph *g, const lg_tensor *t);
+
 /* Records the first error; always returns NULL so ops can `return lg_fail(...)`. */
 lg_tensor *lg_fail(lg_graph *g, lg_status s, const char *fmt, ...)
 #if defined(__GNUC__)

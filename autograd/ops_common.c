@@ -1,5 +1,6 @@
 /* Drivers shared by the elementwise op files: validation, broadcasting, the kernel
  * call and recording. The ops themselves (forward next to VJP) live in ops_*.c. */
+#include <float.h>
 #include "ops_impl.h"
 
 lg_tensor *lg_unary_op(lg_graph *g, const lg_op *op, lg_unary_kind k, lg_tensor *x, double p)
@@ -64,6 +65,27 @@ lg_tensor *lg_scalar_const(lg_graph *g, lg_dtype dt, double v)
     return lg_graph_full(g, dt, 0, NULL, v);
 }
 
+double lg_element(lg_graph *g, const lg_tensor *t, int64_t i)
+{
+    union { float f; double d; int32_t i32; int64_t i64; } e;
+    size_t es = lg_dtype_size(t->dtype);
+    g->be->mem_copy(LG_COPY_DEVICE_TO_HOST, &e, (const char *)t->data + (size_t)i * es, es);
+    switch (t->dtype) {
+    case LG_F32: return e.f;
+    case LG_F64: return e.d;
+    case LG_I32: return e.i32;
+    default: return (double)e.i64;
+    }
+}
+
+int64_t lg_first_nonfinite(lg_graph *g, const lg_tensor *t)
+{
+    if (t->dtype != LG_F32 && t->dtype != LG_F64)
+        return -1;
+    double max = t->dtype == LG_F32 ? FLT_MAX : DBL_MAX;
+    return g->be->find_outside(t->dtype, t->numel, t->data, -max, max);
+}
+
 bool lg_check_indices(lg_graph *g, const char *name, lg_tensor *idx, int64_t n,
                       const char *plural, const char *singular, const char *where)
 {
@@ -74,13 +96,11 @@ bool lg_check_indices(lg_graph *g, const char *name, lg_tensor *idx, int64_t n,
                 lg_dtype_name(idx->dtype));
         return false;
     }
-    for (int64_t q = 0; q < idx->numel; q++) {
-        int64_t i = lg_load_int(idx->data, idx->dtype, q);
-        if (i < 0 || i >= n) {
-            lg_fail(g, LG_ERR_ARG, "%s: %s %lld at %s %lld outside [0, %lld)", name, singular,
-                    (long long)i, where, (long long)q, (long long)n);
-            return false;
-        }
+    int64_t q = g->be->find_outside(idx->dtype, idx->numel, idx->data, 0, (double)n - 1);
+    if (q >= 0) {
+        lg_fail(g, LG_ERR_ARG, "%s: %s %.0f at %s %lld outside [0, %lld)", name, singular,
+                lg_element(g, idx, q), where, (long long)q, (long long)n);
+        return false;
     }
     return true;
 }

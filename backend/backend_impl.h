@@ -221,6 +221,11 @@ struct lg_backend {
     void (*permute)(lg_dtype dt, int ndim, const int64_t *xshape, const int *perm,
                     const void *x, void *y);
     void (*fill)(lg_dtype dt, int64_t n, void *y, double v);
+    /* The index of the first x[i], i < n, outside [lo, hi], or -1 when there is none. Any
+     * dtype; NaN lies outside every range. For integer tensors the bounds are rounded
+     * inwards (ceil lo, floor hi). The checks before a kernel runs use it: finiteness is
+     * [-max, max] of the type (anomaly mode, linalg's inputs), an index [0, n - 1]. */
+    int64_t (*find_outside)(lg_dtype dt, int64_t n, const void *x, double lo, double hi);
     /* y[i] = start + i step for i < n, computed in double and stored as dt (any dtype;
      * for integer tensors the caller checks that every value is whole and in range). */
     void (*iota)(lg_dtype dt, int64_t n, void *y, double start, double step);

@@ -29,10 +29,10 @@ bool la_check_matrix(lg_graph *g, const char *name, const char *what, const lg_t
 
 bool la_check_finite(lg_graph *g, const char *name, const char *what, const lg_tensor *t)
 {
-    int64_t i = lg_first_nonfinite(t->data, t->dtype, t->numel);
+    int64_t i = lg_first_nonfinite(g, t);
     if (i >= 0) {
         lg_fail(g, LG_ERR_NUMERIC, "%s: %s %s holds %g at flat index %lld", name, what,
-                lg_tshape(t).s, lg_load(t->data, t->dtype, i), (long long)i);
+                lg_tshape(t).s, lg_element(g, t, i), (long long)i);
         return false;
     }
     return true;
@@ -79,14 +79,6 @@ int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
     if (!a->work)
         return LA_NO_WORK;
     return g->be->linalg(k, dt, a);
-}
-
-double la_read(lg_graph *g, const lg_tensor *t, int64_t i)
-{
-    double v[1];
-    size_t es = lg_dtype_size(t->dtype);
-    g->be->mem_copy(LG_COPY_DEVICE_TO_HOST, v, (const char *)t->data + (size_t)i * es, es);
-    return lg_load(v, t->dtype, 0);
 }
 
 lg_tensor *la_copy(lg_graph *g, const lg_tensor *t)

@@ -27,9 +27,6 @@ void *la_alloc(lg_graph *g, lg_dtype dt, int64_t n, const char *name);
 #define LA_NO_WORK INT64_MIN
 int64_t la_run(lg_graph *g, const char *name, lg_linalg_kind k, lg_dtype dt,
                lg_linalg_args *a);
-/* Element i of a graph tensor, copied to the host through the backend (for decisions
- * on a value: a zero norm, the largest singular value). */
-double la_read(lg_graph *g, const lg_tensor *t, int64_t i);
 /* A graph tensor holding a copy of t's data (no graph link). */
 lg_tensor *la_copy(lg_graph *g, const lg_tensor *t);
 

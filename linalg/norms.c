@@ -54,7 +54,7 @@ lg_tensor *lg_norm_l1(lg_graph *g, lg_tensor *x)
 static void norm2_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
     lg_tensor *y = n->out[0];
-    bool zero = la_read(g, y, 0) == 0.0;
+    bool zero = lg_element(g, y, 0) == 0.0;
     lg_tensor *ysafe = zero ? lg_scalar_const(g, y->dtype, 1.0) : y;
     gx[0] = lg_mul(g, n->in[0], lg_div(g, gy[0], ysafe));
 }
@@ -134,7 +134,7 @@ lg_tensor *lg_cond(lg_graph *g, lg_tensor *a)
         return NULL;
     /* σmin = 0 (a zero matrix too, where σmax / σmin would be 0/0): +inf as promised,
      * a constant, since the ratio has no derivative there */
-    if (la_read(g, s, s->numel - 1) == 0.0)
+    if (lg_element(g, s, s->numel - 1) == 0.0)
         return lg_scalar_const(g, a->dtype, INFINITY);
     return lg_div(g, element(g, s, 0), element(g, s, s->numel - 1));
 }
@@ -156,11 +156,11 @@ lg_status lg_matrix_rank(lg_graph *g, lg_tensor *a, double tol, int64_t *rank)
         return g->status;
     int64_t k = s->numel, mn = a->shape[0] > a->shape[1] ? a->shape[0] : a->shape[1];
     if (tol < 0)
-        tol = k ? la_read(g, s, 0) * (double)mn * la_eps(a->dtype) : 0;
+        tol = k ? lg_element(g, s, 0) * (double)mn * la_eps(a->dtype) : 0;
     lg_tensor *r = lg_graph_tensor(g, a->dtype, 0, NULL);
     if (!r || !count_above(g, name, a->dtype, k, s->data, tol, r->data))
         return g->status;
-    *rank = (int64_t)la_read(g, r, 0);
+    *rank = (int64_t)lg_element(g, r, 0);
     return LG_OK;
 }
 

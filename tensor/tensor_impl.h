@@ -80,9 +80,6 @@ void lg_broadcast_strides(int n, const int64_t *shape, int nout, const int64_t *
                           int64_t *strides);
 int lg_same_shape(const lg_tensor *a, const lg_tensor *b);
 
-/* Index of the first NaN or Inf among the n elements of data, or -1 when all are finite. */
-int64_t lg_first_nonfinite(const void *data, lg_dtype dt, int64_t n);
-
 /* Element i of an integer tensor as int64_t. */
 static inline int64_t lg_load_int(const void *data, lg_dtype dt, int64_t i)
 {

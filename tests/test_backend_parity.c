@@ -7,6 +7,7 @@
  * lg_backend to its case; the first test fails for any function slot without one, and a
  * _Static_assert on the struct's size breaks the build when an entry is added, until the
  * table below is extended. */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 #include "test_util.h"
@@ -473,6 +474,67 @@ static void case_iota(lg_dtype dt)
         ref->iota(its[t], 17, y1, 5, -3);
         check_int("iota", "integer", y0, y1, 17 * lg_dtype_size(its[t]));
     }
+}
+
+/* find_outside on both backends, and against the index a reader can count. */
+static void find_both(lg_dtype dt, int64_t n, const void *x, double lo, double hi, int64_t want,
+                      const char *what)
+{
+    int64_t got = fast->find_outside(dt, n, x, lo, hi), r = ref->find_outside(dt, n, x, lo, hi);
+    if (got != r || (want != -2 && got != want)) {
+        print_error("find_outside (%s, %s): fast %lld, reference %lld, expected %lld\n", what,
+                    lg_dtype_name(dt), (long long)got, (long long)r, (long long)want);
+        fail();
+    }
+}
+
+/* find_outside: empty, odd and multi-block sizes; the finite range over NaN/Inf (each kind
+ * first in turn, and a lone NaN in the last block); a narrow range; integer tensors with
+ * fractional, inverted, NaN and beyond-the-type bounds. */
+static void case_find_outside(lg_dtype dt)
+{
+    double max = dt == LG_F32 ? FLT_MAX : DBL_MAX;
+    static const int64_t ns[] = {0, 1, 13, 1024, 1025, 40000};
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+        int64_t n = ns[ni];
+        void *x = rnd(dt, n, PLAIN); /* in [-2, 2) */
+        find_both(dt, n, x, -max, max, -1, "all finite");
+        find_both(dt, n, x, -2, 2, -1, "inside [-2, 2]");
+        find_both(dt, n, x, -0.5, 0.5, -2, "narrow");
+        if (n > 0) {
+            lg_store(x, dt, n - 1, NAN);
+            find_both(dt, n, x, -max, max, n - 1, "NaN last");
+            find_both(dt, n, x, NAN, max, 0, "NaN bound");
+        }
+        free(x);
+        x = rnd(dt, n, SPECIAL); /* NaN at 3, +Inf at 10, -Inf at 17 */
+        find_both(dt, n, x, -max, max, n > 3 ? 3 : -1, "NaN/Inf");
+        if (n > 17) {
+            lg_store(x, dt, 3, 0.0);
+            find_both(dt, n, x, -max, max, 10, "+Inf first");
+            lg_store(x, dt, 10, 0.0);
+            find_both(dt, n, x, -max, max, 17, "-Inf first");
+            find_both(dt, n, x, -INFINITY, INFINITY, 24, "Inf in range, NaN not");
+        }
+        free(x);
+    }
+    int32_t i32[6] = {3, 9, 0, 10, -1, INT32_MAX};
+    int64_t i64[6] = {3, 9, 0, 10, -1, INT64_MAX};
+    for (int t = 0; t < 2; t++) {
+        lg_dtype it = t ? LG_I64 : LG_I32;
+        const void *ix = t ? (const void *)i64 : (const void *)i32;
+        find_both(it, 6, ix, 0, 9, 3, "index range");
+        find_both(it, 3, ix, 0, 9, -1, "all inside");
+        find_both(it, 6, ix, -1, 10, 5, "type max");
+        find_both(it, 3, ix, -0.5, 9.5, -1, "fractional bounds round inwards");
+        find_both(it, 3, ix, 0.5, 9, 2, "0 below ceil(0.5)");
+        find_both(it, 6, ix, 5, 4, 0, "inverted");
+        find_both(it, 6, ix, NAN, 9, 0, "NaN bound");
+        find_both(it, 6, ix, -1e300, 1e300, -1, "beyond the type");
+        find_both(it, 0, ix, 0, 0, -1, "empty");
+    }
+    int64_t big[3] = {((int64_t)1 << 62) + 1, ((int64_t)1 << 62), 5};
+    find_both(LG_I64, 3, big, 0, 0x1p62, 0, "above 2^62 by one");
 }
 
 /* (outer, n, inner, k): size 1, empty, odd, and indices repeated */
@@ -1248,7 +1310,8 @@ static const entry_case cases[] = {
     ENTRY(unary, case_unary), ENTRY(binary, case_binary), ENTRY(where, case_where),
     ENTRY(reduce, case_reduce), ENTRY(sum_to, case_sum_to), ENTRY(softmax, case_softmax),
     ENTRY(logsumexp, case_softmax), ENTRY(gemm, case_gemm), ENTRY(copy_rows, case_copy_rows),
-    ENTRY(permute, case_permute), ENTRY(fill, case_fill), ENTRY(iota, case_iota), ENTRY(gather, case_gather),
+    ENTRY(permute, case_permute), ENTRY(fill, case_fill), ENTRY(iota, case_iota),
+    ENTRY(find_outside, case_find_outside), ENTRY(gather, case_gather),
     ENTRY(scatter_add, case_scatter_add), ENTRY(conv2d_scratch, case_conv),
     ENTRY(conv2d, case_conv), ENTRY(conv2d_input_grad, case_conv),
     ENTRY(conv2d_weight_grad, case_conv), ENTRY(conv2d_bias_grad, case_conv),
@@ -1262,7 +1325,7 @@ static const entry_case cases[] = {
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 #define FN_SLOT sizeof(void (*)(void))
 /* A new entry in struct lg_backend stops the build here until it has a case above. */
-_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 35 * FN_SLOT,
+_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 36 * FN_SLOT,
                "struct lg_backend changed: give every new entry a parity case in cases[]");
 
 static void test_parity_table_covers_every_entry(void **state)

@@ -20,6 +20,7 @@ static const lg_backend cpu_backend = {
     .copy_rows = lg_cpu_copy_rows,
     .permute = lg_cpu_permute,
     .fill = lg_cpu_fill,
+    .find_outside = lg_cpu_find_outside,
     .iota = lg_cpu_iota,
     .gather = lg_cpu_gather,
     .scatter_add = lg_cpu_scatter_add,

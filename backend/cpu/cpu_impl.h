@@ -29,6 +29,7 @@ void lg_cpu_binary(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void
 void lg_cpu_where(lg_dtype dt, const lg_bcast *bc, const void *m, const void *a,
                   const void *b, void *y);
 void lg_cpu_fill(lg_dtype dt, int64_t n, void *y, double v);
+int64_t lg_cpu_find_outside(lg_dtype dt, int64_t n, const void *x, double lo, double hi);
 void lg_cpu_iota(lg_dtype dt, int64_t n, void *y, double start, double step);
 void lg_cpu_gather(lg_dtype dt, const lg_index_geom *ig, const void *idx, const void *x,
                    void *y);

@@ -82,6 +82,29 @@ void lg_ref_fill(lg_dtype dt, int64_t n, void *y, double v)
         lg_store(y, dt, i, v); /* any dtype: integer fills are checked by the caller */
 }
 
+/* Each element and the bounds as long double, whose 64-bit mantissa holds every i64 and
+ * every double exactly; f32 compares with the bounds rounded to float, as the table says. */
+int64_t lg_ref_find_outside(lg_dtype dt, int64_t n, const void *x, double lo, double hi)
+{
+    long double l = dt == LG_F32 ? (float)lo : lo, h = dt == LG_F32 ? (float)hi : hi;
+    if (dt == LG_I32 || dt == LG_I64)
+        l = ceill(l), h = floorl(h);
+    for (int64_t i = 0; i < n; i++) {
+        long double v; /* one branch per type: a ?: chain would round through double */
+        if (dt == LG_F32)
+            v = ((const float *)x)[i];
+        else if (dt == LG_F64)
+            v = ((const double *)x)[i];
+        else if (dt == LG_I32)
+            v = ((const int32_t *)x)[i];
+        else
+            v = ((const int64_t *)x)[i];
+        if (!(v >= l && v <= h))
+            return i;
+    }
+    return -1;
+}
+
 void lg_ref_iota(lg_dtype dt, int64_t n, void *y, double start, double step)
 {
     for (int64_t i = 0; i < n; i++)

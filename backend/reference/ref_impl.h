@@ -41,6 +41,7 @@ void lg_ref_binary(lg_binary_kind k, lg_dtype dt, const lg_bcast *bc, const void
 void lg_ref_where(lg_dtype dt, const lg_bcast *bc, const void *m, const void *a,
                   const void *b, void *y);
 void lg_ref_fill(lg_dtype dt, int64_t n, void *y, double v);
+int64_t lg_ref_find_outside(lg_dtype dt, int64_t n, const void *x, double lo, double hi);
 void lg_ref_iota(lg_dtype dt, int64_t n, void *y, double start, double step);
 void lg_ref_copy_rows(lg_dtype dt, int64_t rows, int64_t cols, const void *src,
                       int64_t src_ld, void *dst, int64_t dst_ld);

@@ -21,6 +21,7 @@ static const lg_backend reference_backend = {
     .copy_rows = lg_ref_copy_rows,
     .permute = lg_ref_permute,
     .fill = lg_ref_fill,
+    .find_outside = lg_ref_find_outside,
     .iota = lg_ref_iota,
     .gather = lg_ref_gather,
     .scatter_add = lg_ref_scatter_add,
