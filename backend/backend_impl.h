@@ -273,6 +273,18 @@ struct lg_backend {
     void (*bn_backward)(lg_dtype dt, const lg_bn_dims *d, const void *gy, const void *x,
                         const void *gamma, const void *mean, const void *rstd, void *dx,
                         void *dgamma, void *dbeta);
+    /* Layer norm (cpu_layernorm.c) over the last axis of x viewed as (rows, d). ln_forward
+     * writes mean[r], rstd[r] = 1/sqrt(var + eps) (biased var; both of dt) and
+     * y = (x - mean) rstd γ + β; γ and β (d) may be NULL (1 and 0). ln_backward writes,
+     * from gy, x, γ (NULL: 1) and the forward's mean and rstd, with x̂ = (x - mean) rstd
+     * and g = gy γ: dx = rstd (g - mean_d g - x̂ mean_d(g x̂)), dγ = Σ_rows gy x̂ and
+     * dβ = Σ_rows gy; any of dx, dγ, dβ may be NULL (not computed). Sums run in a fixed
+     * order: the results do not depend on the thread count. */
+    void (*ln_forward)(lg_dtype dt, int64_t rows, int64_t d, const void *x, const void *gamma,
+                       const void *beta, double eps, void *y, void *mean, void *rstd);
+    void (*ln_backward)(lg_dtype dt, int64_t rows, int64_t d, const void *gy, const void *x,
+                        const void *gamma, const void *mean, const void *rstd, void *dx,
+                        void *dgamma, void *dbeta);
     /* ---- nn: random fills, dot products, optimizer steps ---- */
     /* y = n draws of distribution k from the counter-based generator (see lg_rng_kind). */
     void (*rng_fill)(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t seed,

@@ -718,6 +718,52 @@ static void case_pool(lg_dtype dt)
 static const int64_t bns[][3] = {{4, 3, 5}, {7, 5, 1}, {1, 2, 3}, {2, 3, 51}, {3, 1, 4},
                                  {16, 8, 300}, {5, 1, 1}};
 
+/* layer norm: (rows, d) with empty, size-1 and odd sizes, a threaded one, and a row
+ * shifted by 100 (a large mean against a small spread); γ and β given or NULL in turn;
+ * NaN/Inf inputs. Both backwards run from the fast forward's statistics, each output
+ * alone as well (the others NULL). */
+static void case_ln(lg_dtype dt)
+{
+    static const int64_t lns[][2] = {{0, 5}, {1, 1}, {7, 5}, {3, 128}, {768, 128}, {300, 33}};
+    for (size_t i = 0; i < sizeof lns / sizeof lns[0]; i++)
+        for (int special = 0; special < 2; special++) {
+            int64_t rows = lns[i][0], d = lns[i][1], nx = rows * d;
+            bool affine = (i + (size_t)special) % 2 == 0;
+            void *x = rnd(dt, nx, special ? SPECIAL : PLAIN);
+            for (int64_t q = 0; q < nx; q++)
+                lg_store(x, dt, q, lg_load(x, dt, q) + (q / d % 2 ? 100 : 0));
+            void *gamma = affine ? rnd(dt, d, 0) : NULL, *beta = affine ? rnd(dt, d, 0) : NULL;
+            void *y[2], *m[2], *r[2], *dx[2], *dg[2], *db[2], *gy = rnd(dt, nx, 0);
+            for (int k = 0; k < 2; k++) {
+                y[k] = rnd(dt, nx, 0), m[k] = rnd(dt, rows, 0), r[k] = rnd(dt, rows, 0);
+                dx[k] = rnd(dt, nx, 0), dg[k] = rnd(dt, d, 0), db[k] = rnd(dt, d, 0);
+                (k ? ref : fast)->ln_forward(dt, rows, d, x, gamma, beta, 1e-5, y[k], m[k],
+                                             r[k]);
+            }
+            const char *what = special ? "NaN/Inf" : affine ? "affine" : "plain";
+            check("ln_forward", what, dt, y[0], y[1], nx);
+            check("ln_forward", "mean", dt, m[0], m[1], rows);
+            check("ln_forward", "rstd", dt, r[0], r[1], rows);
+            for (int k = 0; k < 2; k++)
+                (k ? ref : fast)->ln_backward(dt, rows, d, gy, x, gamma, m[0], r[0], dx[k],
+                                              dg[k], db[k]);
+            check("ln_backward", "dx", dt, dx[0], dx[1], nx);
+            check("ln_backward", "dgamma", dt, dg[0], dg[1], d);
+            check("ln_backward", "dbeta", dt, db[0], db[1], d);
+            /* each output alone, into fresh buffers: the same values */
+            void *only = rnd(dt, nx > d ? nx : d, 0);
+            fast->ln_backward(dt, rows, d, gy, x, gamma, m[0], r[0], only, NULL, NULL);
+            check("ln_backward", "dx alone", dt, only, dx[1], nx);
+            fast->ln_backward(dt, rows, d, gy, x, gamma, m[0], r[0], NULL, only, NULL);
+            check("ln_backward", "dgamma alone", dt, only, dg[1], d);
+            ref->ln_backward(dt, rows, d, gy, x, gamma, m[0], r[0], NULL, NULL, only);
+            check("ln_backward", "dbeta alone", dt, only, db[1], d);
+            free(only), free(x), free(gamma), free(beta), free(gy);
+            for (int k = 0; k < 2; k++)
+                free(y[k]), free(m[k]), free(r[k]), free(dx[k]), free(dg[k]), free(db[k]);
+        }
+}
+
 static void case_bn(lg_dtype dt)
 {
     for (size_t i = 0; i < sizeof bns / sizeof bns[0]; i++) {
@@ -1318,6 +1364,7 @@ static const entry_case cases[] = {
     ENTRY(max_pool, case_pool), ENTRY(pool_scatter, case_pool), ENTRY(pool_gather, case_pool),
     ENTRY(avg_pool, case_pool), ENTRY(avg_pool_adjoint, case_pool),
     ENTRY(bn_forward, case_bn), ENTRY(bn_backward, case_bn),
+    ENTRY(ln_forward, case_ln), ENTRY(ln_backward, case_ln),
     ENTRY(linalg, case_linalg), ENTRY(tri_map, case_tri_map),
     ENTRY(softmax_backward, case_softmax_backward),
     ENTRY(rng_fill, case_rng_fill), ENTRY(dot, case_dot), ENTRY(optim_update, case_optim_update),
@@ -1325,7 +1372,7 @@ static const entry_case cases[] = {
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 #define FN_SLOT sizeof(void (*)(void))
 /* A new entry in struct lg_backend stops the build here until it has a case above. */
-_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 36 * FN_SLOT,
+_Static_assert(sizeof(lg_backend) == offsetof(lg_backend, mem_alloc) + 38 * FN_SLOT,
                "struct lg_backend changed: give every new entry a parity case in cases[]");
 
 static void test_parity_table_covers_every_entry(void **state)

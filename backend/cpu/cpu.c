@@ -38,6 +38,8 @@ static const lg_backend cpu_backend = {
     .bn_backward = lg_cpu_bn_backward,
     .rng_fill = lg_cpu_rng_fill,
     .dot = lg_cpu_dot,
+    .ln_forward = lg_cpu_ln_forward,
+    .ln_backward = lg_cpu_ln_backward,
     .optim_update = lg_cpu_optim_update,
     /* linalg */
     .linalg = lg_cpu_linalg,

@@ -49,6 +49,12 @@ void lg_cpu_logsumexp(lg_dtype dt, int64_t outer, int64_t len, int64_t inner, co
 void lg_cpu_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t n, int64_t k,
                  double alpha, const void *a, int64_t sa, const void *b, int64_t sb,
                  double beta, void *c, int64_t sc);
+/* layer norm (cpu_layernorm.c) */
+void lg_cpu_ln_forward(lg_dtype dt, int64_t rows, int64_t d, const void *x, const void *gamma,
+                       const void *beta, double eps, void *y, void *mean, void *rstd);
+void lg_cpu_ln_backward(lg_dtype dt, int64_t rows, int64_t d, const void *gy, const void *x,
+                        const void *gamma, const void *mean, const void *rstd, void *dx,
+                        void *dgamma, void *dbeta);
 /* nn: random fills and dots (cpu_random.c), optimizer steps (cpu_optim.c) */
 void lg_cpu_rng_fill(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t seed,
                      uint64_t counter, double a, double b);

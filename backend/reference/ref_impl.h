@@ -97,6 +97,11 @@ void lg_ref_bn_backward(lg_dtype dt, const lg_bn_dims *d, const void *gy, const 
 /* nn (ref_nn.c) */
 void lg_ref_rng_fill(lg_rng_kind k, lg_dtype dt, int64_t n, void *y, uint64_t seed,
                      uint64_t counter, double a, double b);
+void lg_ref_ln_forward(lg_dtype dt, int64_t rows, int64_t d, const void *x, const void *gamma,
+                       const void *beta, double eps, void *y, void *mean, void *rstd);
+void lg_ref_ln_backward(lg_dtype dt, int64_t rows, int64_t d, const void *gy, const void *x,
+                        const void *gamma, const void *mean, const void *rstd, void *dx,
+                        void *dgamma, void *dbeta);
 double lg_ref_dot(lg_dtype dt, int64_t n, const void *x, const void *y);
 void lg_ref_optim_update(const lg_optim_hyper *h, lg_dtype dt, int nseg, const lg_optim_seg *seg);
 

@@ -39,6 +39,8 @@ static const lg_backend reference_backend = {
     .bn_backward = lg_ref_bn_backward,
     .rng_fill = lg_ref_rng_fill,
     .dot = lg_ref_dot,
+    .ln_forward = lg_ref_ln_forward,
+    .ln_backward = lg_ref_ln_backward,
     .optim_update = lg_ref_optim_update,
     /* linalg */
     .linalg = lg_ref_linalg,
