@@ -48,16 +48,17 @@ static bool add_tensor(cJSON *root, const char *name, const lg_tensor *t, uint64
     return ok;
 }
 
-/* The CRC-32 of the data section: the saved tensors' bytes in store order. */
-static uint32_t data_crc(const lg_params *p, const char *prefix)
+static size_t data_bytes(const lg_tensor *t)
+{
+    return (size_t)lg_tensor_numel(t) * lg_dtype_size(lg_tensor_dtype(t));
+}
+
+/* The CRC-32 of the data section: the saved tensors' bytes in order. */
+static uint32_t data_crc(const lg_ckpt_item *items, int n)
 {
     uLong crc = crc32(0L, Z_NULL, 0);
-    for (int i = 0; i < lg_params_count(p); i++) {
-        const lg_tensor *t = lg_params_at(p, i);
-        if (has_prefix(lg_params_name(p, i), prefix))
-            crc = crc32_z(crc, lg_tensor_cdata(t),
-                          (size_t)lg_tensor_numel(t) * lg_dtype_size(lg_tensor_dtype(t)));
-    }
+    for (int i = 0; i < n; i++)
+        crc = crc32_z(crc, lg_tensor_cdata(items[i].t), data_bytes(items[i].t));
     return (uint32_t)crc;
 }
 
@@ -88,23 +89,21 @@ static lg_status add_metadata(cJSON *root, const char *const *meta, int n_meta, 
 }
 
 /* The JSON header, allocated by cJSON (free with cJSON_free). */
-static lg_status build_header(const lg_params *p, const char *prefix, const char *const *meta,
+static lg_status build_header(const lg_ckpt_item *items, int n, const char *const *meta,
                               int n_meta, char **json)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root)
         return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
-    lg_status s = add_metadata(root, meta, n_meta, data_crc(p, prefix));
+    lg_status s = add_metadata(root, meta, n_meta, data_crc(items, n));
     uint64_t off = 0;
-    for (int i = 0; s == LG_OK && i < lg_params_count(p); i++) {
-        const char *name = lg_params_name(p, i);
-        const lg_tensor *t = lg_params_at(p, i);
-        if (!has_prefix(name, prefix))
-            continue;
+    for (int i = 0; s == LG_OK && i < n; i++) {
+        const char *name = items[i].name;
+        const lg_tensor *t = items[i].t;
         if (strcmp(name, "__metadata__") == 0)
             s = lg_set_error(LG_ERR_ARG, "%s: a parameter named '__metadata__' cannot be "
                              "saved (the format reserves the name)", fn);
-        uint64_t bytes = (uint64_t)lg_tensor_numel(t) * lg_dtype_size(lg_tensor_dtype(t));
+        uint64_t bytes = data_bytes(t);
         if (s == LG_OK && !add_tensor(root, name, t, off, off + bytes))
             s = lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
         off += bytes;
@@ -132,7 +131,7 @@ static bool write_all(int fd, const void *buf, size_t n)
 }
 
 /* Header length, header padded with spaces to a multiple of 8, then each tensor's data. */
-static bool write_file(int fd, const lg_params *p, const char *prefix, const char *json)
+static bool write_file(int fd, const lg_ckpt_item *items, int n, const char *json)
 {
     size_t len = strlen(json), padded = (len + 7) / 8 * 8;
     unsigned char le[8];
@@ -142,13 +141,9 @@ static bool write_file(int fd, const lg_params *p, const char *prefix, const cha
     if (!write_all(fd, le, 8) || !write_all(fd, json, len) ||
         !write_all(fd, spaces, padded - len))
         return false;
-    for (int i = 0; i < lg_params_count(p); i++) {
-        const lg_tensor *t = lg_params_at(p, i);
-        if (has_prefix(lg_params_name(p, i), prefix) &&
-            !write_all(fd, lg_tensor_cdata(t),
-                       (size_t)lg_tensor_numel(t) * lg_dtype_size(lg_tensor_dtype(t))))
+    for (int i = 0; i < n; i++)
+        if (!write_all(fd, lg_tensor_cdata(items[i].t), data_bytes(items[i].t)))
             return false;
-    }
     return true;
 }
 
@@ -173,7 +168,7 @@ static void sync_dir(const char *path)
 
 /* Writes the file at a fresh temporary name (lg_tmp_create), syncs it and renames it to
  * path; removes the temporary file on failure. */
-static lg_status write_and_rename(const lg_params *p, const char *prefix, const char *json,
+static lg_status write_and_rename(const lg_ckpt_item *items, int n, const char *json,
                                   const char *path)
 {
     char *tmp;
@@ -183,7 +178,7 @@ static lg_status write_and_rename(const lg_params *p, const char *prefix, const 
     if (fd < 0)
         return s;
     const char *step = NULL;
-    if (!write_file(fd, p, prefix, json))
+    if (!write_file(fd, items, n, json))
         step = "write";
     else if (fsync(fd) != 0)
         step = "sync";
@@ -208,31 +203,42 @@ static lg_status write_and_rename(const lg_params *p, const char *prefix, const 
     return s;
 }
 
+lg_status lg_checkpoint_write(const lg_ckpt_item *items, int n, const char *path,
+                              const char *const *meta, int n_meta)
+{
+    const uint16_t one = 1;
+    if (*(const unsigned char *)&one != 1)
+        return lg_set_error(LG_ERR_UNSUPPORTED, "%s: big-endian hosts are not supported", fn);
+    char *json = NULL;
+    lg_status s = build_header(items, n, meta, n_meta, &json);
+    if (s == LG_OK && strlen(json) + 7 > LG_CHECKPOINT_MAX_HEADER)
+        s = lg_set_error(LG_ERR_UNSUPPORTED, "%s: the header would exceed %d bytes", fn,
+                         LG_CHECKPOINT_MAX_HEADER);
+    if (s == LG_OK)
+        s = write_and_rename(items, n, json, path);
+    cJSON_free(json);
+    return s;
+}
+
 lg_status lg_checkpoint_save(const lg_params *p, const char *path, const char *prefix,
                              const char *const *meta, int n_meta)
 {
     if (!p || !path || !*path || n_meta < 0 || (n_meta > 0 && !meta))
         return lg_set_error(LG_ERR_ARG, "%s: NULL store or path, or bad metadata count %d", fn,
                             n_meta);
-    const uint16_t one = 1;
-    if (*(const unsigned char *)&one != 1)
-        return lg_set_error(LG_ERR_UNSUPPORTED, "%s: big-endian hosts are not supported", fn);
     if (prefix && !*prefix)
         prefix = NULL;
-    int matched = 0;
-    for (int i = 0; i < lg_params_count(p); i++)
-        matched += has_prefix(lg_params_name(p, i), prefix);
-    if (prefix && !matched)
-        return lg_set_error(LG_ERR_ARG, "%s: no parameter matches the selector '%s' (whole "
-                            "name components: \"fc.lora_*\", not \"fc.lora_\")", fn, prefix);
-
-    char *json = NULL;
-    lg_status s = build_header(p, prefix, meta, n_meta, &json);
-    if (s == LG_OK && strlen(json) + 7 > LG_CHECKPOINT_MAX_HEADER)
-        s = lg_set_error(LG_ERR_UNSUPPORTED, "%s: the header would exceed %d bytes", fn,
-                         LG_CHECKPOINT_MAX_HEADER);
-    if (s == LG_OK)
-        s = write_and_rename(p, prefix, json, path);
-    cJSON_free(json);
+    int count = lg_params_count(p), matched = 0;
+    lg_ckpt_item *items = lg_malloc(sizeof *items * (size_t)(count ? count : 1));
+    if (!items)
+        return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
+    for (int i = 0; i < count; i++)
+        if (has_prefix(lg_params_name(p, i), prefix))
+            items[matched++] = (lg_ckpt_item){lg_params_name(p, i), lg_params_at(p, i)};
+    lg_status s = prefix && !matched
+        ? lg_set_error(LG_ERR_ARG, "%s: no parameter matches the selector '%s' (whole name "
+                       "components: \"fc.lora_*\", not \"fc.lora_\")", fn, prefix)
+        : lg_checkpoint_write(items, matched, path, meta, n_meta);
+    lg_free(items, sizeof *items * (size_t)(count ? count : 1));
     return s;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lagrad/core.h"
+#include "lagrad/tensor.h"
 
 /* Opens path read-only and returns its descriptor, with *size its length in bytes. The
  * open never blocks: a FIFO without a writer, a directory, a device or a socket is refused
@@ -23,5 +24,18 @@ int lg_open_regular(const char *path, const char *fn, uint64_t *size, lg_status 
  * error set (LG_ERR_IO or LG_ERR_OOM, naming fn). */
 int lg_tmp_create(const char *path, const char *fn, char **tmp, size_t *tmp_bytes,
                   lg_status *status);
+
+/* One tensor of a checkpoint being written: its name in the file and its (host) data. */
+typedef struct lg_ckpt_item {
+    const char *name;
+    const lg_tensor *t;
+} lg_ckpt_item;
+
+/* Writes the n items, in order, as lg_checkpoint_save does (the data checksum added to the
+ * caller's metadata, the file written beside path and renamed over it); messages name
+ * lg_checkpoint_save. lg_optim_save writes the optimizer's buffers through it in place,
+ * without first copying them into a store. */
+lg_status lg_checkpoint_write(const lg_ckpt_item *items, int n, const char *path,
+                              const char *const *meta, int n_meta);
 
 #endif

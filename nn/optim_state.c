@@ -1,12 +1,14 @@
-/* Saving and loading an optimizer's state through a safetensors checkpoint. The moments
- * are gathered into a temporary parameter store named after the parameters, which
- * lg_checkpoint_save and lg_checkpoint_load then handle like any other. */
+/* Saving and loading an optimizer's state through a safetensors checkpoint, each moment
+ * named after its parameter. Saving writes the optimizer's buffers in place (headers over
+ * them, no copy: issue 16's peak memory); loading reads into a temporary store first, so
+ * a bad file leaves the optimizer as it was. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include "lagrad/checkpoint.h"
+#include "file_impl.h"
 #include "optim_impl.h"
 
 /* Metadata keys of the state file, reserved in lg_optim_save. */
@@ -87,8 +89,8 @@ static lg_status state_store(const lg_optim *o, const state_slots *s, const char
     return LG_OK;
 }
 
-/* Copies between the optimizer's buffers and the state store, in the order it was built. */
-static void copy_state(const lg_optim *o, const state_slots *s, lg_params *st, bool to_store)
+/* Copies the state store, in the order state_store built it, into the optimizer's buffers. */
+static void copy_state(const lg_optim *o, const state_slots *s, lg_params *st)
 {
     int j = 0;
     for (int k = 0; k < s->n; k++)
@@ -100,11 +102,47 @@ static void copy_state(const lg_optim *o, const state_slots *s, lg_params *st, b
             size_t es = lg_dtype_size(e->t->dtype);
             char *buf = (char *)s->buf[k][e->t->dtype] + (size_t)e->offset * es;
             size_t bytes = (size_t)e->t->numel * es;
-            if (to_store)
-                memcpy(lg_tensor_data(t), buf, bytes);
-            else
-                memcpy(buf, lg_tensor_data(t), bytes);
+            memcpy(buf, lg_tensor_data(t), bytes);
         }
+}
+
+/* The state as checkpoint items over the optimizer's own buffers: a header per moment
+ * (copied from its parameter's, the data pointer moved to the moment) and its name
+ * "<name>.<suffix>", all in one allocation of *bytes bytes (free with lg_free). */
+static lg_status state_items(const lg_optim *o, const state_slots *s, const char *fn,
+                             lg_ckpt_item **out, int *count, size_t *bytes)
+{
+    int n = 0;
+    size_t names = 0;
+    for (int k = 0; k < s->n; k++)
+        for (int i = 0; i < o->p->n; i++)
+            if (o->p->entries[i].g) { /* integer buffers have no state */
+                n++;
+                names += strlen(o->p->entries[i].name) + strlen(s->suffix[k]) + 2;
+            }
+    *bytes = (sizeof(lg_ckpt_item) + sizeof(lg_tensor)) * (size_t)n + names + 1;
+    lg_ckpt_item *items = lg_malloc(*bytes);
+    if (!items)
+        return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
+    lg_tensor *hdr = (lg_tensor *)(items + n);
+    char *name = (char *)(hdr + n);
+    int j = 0;
+    for (int k = 0; k < s->n; k++)
+        for (int i = 0; i < o->p->n; i++) {
+            const lg_param_entry *e = &o->p->entries[i];
+            if (!e->g)
+                continue;
+            size_t es = lg_dtype_size(e->t->dtype);
+            hdr[j] = *e->t;
+            hdr[j].data = (char *)s->buf[k][e->t->dtype] + (size_t)e->offset * es;
+            int len = sprintf(name, "%s.%s", e->name, s->suffix[k]);
+            items[j] = (lg_ckpt_item){name, &hdr[j]};
+            name += len + 1;
+            j++;
+        }
+    *out = items;
+    *count = n;
+    return LG_OK;
 }
 
 lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *meta,
@@ -123,14 +161,15 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
     if (st != LG_OK)
         return st;
     state_slots s = slots_of(o);
-    lg_params *store;
-    if ((st = state_store(o, &s, fn, &store)) != LG_OK)
+    lg_ckpt_item *items = NULL;
+    int n_items = 0;
+    size_t items_bytes = 0;
+    if ((st = state_items(o, &s, fn, &items, &n_items, &items_bytes)) != LG_OK)
         return st;
-    copy_state(o, &s, store, true);
 
     const char **all = lg_malloc(sizeof *all * (size_t)(2 * n_meta + 6));
     if (!all) {
-        lg_params_free(store);
+        lg_free(items, items_bytes);
         return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
     }
     char step[24];
@@ -145,9 +184,9 @@ lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *
     all[5] = sum;
     if (n_meta)
         memcpy(all + 6, meta, sizeof *all * (size_t)(2 * n_meta));
-    st = lg_checkpoint_save(store, path, NULL, all, n_meta + 3);
+    st = lg_checkpoint_write(items, n_items, path, all, n_meta + 3);
     lg_free(all, sizeof *all * (size_t)(2 * n_meta + 6));
-    lg_params_free(store);
+    lg_free(items, items_bytes);
     return st;
 }
 
@@ -242,7 +281,7 @@ lg_status lg_optim_load(lg_optim *o, const char *path)
     if (st == LG_OK)
         st = check_moments(store, fn, path);
     if (st == LG_OK) {
-        copy_state(o, &s, store, false);
+        copy_state(o, &s, store);
         o->steps = steps;
     }
     lg_checkpoint_close(c);
