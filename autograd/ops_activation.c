@@ -82,25 +82,34 @@ static void tanh_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_ten
 static const lg_op TANH = {"lg_tanh", tanh_vjp};
 lg_tensor *lg_tanh(lg_graph *g, lg_tensor *x) { return lg_unary_op(g, &TANH, LG_UN_TANH, x, 0); }
 
-/* y = gelu'(x) = Phi(x) + x phi(x): dx += dy ⊙ phi(x) (2 - x²), with
- * phi(x) = exp(-x²/2) / sqrt(2 pi), built from ops so every order differentiates. */
-static void gelu_grad_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
+/* gelu''(x) = phi(x) (2 - x²), phi(x) = exp(-x²/2) / sqrt(2 pi), built from ops so every
+ * order differentiates. */
+static lg_tensor *gelu_second(lg_graph *g, lg_tensor *x)
 {
-    lg_tensor *x = n->in[0];
     lg_tensor *x2 = lg_mul(g, x, x);
     lg_tensor *phi = lg_scale(g, lg_exp(g, lg_scale(g, x2, -0.5)), 0.39894228040143267794);
-    gx[0] = lg_mul(g, gy[0], lg_mul(g, phi, lg_add_scalar(g, lg_neg(g, x2), 2.0)));
+    return lg_mul(g, phi, lg_add_scalar(g, lg_neg(g, x2), 2.0));
 }
-static const lg_op GELU_GRAD = {"lg_gelu_grad", gelu_grad_vjp};
-lg_tensor *lg_gelu_grad(lg_graph *g, lg_tensor *x)
+
+/* gx = gy ⊙ gelu'(x) in one pass (it was two, and a (B,T,4C) temporary per GPT layer;
+ * issue 16), linear in gy: d(gy) += d(gx) ⊙ gelu'(x), d(x) += d(gx) ⊙ gy ⊙ gelu''(x). */
+static void gelu_bwd_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    return lg_unary_op(g, &GELU_GRAD, LG_UN_GELU_GRAD, x, 0);
+    if (lg_needs_grad(n, 0))
+        gx[0] = lg_gelu_backward(g, gy[0], n->in[1]);
+    if (lg_needs_grad(n, 1))
+        gx[1] = lg_mul(g, lg_mul(g, gy[0], n->in[0]), gelu_second(g, n->in[1]));
+}
+static const lg_op GELU_BWD = {"lg_gelu_backward", gelu_bwd_vjp};
+lg_tensor *lg_gelu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x)
+{
+    return lg_binary_op(g, &GELU_BWD, LG_BIN_GELU_BWD, gy, x, 0);
 }
 
 /* y = x Phi(x) (exact, erf form): dx += dy ⊙ gelu'(x) */
 static void gelu_vjp(lg_graph *g, const lg_node *n, lg_tensor *const *gy, lg_tensor **gx)
 {
-    gx[0] = lg_mul(g, gy[0], lg_gelu_grad(g, n->in[0]));
+    gx[0] = lg_gelu_backward(g, gy[0], n->in[0]);
 }
 static const lg_op GELU = {"lg_gelu", gelu_vjp};
 lg_tensor *lg_gelu(lg_graph *g, lg_tensor *x) { return lg_unary_op(g, &GELU, LG_UN_GELU, x, 0); }

@@ -28,7 +28,7 @@ bool lg_check_indices(lg_graph *g, const char *name, lg_tensor *idx, int64_t n,
 lg_tensor *lg_sign(lg_graph *g, lg_tensor *x);                           /* zero gradient */
 lg_tensor *lg_relu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x);   /* gy * [x > 0] */
 lg_tensor *lg_leaky_relu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x, double slope);
-lg_tensor *lg_gelu_grad(lg_graph *g, lg_tensor *x);                      /* d gelu / dx */
+lg_tensor *lg_gelu_backward(lg_graph *g, lg_tensor *gy, lg_tensor *x);   /* gy * gelu'(x) */
 lg_tensor *lg_tanh_backward(lg_graph *g, lg_tensor *gy, lg_tensor *y);   /* gy (1 - y²) */
 /* Places x into zeros of shape `shape` at [start, start + len) along axis (the VJP of
  * slice). */

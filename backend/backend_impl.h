@@ -12,7 +12,6 @@ typedef enum lg_unary_kind {
     LG_UN_POW,        /* x ^ p */
     LG_UN_RELU, LG_UN_LEAKY_RELU /* slope p */, LG_UN_SIGMOID, LG_UN_TANH,
     LG_UN_GELU,       /* x Phi(x) */
-    LG_UN_GELU_GRAD,  /* Phi(x) + x phi(x) */
     LG_UN_RECIP,      /* 1 / x */
     LG_UN_SOFTPLUS    /* log(1 + exp(x)), as max(x, 0) + log1p(exp(-|x|)) */
 } lg_unary_kind;
@@ -22,7 +21,8 @@ typedef enum lg_binary_kind {
     LG_BIN_RELU_BWD,  /* b > 0 ? a : 0          (a = dy, b = x) */
     LG_BIN_LEAKY_BWD, /* b > 0 ? a : p * a */
     LG_BIN_LEFT,      /* a (b is ignored): a broadcasting copy */
-    LG_BIN_TANH_BWD   /* a (1 - b²)             (a = dy, b = y = tanh x) */
+    LG_BIN_TANH_BWD,  /* a (1 - b²)             (a = dy, b = y = tanh x) */
+    LG_BIN_GELU_BWD   /* a (Φ(b) + b φ(b))      (a = dy, b = x): dy ⊙ gelu'(x) */
 } lg_binary_kind;
 
 typedef enum lg_reduce_kind { LG_RED_SUM, LG_RED_MAX, LG_RED_MIN } lg_reduce_kind;

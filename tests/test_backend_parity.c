@@ -202,7 +202,7 @@ static void case_unary(lg_dtype dt)
         {LG_UN_POW, 2, "pow 2"}, {LG_UN_POW, 0.5, "pow 0.5"}, {LG_UN_POW, -1.5, "pow -1.5"},
         {LG_UN_RELU, 0, "relu"}, {LG_UN_LEAKY_RELU, 0.01, "leaky_relu"},
         {LG_UN_SIGMOID, 0, "sigmoid"}, {LG_UN_TANH, 0, "tanh"}, {LG_UN_GELU, 0, "gelu"},
-        {LG_UN_GELU_GRAD, 0, "gelu_grad"}, {LG_UN_RECIP, 0, "recip"},
+        {LG_UN_RECIP, 0, "recip"},
         {LG_UN_SOFTPLUS, 0, "softplus"},
     };
     static const int64_t ns[] = {0, 1, 7, 1001, 40000};
@@ -223,7 +223,7 @@ static void case_binary(lg_dtype dt)
         {LG_BIN_ADD, 0, "add"}, {LG_BIN_SUB, 0, "sub"}, {LG_BIN_MUL, 0, "mul"},
         {LG_BIN_DIV, 0, "div"}, {LG_BIN_RELU_BWD, 0, "relu_bwd"},
         {LG_BIN_LEAKY_BWD, 0.2, "leaky_bwd"}, {LG_BIN_LEFT, 0, "left"},
-        {LG_BIN_TANH_BWD, 0, "tanh_bwd"},
+        {LG_BIN_TANH_BWD, 0, "tanh_bwd"}, {LG_BIN_GELU_BWD, 0, "gelu_bwd"},
     };
     for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
         for (int si = 0; si < N_BSHAPES; si++) {

@@ -26,7 +26,6 @@ static double unary_one(lg_unary_kind k, double v, double p)
     case LG_UN_SIGMOID: return v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v));
     case LG_UN_TANH: return tanh(v);
     case LG_UN_GELU: return 0.5 * v * (1 + erf(v * RSQRT2));
-    case LG_UN_GELU_GRAD: return 0.5 * (1 + erf(v * RSQRT2)) + v * RSQRT2PI * exp(-0.5 * v * v);
     case LG_UN_RECIP: return 1 / v;
     case LG_UN_SOFTPLUS: return (v > 0 ? v : 0) + log1p(exp(-fabs(v)));
     }
@@ -51,6 +50,7 @@ static double binary_one(lg_binary_kind k, double u, double v, double p)
     case LG_BIN_LEAKY_BWD: return v > 0 ? u : p * u;
     case LG_BIN_LEFT: return u;
     case LG_BIN_TANH_BWD: return u * (1 - v * v);
+    case LG_BIN_GELU_BWD: return u * (0.5 * (1 + erf(v * RSQRT2)) + v * RSQRT2PI * exp(-0.5 * v * v));
     }
     return NAN;
 }
