@@ -1,7 +1,8 @@
-/* Vectorisable math for the CPU kernels: tanh in f32 and f64 as branch-free scalar
- * functions (selects, no calls), so that GCC vectorises a loop over them, and maps over
- * arrays built per ISA (LG_CPU_CLONES). libm's tanhf/tanh are calls the vectoriser cannot
- * enter: they were 17% of examples/sharpness's profile (issue 17).
+/* Vectorisable math for the CPU kernels: tanh in f32 and f64, and GELU with its derivative
+ * in f32, as branch-free scalar functions (selects, no calls), so that GCC vectorises a
+ * loop over them, and maps over arrays built per ISA (LG_CPU_CLONES). libm's tanhf/tanh
+ * are calls the vectoriser cannot enter: they were 17% of examples/sharpness's profile
+ * (issue 17), and erff/expf 10% of examples/charlm's (issue 16).
  * Accuracy (tests/test_cpu_math.c holds it against libm over dense sweeps): a few ulp;
  * NaN, ±0, ±Inf, subnormal and large inputs come out exactly as libm's. Not a general
  * libm: only what the elementwise maps need. */
@@ -38,10 +39,11 @@ static inline double lg_from_bits_f64(uint64_t u)
     return x;
 }
 
-/* e^x for x in [0, 20] only (what tanh below passes): Cody-Waite reduction x = n ln2 + r,
- * |r| <= ln2/2, and Cephes expf's polynomial for e^r. n is rounded by adding 1.5·2^23,
- * which leaves n in the low mantissa bits, so 2^n is built from bits without a float to
- * int conversion (SSE2 has none for doubles). */
+/* e^x for x in [-87, 20] only (what tanh and GELU below pass): Cody-Waite reduction
+ * x = n ln2 + r, |r| <= ln2/2, and Cephes expf's polynomial for e^r. n is rounded by adding
+ * 1.5·2^23, which leaves n in the low mantissa bits (two's complement for n < 0), so 2^n is
+ * built from bits without a float to int conversion (SSE2 has none for doubles); that
+ * holds while n + 127 is in [1, 254]. */
 static inline float lg_exp_small_f32(float x)
 {
     const float magic = 12582912.0f; /* 1.5·2^23 */
@@ -112,6 +114,71 @@ static inline double lg_tanh_f64(double x)
     return x == x ? y : x + x;
 }
 
+/* The left Gaussian tail ½ erfc(|x|/√2) = Φ(-|x|) in f32, and *e = exp(-x²/2). With
+ * z = |x|/√2 and t = 1/(1 + z/2), ½ erfc(z) = ½ t exp(-z²) exp(P(t)), P the Chebyshev fit
+ * of Numerical Recipes' erfcc (fractional error below 1.2e-7 for every z >= 0). x²/2 is
+ * split into an exact head (|x| cut to 12 significant bits, so its square is exact) and a
+ * small tail, so that exp(-x²/2) keeps its relative accuracy far out (a rounded z² cost
+ * hundreds of ulp at |x| = 13). Past |x| = 13.2 the tail underflows: 0. */
+static inline float lg_gauss_tail_f32(float x, float *e)
+{
+    float a = fabsf(x);
+    a = a < 13.2f ? a : 13.2f; /* NaN becomes 13.2 here; callers restore it */
+    float ah = lg_from_bits_f32(lg_bits_f32(a) & 0xFFFFF000u);
+    *e = lg_exp_small_f32(-0.5f * (ah * ah)) * lg_exp_small_f32(-0.5f * ((a - ah) * (a + ah)));
+    float t = 1.0f / (1.0f + 0.35355339059327376f * a); /* 1 / (1 + z/2) */
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    float w = 0.5f * t * (*e * lg_exp_small_f32(p));
+    return fabsf(x) < 13.2f ? w : 0.0f;
+}
+
+/* Φ(x): the tail for x <= 0 and 1 minus it above, so the left tail keeps its relative
+ * accuracy (1 + erf(x/√2), the textbook form, cancels there). */
+static inline float lg_phi_cdf_f32(float x, float *e_z2)
+{
+    float w = lg_gauss_tail_f32(x, e_z2);
+    return x <= 0.0f ? w : 1.0f - w;
+}
+
+/* gelu(x) = x Φ(x); NaN in, NaN out. */
+static inline float lg_gelu_f32(float x)
+{
+    float e;
+    float y = x * lg_phi_cdf_f32(x, &e);
+    return x == x ? y : x + x;
+}
+
+/* gelu'(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π). */
+static inline float lg_gelu_grad_f32(float x)
+{
+    float e;
+    float y = lg_phi_cdf_f32(x, &e) + x * (0.39894228040143267794f * e);
+    float tail = x > 0 ? 1.0f : 0.0f;
+    tail = fabsf(x) <= 3.40282347e38f ? tail : x - x; /* ±Inf: NaN, as Φ + x φ gives */
+    y = fabsf(x) < 13.2f ? y : tail;
+    return x == x ? y : x + x;
+}
+
+/* f64: libm's erf and exp (the same formulas as the reference backend). */
+static inline double lg_gelu_f64(double x)
+{
+    return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
+}
+static inline double lg_gelu_grad_f64(double x)
+{
+    return 0.5 * (1.0 + erf(x * 0.70710678118654752440)) +
+           x * 0.39894228040143267794 * exp(-0.5 * x * x);
+}
+
 /* y[i] = tanh(x[i]) for i < n; y may equal x. */
 LG_CPU_CLONES static inline void lg_tanh_map_f32(int64_t n, const float *x, float *y)
 {
@@ -122,6 +189,32 @@ LG_CPU_CLONES static inline void lg_tanh_map_f64(int64_t n, const double *x, dou
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = lg_tanh_f64(x[i]);
+}
+
+/* y[i] = gelu(x[i]) for i < n; y may equal x. */
+LG_CPU_CLONES static inline void lg_gelu_map_f32(int64_t n, const float *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = lg_gelu_f32(x[i]);
+}
+static inline void lg_gelu_map_f64(int64_t n, const double *x, double *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = lg_gelu_f64(x[i]);
+}
+
+/* y[i] = dy[i] gelu'(x[i]) for i < n (GELU's backward, contiguous operands). */
+LG_CPU_CLONES static inline void lg_gelu_bwd_map_f32(int64_t n, const float *dy,
+                                                     const float *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = dy[i] * lg_gelu_grad_f32(x[i]);
+}
+static inline void lg_gelu_bwd_map_f64(int64_t n, const double *dy, const double *x,
+                                       double *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = dy[i] * lg_gelu_grad_f64(x[i]);
 }
 
 #endif
