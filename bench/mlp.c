@@ -5,7 +5,7 @@
  *
  *   mlp [--widths 784,256,128,10] [--batch 128] [--threads 1] [--steps N] [--reps 3]
  *       (--threads 0: lagrad's default thread count, as a program that never sets one)
- *       [--mode train|epoch|anomaly] [--train-limit N] [--data DIR]
+ *       [--mode train|epoch|anomaly|sgemm] [--train-limit N] [--data DIR]
  *
  * A window is --steps steps, or without it as many steps as fit in 0.4 s (so a slow
  * setting cannot stretch the run). train: `reps` windows after a warm-up; after each the same
@@ -17,7 +17,9 @@
  *          counting allocator hook, installed before anything is created).
  * epoch:   the median time of `reps` whole epochs over the first --train-limit samples.
  * anomaly: forward + backward only (no optimizer), windows alternating anomaly mode off and
- *          on; reports the median ms per step of each. */
+ *          on; reports the median ms per step of each.
+ * sgemm:   only the GEMM limit (cblas_sgemm at 1024^3, median of `reps`), without data: the
+ *          rate other rows of bench/suite.py (charlm) divide by. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +310,13 @@ int main(int argc, char **argv)
     lg_set_allocator(&al);
     if (o.threads > 0 && lg_set_num_threads(o.threads) != LG_OK)
         die("threads", lg_last_errmsg());
+    if (!strcmp(o.mode, "sgemm")) {
+        double g[MAX_REPS];
+        for (int r = 0; r < o.reps; r++)
+            g[r] = sgemm_gflops();
+        printf("{\"sgemm_gflops\": %.2f}\n", median(g, o.reps));
+        return 0;
+    }
     lg_dataset train = {0}, test = {0};
     if (load_data_normalized("mlp bench", o.data, &train, &test))
         return 1;
@@ -375,7 +384,7 @@ int main(int argc, char **argv)
             }
         printf("{\"off_ms\": %.4f, \"on_ms\": %.4f}\n", median(a, o.reps), median(b, o.reps));
     } else {
-        die(o.mode, "--mode is train, epoch or anomaly");
+        die(o.mode, "--mode is train, epoch, anomaly or sgemm");
     }
     lg_tensor_free(m.y);
     free(m.perm);

@@ -448,12 +448,23 @@ def charlm(b, a, torch):
                 tr.append(ru.ru_maxrss)
         l, t = statistics.median(lv), statistics.median(tv) if tv else None
         lcpu, tcpu = statistics.median(lc), statistics.median(tc) if tc else None
+        gf = med(alternate(1, ([f"{b}/bench/mlp", "--mode", "sgemm", "--threads", str(th)],
+                               env))[0], "sgemm_gflops")
         note = (f"ratio = lagrad / pytorch, wall clock; by CPU time {lcpu:,.0f} vs "
                 f"{tcpu:,.0f} tokens/s = {lcpu / tcpu:.2f}x" if tcpu else "") + \
                f"; {steps} steps of batch 12 x 64, warm-up and cosine as in the recipe"
         row(f"charlm GPT 4x4x128 training on Moby Dick, {th} thread(s), vs "
             "bench/charlm_torch.py", l, t, "tokens/s", l / t if t else None, ">= 2x",
             l / t >= 2 if t else None, note)
+        # Matmul FLOPs per training token (forward x 3): per layer QKV 6C^2, output 2C^2, MLP
+        # 16C^2 and the attention products 4TC over the full T x T; the tied head 2CV.
+        C, T, V, L = 128, 64, 83, 4
+        fpt = 3 * (L * (24 * C * C + 4 * T * C) + 2 * C * V)
+        lf, tf = l * fpt / (gf * 1e9), (t * fpt / (gf * 1e9) if t else None)
+        row(f"  GEMM-limit fraction, charlm, {th} thread(s)", lf, tf, "fraction", None, None,
+            None, f"tokens/s x {fpt / 1e6:.2f} MFLOP/token / sgemm {gf:.0f} GFLOP/s (1024^3, "
+            f"same run, same threads); 2x pytorch would need {2 * tf:.2f}" if tf else
+            f"tokens/s x {fpt / 1e6:.2f} MFLOP/token / sgemm {gf:.0f} GFLOP/s")
         if th == 1:
             lk, tk = statistics.median(lr), statistics.median(tr) if tr else None
             row("peak RSS, examples/charlm vs bench/charlm_torch.py", lk / 1024,
