@@ -58,57 +58,11 @@ static lg_status check_store(const lg_optim *o, const char *fn)
     return LG_OK;
 }
 
-/* *out gets a store with one tensor per (slot, parameter), shaped like the parameter and
- * named "<name>.<suffix>". The names cannot collide: the suffixes differ in their ends. */
-static lg_status state_store(const lg_optim *o, const state_slots *s, const char *fn,
-                             lg_params **out)
-{
-    lg_params *st = lg_params_new();
-    char name[1024];
-    *out = NULL;
-    if (!st)
-        return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
-    for (int k = 0; k < s->n; k++)
-        for (int i = 0; i < o->p->n; i++) {
-            const lg_param_entry *e = &o->p->entries[i];
-            if (!e->g) /* an integer buffer: no optimizer state */
-                continue;
-            int len = snprintf(name, sizeof name, "%s.%s", e->name, s->suffix[k]);
-            if (len < 0 || (size_t)len >= sizeof name) {
-                lg_params_free(st);
-                return lg_set_error(LG_ERR_UNSUPPORTED, "%s: parameter name of %zu bytes is "
-                                    "too long", fn, strlen(e->name));
-            }
-            /* the name is unique and the shape valid: only memory can fail */
-            if (!lg_params_add(st, name, e->t->dtype, e->t->ndim, e->t->shape)) {
-                lg_params_free(st);
-                return lg_set_error(LG_ERR_OOM, "%s: out of memory for %s", fn, name);
-            }
-        }
-    *out = st;
-    return LG_OK;
-}
-
-/* Copies the state store, in the order state_store built it, into the optimizer's buffers. */
-static void copy_state(const lg_optim *o, const state_slots *s, lg_params *st)
-{
-    int j = 0;
-    for (int k = 0; k < s->n; k++)
-        for (int i = 0; i < o->p->n; i++) {
-            const lg_param_entry *e = &o->p->entries[i];
-            if (!e->g) /* integer buffers have no state (state_store skipped them) */
-                continue;
-            lg_tensor *t = lg_params_at(st, j++);
-            size_t es = lg_dtype_size(e->t->dtype);
-            char *buf = (char *)s->buf[k][e->t->dtype] + (size_t)e->offset * es;
-            size_t bytes = (size_t)e->t->numel * es;
-            memcpy(buf, lg_tensor_data(t), bytes);
-        }
-}
-
-/* The state as checkpoint items over the optimizer's own buffers: a header per moment
- * (copied from its parameter's, the data pointer moved to the moment) and its name
- * "<name>.<suffix>", all in one allocation of *bytes bytes (free with lg_free). */
+/* The state as checkpoint items over the optimizer's own buffers, one per (slot,
+ * parameter) in that order: a header per moment (copied from its parameter's, the data
+ * pointer moved to the moment) and its name "<name>.<suffix>" (the suffixes differ in
+ * their ends, so the names cannot collide), all in one allocation of *bytes bytes (free
+ * with lg_free). Saving writes these; loading fills a store made from them, then copies. */
 static lg_status state_items(const lg_optim *o, const state_slots *s, const char *fn,
                              lg_ckpt_item **out, int *count, size_t *bytes)
 {
@@ -143,6 +97,35 @@ static lg_status state_items(const lg_optim *o, const state_slots *s, const char
     *out = items;
     *count = n;
     return LG_OK;
+}
+
+/* *out gets a store with a tensor per item, named and shaped like it. */
+static lg_status state_store(const lg_ckpt_item *items, int n, const char *fn, lg_params **out)
+{
+    lg_params *st = lg_params_new();
+    *out = NULL;
+    if (!st)
+        return lg_set_error(LG_ERR_OOM, "%s: out of memory", fn);
+    for (int j = 0; j < n; j++) {
+        const lg_tensor *t = items[j].t;
+        /* the name is unique and the shape valid: only memory can fail */
+        if (!lg_params_add(st, items[j].name, t->dtype, t->ndim, t->shape)) {
+            lg_params_free(st);
+            return lg_set_error(LG_ERR_OOM, "%s: out of memory for %s", fn, items[j].name);
+        }
+    }
+    *out = st;
+    return LG_OK;
+}
+
+/* Copies the store state_store made from the items into the optimizer's buffers. */
+static void copy_state(const lg_ckpt_item *items, int n, lg_params *st)
+{
+    for (int j = 0; j < n; j++) {
+        const lg_tensor *t = items[j].t;
+        memcpy(t->data, lg_tensor_cdata(lg_params_at(st, j)),
+               (size_t)t->numel * lg_dtype_size(t->dtype));
+    }
 }
 
 lg_status lg_optim_save(const lg_optim *o, const char *path, const char *const *meta,
@@ -261,6 +244,9 @@ lg_status lg_optim_load(lg_optim *o, const char *path)
     long long steps = read_step(c);
     state_slots s = slots_of(o);
     lg_params *store = NULL;
+    lg_ckpt_item *items = NULL;
+    int n_items = 0;
+    size_t items_bytes = 0;
     if (!kind || strcmp(kind, kind_name(o->c.kind)) || steps < 0)
         st = lg_set_error(LG_ERR_FORMAT, "%s: %s holds %s%s%s, not the state of an %s "
                           "optimizer with a step count", fn, path,
@@ -269,7 +255,9 @@ lg_status lg_optim_load(lg_optim *o, const char *path)
     else
         st = check_sum(c, kind, fn, path);
     if (st == LG_OK)
-        st = state_store(o, &s, fn, &store);
+        st = state_items(o, &s, fn, &items, &n_items, &items_bytes);
+    if (st == LG_OK)
+        st = state_store(items, n_items, fn, &store);
     /* Every tensor is read from this one open file into the temporary store before the
      * optimizer changes: a save renamed over path meanwhile cannot mix two files. */
     int want = store ? lg_params_count(store) : 0;
@@ -281,10 +269,12 @@ lg_status lg_optim_load(lg_optim *o, const char *path)
     if (st == LG_OK)
         st = check_moments(store, fn, path);
     if (st == LG_OK) {
-        copy_state(o, &s, store);
+        copy_state(items, n_items, store);
         o->steps = steps;
     }
     lg_checkpoint_close(c);
     lg_params_free(store);
+    if (items)
+        lg_free(items, items_bytes);
     return st;
 }
