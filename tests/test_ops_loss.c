@@ -601,14 +601,7 @@ static void test_dropout_vjp_matches_finite_diff_with_fixed_mask(void **state)
 /* A caller-owned leaf of dtype dt holding t's values, requiring grad. */
 static lg_tensor *leaf_of(const lg_tensor *t, lg_dtype dt)
 {
-    lg_tensor *l = lg_tensor_zeros(dt, lg_tensor_ndim(t), lg_tensor_shape(t));
-    assert_non_null(l);
-    for (int64_t q = 0; q < lg_tensor_numel(t); q++) {
-        if (dt == LG_F32)
-            ((float *)lg_tensor_data(l))[q] = (float)lg_tensor_item(t, q);
-        else
-            ((double *)lg_tensor_data(l))[q] = lg_tensor_item(t, q);
-    }
+    lg_tensor *l = ot_as_dtype(t, dt);
     assert_int_equal(lg_tensor_set_requires_grad(l, true), LG_OK);
     return l;
 }
