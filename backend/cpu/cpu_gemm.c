@@ -1,5 +1,6 @@
 /* CPU GEMM through cblas, row-major, transposes passed as BLAS flags (never copied).
- * A batch loops over cblas calls; OpenBLAS threads each call.
+ * A batch loops over cblas calls; OpenBLAS threads each call. f32 products go to
+ * cpu_sgemm.c first, which runs them with AVX-512 where the processor has it.
  *
  * Degenerate shapes are routed away from ?gemm, which OpenBLAS 0.3.21 runs through its
  * packing kernels whatever the shape: a product with one row or one column (batch-1
@@ -162,6 +163,10 @@ static void blas_gemm(lg_dtype dt, int ta, int tb, int64_t m, int64_t n, int64_t
             const char *ap = a + (size_t)(ta ? p0 * lda + i0 : i0 * lda + p0) * es;
             const char *bp = b + (size_t)(tb ? p0 : p0 * ldb) * es;
             double bi = p0 > 0 ? 1.0 : beta; /* later k-chunks add to the first */
+            if (dt == LG_F32 && lg_cpu_sgemm(ta, tb, mi, n, kp, (float)alpha,
+                                             (const float *)ap, lda, (const float *)bp, ldb,
+                                             (float)bi, (float *)ci, n))
+                continue;
             if (dt == LG_F32)
                 cblas_sgemm(CblasRowMajor, fa, fb, mi, (int)n, kp, (float)alpha,
                             (const float *)ap, (int)lda, (const float *)bp, (int)ldb,
