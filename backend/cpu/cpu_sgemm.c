@@ -54,34 +54,80 @@ typedef struct {
     int64_t lda, ldb, ldc;
 } sgemm_args;
 
+/* The first n bits: the lanes of a vector that hold n <= 16 values. */
+static __mmask16 lanes(int64_t n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1); }
+
+/* Transposes 16 rows of 16 floats in place: afterwards r[c] holds column c. Pairs of rows
+ * interleave (unpack ps), pairs of pairs (unpack pd), and the 4×4 grid of 128-bit lanes
+ * that leaves is transposed by two rounds of lane shuffles. */
+AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4g + c] holds, in 128-bit lane L, rows 4g..4g+3 of column 4L + c */
+    for (int g = 0; g < 4; g++) {
+        __m512d lo = _mm512_castps_pd(t[4 * g]), hi = _mm512_castps_pd(t[4 * g + 1]);
+        __m512d lo2 = _mm512_castps_pd(t[4 * g + 2]), hi2 = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
+        __m512 x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+        __m512 x2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+        __m512 x3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
+    }
+}
+
+/* Copies a block stored along p (n rows of src, ld apart, each with kc values) into dst
+ * across p: dst[p·stride + i] = src[i·ld + p] for i < n <= 16, zeros for i in [n, width).
+ * 16 values of p at a time, through a register transpose. */
+AVX512 static void pack_across(const float *src, int64_t ld, int n, int64_t kc, float *dst,
+                               int64_t stride, int width)
+{
+    __mmask16 out = lanes(width);
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+        int64_t w = kc - p0 < 16 ? kc - p0 : 16;
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < n ? _mm512_maskz_loadu_ps(lanes(w), src + i * ld + p0)
+                         : _mm512_setzero_ps();
+        transpose16(r);
+        for (int64_t c = 0; c < w; c++)
+            _mm512_mask_storeu_ps(dst + (p0 + c) * stride, out, r[c]);
+    }
+}
+
+/* Copies a block stored across p: dst[p·stride + i] = src[p·ld + i] for i < n <= 16,
+ * zeros for i in [n, width). */
+AVX512 static void pack_along(const float *src, int64_t ld, int n, int64_t kc, float *dst,
+                              int64_t stride, int width)
+{
+    __mmask16 in = lanes(n), out = lanes(width);
+    for (int64_t p = 0; p < kc; p++)
+        _mm512_mask_storeu_ps(dst + p * stride, out, _mm512_maskz_loadu_ps(in, src + p * ld));
+}
+
 /* op(A) rows [i0, i0+mc) × columns [p0, p0+kc) into slivers of MR rows: sliver s holds,
  * for each p, the MR values of rows i0+s·MR.. at column p; rows past mc are zeros. */
-static void pack_a(const sgemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                   float *restrict out)
+AVX512 static void pack_a(const sgemm_args *g, int64_t i0, int64_t mc, int64_t p0,
+                          int64_t kc, float *out)
 {
     for (int64_t s = 0; s < mc; s += MR) {
-        int64_t rows = mc - s < MR ? mc - s : MR;
-        float *restrict sl = out + s * kc;
-        if (g->ta) { /* op(A)(i, p) = A[p·lda + i]: MR contiguous values per p */
-            for (int64_t p = 0; p < kc; p++) {
-                const float *src = g->a + (p0 + p) * g->lda + i0 + s;
-                float *dst = sl + p * MR;
-                int64_t r = 0;
-                for (; r < rows; r++)
-                    dst[r] = src[r];
-                for (; r < MR; r++)
-                    dst[r] = 0;
-            }
-        } else { /* op(A)(i, p) = A[i·lda + p]: read each row along p */
-            for (int64_t r = 0; r < rows; r++) {
-                const float *src = g->a + (i0 + s + r) * g->lda + p0;
-                for (int64_t p = 0; p < kc; p++)
-                    sl[p * MR + r] = src[p];
-            }
-            for (int64_t r = rows; r < MR; r++)
-                for (int64_t p = 0; p < kc; p++)
-                    sl[p * MR + r] = 0;
-        }
+        int rows = (int)(mc - s < MR ? mc - s : MR);
+        if (g->ta) /* op(A)(i, p) = A[p·lda + i] */
+            pack_along(g->a + p0 * g->lda + i0 + s, g->lda, rows, kc, out + s * kc, MR, MR);
+        else /* op(A)(i, p) = A[i·lda + p] */
+            pack_across(g->a + (i0 + s) * g->lda + p0, g->lda, rows, kc, out + s * kc, MR, MR);
     }
 }
 
@@ -89,33 +135,21 @@ static void pack_a(const sgemm_args *g, int64_t i0, int64_t mc, int64_t p0, int6
 static int64_t panel_width(int64_t cols) { return cols <= 16 ? 16 : NR; }
 
 /* op(B) rows [p0, p0+kc) × columns [j0, j0+nc) into panels of NR columns: panel q holds,
- * for each p, the values of columns j0+q·NR.. in row p, zero-padded to the panel's width. */
-static void pack_b(const sgemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                   float *restrict out)
+ * for each p, the values of columns j0+q·NR.. in row p, zero-padded to the panel's width
+ * (filled 16 columns at a time). */
+AVX512 static void pack_b(const sgemm_args *g, int64_t p0, int64_t kc, int64_t j0,
+                          int64_t nc, float *out)
 {
     for (int64_t q = 0; q < nc; q += NR) {
-        int64_t cols = nc - q < NR ? nc - q : NR;
-        int64_t w = panel_width(cols);
-        float *restrict pn = out + q * kc;
-        if (!g->tb) { /* op(B)(p, j) = B[p·ldb + j]: w contiguous values per p */
-            for (int64_t p = 0; p < kc; p++) {
-                const float *src = g->b + (p0 + p) * g->ldb + j0 + q;
-                float *dst = pn + p * w;
-                int64_t j = 0;
-                for (; j < cols; j++)
-                    dst[j] = src[j];
-                for (; j < w; j++)
-                    dst[j] = 0;
-            }
-        } else { /* op(B)(p, j) = B[j·ldb + p]: read each of B's rows along p */
-            for (int64_t j = 0; j < cols; j++) {
-                const float *src = g->b + (j0 + q + j) * g->ldb + p0;
-                for (int64_t p = 0; p < kc; p++)
-                    pn[p * w + j] = src[p];
-            }
-            for (int64_t j = cols; j < w; j++)
-                for (int64_t p = 0; p < kc; p++)
-                    pn[p * w + j] = 0;
+        int64_t cols = nc - q < NR ? nc - q : NR, w = panel_width(cols);
+        for (int64_t h = 0; h < w; h += 16) {
+            int n = (int)(cols - h < 16 ? (cols > h ? cols - h : 0) : 16);
+            int64_t j = j0 + q + h;
+            float *dst = out + q * kc + h;
+            if (!g->tb) /* op(B)(p, j) = B[p·ldb + j] */
+                pack_along(g->b + p0 * g->ldb + j, g->ldb, n, kc, dst, w, 16);
+            else /* op(B)(p, j) = B[j·ldb + p] */
+                pack_across(g->b + j * g->ldb + p0, g->ldb, n, kc, dst, w, 16);
         }
     }
 }
@@ -142,8 +176,7 @@ tile(int NV, int64_t kc, const float *restrict a, const float *restrict b, float
         a += MR;
         b += 16 * NV;
     }
-    __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
-    __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    __mmask16 m0 = lanes(cols), m1 = lanes(cols > 16 ? cols - 16 : 0);
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 14
     for (int r = 0; r < MR; r++) {
