@@ -92,6 +92,32 @@ def linear(b, a):
                 l / s <= 1.10)
 
 
+def has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512f" in f.read()
+    except OSError:
+        return False
+
+
+def gemm(b, a):
+    """lagrad's f32 GEMM (backend/cpu/cpu_sgemm.c where the processor has AVX-512) against
+    one raw cblas_sgemm of the same shape, the OpenBLAS lagrad links."""
+    wide = has_avx512()
+    for th in ((1,) if a.quick else (1, 2)):
+        runs = [last_json(run([f"{b}/bench/gemm", "--threads", str(th), "--reps",
+                               "1" if a.quick else "5"])) for _ in range(a.rounds)]
+        for i, sh in enumerate(runs[0]):
+            l = statistics.median(r[i]["lagrad_gflops"] for r in runs)
+            s = statistics.median(r[i]["sgemm_gflops"] for r in runs)
+            ops = ("A^T " if sh["ta"] else "A ") + ("B^T" if sh["tb"] else "B")
+            row(f"f32 GEMM {sh['m']}x{sh['n']}x{sh['k']} ({ops}), {th} thread(s), vs raw "
+                "cblas_sgemm", l, s, "GFLOP/s", l / s, ">= 1.5" if wide else None,
+                l / s >= 1.5 if wide else None,
+                "lagrad: lg_matmul_t (AVX-512 kernel)" if wide else
+                "no AVX-512 here: lagrad calls the same sgemm")
+
+
 def mlp_cmds(b, a, batch, threads, widths="784,256,128,10", torch_env=None, torch_threads=None):
     extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
     lg = ([f"{b}/bench/mlp", "--batch", str(batch), "--threads", str(threads),
@@ -133,7 +159,8 @@ def mlp(b, a, torch):
             lf, ">= 0.85" if batch == 128 else None,
             lf >= 0.85 if batch == 128 and not bad else None,
             (bad + "; " if bad else "") +
-            f"samples/s x {fps / 1e6:.3f} MFLOP/sample / sgemm {gf:.0f} GFLOP/s (1024^3, "
+            f"samples/s x {fps / 1e6:.3f} MFLOP/sample / OpenBLAS sgemm {gf:.0f} GFLOP/s "
+            "(1024^3; lagrad's AVX-512 GEMM can pass it, "
             "same run, same threads); reference column: pytorch's fraction")
         ceilings(batch, th, l, t, gf, fps, res[0], bad)
     return sps
@@ -462,7 +489,8 @@ def charlm(b, a, torch):
         fpt = 3 * (L * (24 * C * C + 4 * T * C) + 2 * C * V)
         lf, tf = l * fpt / (gf * 1e9), (t * fpt / (gf * 1e9) if t else None)
         row(f"  GEMM-limit fraction, charlm, {th} thread(s)", lf, tf, "fraction", None, None,
-            None, f"tokens/s x {fpt / 1e6:.2f} MFLOP/token / sgemm {gf:.0f} GFLOP/s (1024^3, "
+            None, f"tokens/s x {fpt / 1e6:.2f} MFLOP/token / OpenBLAS sgemm {gf:.0f} GFLOP/s "
+            "(1024^3; lagrad's AVX-512 GEMM can pass it, "
             f"same run, same threads); 2x pytorch would need {2 * tf:.2f}" if tf else
             f"tokens/s x {fpt / 1e6:.2f} MFLOP/token / sgemm {gf:.0f} GFLOP/s")
         if th == 1:
@@ -522,6 +550,7 @@ def main():
         notes = []
     else:
         overhead(b, a, torch)
+        gemm(b, a)
         linear(b, a)
         sps = mlp(b, a, torch)
         small_net(b, a, torch)
