@@ -3,7 +3,7 @@
  * the OpenBLAS that lagrad links. Shapes: the three big products of examples/sharpness's
  * training step (forward 5000x784·784x200, weight gradient 784x5000·5000x200, and the
  * 5000x200·200x200 of the middle layer), an MLP batch (128x784·784x256) and 1024^3.
- * Runs alternate lagrad and the reference; prints one JSON array of
+ * Runs alternate lagrad and the reference; prints one JSON array (one line) of
  * {"m", "n", "k", "ta", "tb", "lagrad_gflops", "sgemm_gflops"}, medians.
  * Usage: gemm [--threads N] [--reps R] */
 #include <cblas.h>
@@ -98,8 +98,8 @@ int main(int argc, char **argv)
             tb[r] = per_call(blas_call, &p);
         }
         double flops = 2.0 * (double)p.m * (double)p.n * (double)p.k;
-        printf("%s\n {\"m\": %lld, \"n\": %lld, \"k\": %lld, \"ta\": %d, \"tb\": %d, "
-               "\"lagrad_gflops\": %.1f, \"sgemm_gflops\": %.1f}", s ? "," : "",
+        printf("%s{\"m\": %lld, \"n\": %lld, \"k\": %lld, \"ta\": %d, \"tb\": %d, "
+               "\"lagrad_gflops\": %.1f, \"sgemm_gflops\": %.1f}", s ? ", " : "",
                (long long)p.m, (long long)p.n, (long long)p.k, p.ta, p.tb,
                flops / median(tl, reps) * 1e-9, flops / median(tb, reps) * 1e-9);
         free(p.c);
@@ -107,6 +107,6 @@ int main(int argc, char **argv)
         lg_tensor_free(p.b);
         lg_graph_free(p.g);
     }
-    printf("\n]\n");
+    printf("]\n");
     return 0;
 }

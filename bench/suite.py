@@ -79,7 +79,7 @@ def overhead(b, a, torch):
             (r >= goal) if goal and r else None, "ratio = pytorch / lagrad")
 
 
-def linear(b, a):
+def linear(b, a, torch=None):
     for th in ((1,) if a.quick else (1, 2)):
         runs = [last_json(run([f"{b}/bench/linear", "--threads", str(th)] +
                               (["--quick"] if a.quick else ["--reps", "5"])))
@@ -100,7 +100,7 @@ def has_avx512():
         return False
 
 
-def gemm(b, a):
+def gemm(b, a, torch=None):
     """lagrad's f32 GEMM (backend/cpu/cpu_sgemm.c where the processor has AVX-512) against
     one raw cblas_sgemm of the same shape, the OpenBLAS lagrad links."""
     wide = has_avx512()
@@ -316,7 +316,7 @@ def scaling(b, a, torch):
             "met when time / GEMM time stays within 1.25x of width 128's")
 
 
-def anomaly(b, a):
+def anomaly(b, a, torch=None):
     extra = ["--steps", "5", "--reps", "1", "--train-limit", "2000"] if a.quick else []
     r = alternate(a.rounds, ([f"{b}/bench/mlp", "--mode", "anomaly", "--data", a.data]
                              + extra, None))[0]
@@ -325,7 +325,7 @@ def anomaly(b, a):
         None, None, "lg_graph_set_anomaly: one extra read of every output and gradient, and weight gradients through the arena (checked) instead of straight into .grad")
 
 
-def train_helper(b, a):
+def train_helper(b, a, torch=None):
     """lg_train_fit's step against the loop written by hand (examples/mnist's)."""
     size = ["--train-limit", "2000", "--epochs", "1", "--reps", "1"] if a.quick else \
         ["--train-limit", "20000", "--epochs", "2", "--reps", "7"]
