@@ -12,9 +12,9 @@
  * in blocks of MC×KC cut into slivers of MR = 14 rows, and a micro-kernel keeps a 14×32
  * tile of C in 28 vector registers while it runs down KC. The copies make every
  * transpose the same problem, and the padding lets the kernel run full tiles always; only
- * its store is masked. Threads each take a band of C's rows (or of its columns when C is
- * short and wide) and run the whole blocked product on it with their own copies, so no
- * thread waits for another inside a product.
+ * its store is masked. Threads each take a band of C's rows or columns (the longer side)
+ * and run the whole blocked product on it with their own copies, so no thread waits for
+ * another inside a product.
  *
  * The copy buffers are allocated once per thread, at their largest size, and kept: a
  * training step allocates nothing. A thread that cannot get them hands its share to BLAS.
@@ -341,10 +341,14 @@ bool lg_cpu_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
     if (m < 1 || n < 1 || k < 1 || alpha == 0 || m * n * k < MIN_WORK || !avx512_usable())
         return false;
     sgemm_args g = {ta, tb, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc};
-    /* Rows when there are enough of them for every thread, else columns. */
+    /* A thread copies its share of op(A) (a row split) or of op(B) (a column split) and
+     * all of the other: split the longer side of C, whose operand is then the one shared
+     * out, unless that side has fewer tiles than there are threads. */
     int nt = omp_get_max_threads();
     int64_t row_units = (m + MR - 1) / MR, col_units = (n + NR - 1) / NR;
-    sgemm_split s = {&g, row_units >= 2 * nt || row_units >= col_units, 0};
+    int by_rows = m >= n ? row_units >= nt || row_units >= col_units
+                         : col_units < nt && row_units > col_units;
+    sgemm_split s = {&g, by_rows, 0};
     s.unit = s.by_rows ? MR : NR;
     lg_cpu_parallel_range(s.by_rows ? row_units : col_units, m * n * k >= 4 * MIN_WORK,
                           sgemm_share, &s);
