@@ -256,7 +256,7 @@ static void sgemm_block(const sgemm_args *g, const pack_buffers *pb, int64_t i0,
 {
     for (int64_t jc = j0; jc < j1; jc += NC) {
         int64_t nc = j1 - jc < NC ? j1 - jc : NC;
-        /* k in equal blocks of at most KC: 784 is 4 × 196, not 3 × 256 and a 16 */
+        /* k in equal blocks of at most KC: 784 is 262 + 262 + 260, not 384 + 384 + 16 */
         int64_t kblock = (g->k + (g->k + KC - 1) / KC - 1) / ((g->k + KC - 1) / KC);
         for (int64_t pc = 0; pc < g->k; pc += kblock) {
             int64_t kc = g->k - pc < kblock ? g->k - pc : kblock;
