@@ -128,6 +128,25 @@ void lg_arena_rewind(lg_graph *g)
     rewind_one(g, &g->data);
 }
 
+lg_arena_mark lg_arena_mark_now(const lg_arena *a)
+{
+    return (lg_arena_mark){a->cur, a->cur ? a->cur->used : 0};
+}
+
+/* Allocation only moves forward from cur, so what came after the mark lies in the marked
+ * chunk past `used` and in the chunks after it, which go back to this epoch's start. */
+void lg_arena_truncate(lg_arena *a, const lg_arena_mark *m)
+{
+    lg_chunk *c = a->chunks;
+    if (m->cur) {
+        m->cur->used = m->used;
+        c = m->cur->next;
+    }
+    for (; c; c = c->next)
+        c->used = c->shift;
+    a->cur = m->cur ? m->cur : a->chunks;
+}
+
 static void release_one(const lg_graph *g, lg_arena *a)
 {
     lg_chunk *c = a->chunks;

@@ -47,6 +47,20 @@ void lg_graph_reset(lg_graph *g)
     g->errmsg[0] = '\0';
 }
 
+lg_graph_mark lg_graph_mark_now(const lg_graph *g)
+{
+    return (lg_graph_mark){g->tail, g->nops, lg_arena_mark_now(&g->meta),
+                           lg_arena_mark_now(&g->data)};
+}
+
+void lg_graph_truncate(lg_graph *g, const lg_graph_mark *m)
+{
+    g->tail = m->tail;
+    g->nops = m->nops;
+    lg_arena_truncate(&g->meta, &m->meta);
+    lg_arena_truncate(&g->data, &m->data);
+}
+
 lg_status lg_graph_status(const lg_graph *g) { return g ? g->status : LG_ERR_ARG; }
 
 const char *lg_graph_errmsg(const lg_graph *g)

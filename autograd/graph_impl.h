@@ -93,6 +93,25 @@ void *lg_arena_data(lg_graph *g, size_t size, const char *what);
 void lg_arena_rewind(lg_graph *g);
 void lg_arena_release(lg_graph *g);
 
+/* A point on the tape and in both arenas. lg_graph_truncate drops every op and tensor
+ * recorded after it, keeping the chunks for what comes next, so a tape can grow past the
+ * mark and come back to it any number of times within one epoch: nn/curvature.c keeps a
+ * recorded gradient graph and replays only the product that depends on v. The caller must
+ * hold no handle made after the mark (the epoch does not change, so nothing catches one). */
+typedef struct lg_arena_mark {
+    lg_chunk *cur;
+    size_t used;
+} lg_arena_mark;
+typedef struct lg_graph_mark {
+    lg_node *tail;
+    int64_t nops;
+    lg_arena_mark meta, data;
+} lg_graph_mark;
+lg_graph_mark lg_graph_mark_now(const lg_graph *g);
+void lg_graph_truncate(lg_graph *g, const lg_graph_mark *m);
+lg_arena_mark lg_arena_mark_now(const lg_arena *a);
+void lg_arena_truncate(lg_arena *a, const lg_arena_mark *m);
+
 /* Element i of t (any dtype) read to the host by one mem_copy, as a double: for the
  * messages that name a bad value. */
 double lg_element(lg_graph *g, const lg_tensor *t, int64_t i);

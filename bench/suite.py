@@ -417,6 +417,12 @@ def curvature(b, a, torch):
             f"; pytorch HVP {1e3 * med(res[1], 'hvp_s'):.0f} ms, gradient "
             f"{1e3 * med(res[1], 'grad_s'):.0f} ms (reference column: its ratio)" if torch
             else ""))
+    rr = med(res[0], "reuse_ratio")
+    row(f"  HVP with lg_hessian_reuse (each product after the first of a Lanczos run) / "
+        f"gradient, N = {n}, 2 threads", rr, tr, "x", rr, None, None,
+        f"lagrad {1e3 * med(res[0], 'hvp_reuse_s'):.0f} ms: the kept forward and gradient, "
+        "only the backward of <grad, v> replayed; reference column: pytorch's ratio without "
+        "reuse, as its twin runs")
     steps = 20 if a.quick else 300
     tmp = tempfile.mkdtemp()
     common = ["--steps", str(steps), "--every", "100", "--data", a.data, "--threads", "2",

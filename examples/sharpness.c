@@ -192,6 +192,7 @@ static int spectrum(const options *o, lg_hessian *h)
     so.probes = PROBES;
     so.steps = STEPS;
     lg_lanczos_info info;
+    lg_hessian_reuse(h, true); /* θ stays fixed from here on */
     lg_status s = lg_lanczos(&op, NULL, &b, &lo, &info), s2, s3;
     if (s != LG_OK && s != LG_ERR_NO_CONVERGE)
         goto fail;
@@ -291,7 +292,10 @@ static int sharpness(const options *o, run *r, int step, double *lambda, int *it
     lo.seed = o->seed;
     lo.v0 = step > 0 ? r->v : NULL;
     lg_lanczos_info info;
+    /* θ is fixed during one estimate: every HVP after the first replays the kept gradient */
+    lg_hessian_reuse(r->h, true);
     lg_status s = lg_lanczos(&op, &top, NULL, &lo, &info);
+    lg_hessian_reuse(r->h, false);
     if (s != LG_OK && s != LG_ERR_NO_CONVERGE) {
         fprintf(stderr, "sharpness: step %d: %s\n", step, lg_last_errmsg());
         return 1;

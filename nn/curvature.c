@@ -6,6 +6,7 @@
 #include "lagrad/curvature.h"
 #include "lagrad/ops.h"
 #include "../tensor/tensor_impl.h"
+#include "../autograd/graph_impl.h"
 
 struct lg_hessian {
     lg_params *p;
@@ -19,6 +20,9 @@ struct lg_hessian {
     lg_tensor **hv;      /* (n) scratch for the second lg_grad's outputs */
     int64_t dim, products;
     lg_graph *g;
+    bool reuse;          /* lg_hessian_reuse: the caller holds θ and the data fixed */
+    bool recorded;       /* the graph holds the loss and its gradient up to `mark` */
+    lg_graph_mark mark;
 };
 
 lg_hessian_opts lg_hessian_defaults(void)
@@ -209,6 +213,37 @@ static lg_tensor *grad_dot(lg_hessian *h, const double *v)
     return dot;
 }
 
+/* hv += w ∇⟨g, v⟩ for the gradients g in h->grads, recorded on the graph: the part of a
+ * product that depends on v. */
+static lg_status second_backward(lg_hessian *h, const double *v, double w, double *hv)
+{
+    lg_tensor *dot = grad_dot(h, v);
+    if (!dot)
+        return LG_ERR_ARG;
+    if (!lg_tensor_requires_grad(dot))
+        return LG_OK; /* the gradient is constant: this batch's Hessian is zero */
+    lg_status s = lg_grad(h->g, dot, NULL, h->n, h->sel, h->hv, false);
+    if (s == LG_OK)
+        accumulate(h, h->hv, w, hv);
+    return s;
+}
+
+static void drop_recording(lg_hessian *h)
+{
+    h->recorded = false;
+    lg_graph_reset(h->g);
+}
+
+lg_status lg_hessian_reuse(lg_hessian *h, bool on)
+{
+    if (!h)
+        return lg_set_error(LG_ERR_ARG, "lg_hessian_reuse: h is NULL");
+    if (!on && h->recorded)
+        drop_recording(h);
+    h->reuse = on;
+    return LG_OK;
+}
+
 lg_status lg_hessian_hvp(lg_hessian *h, const double *v, double *hv)
 {
     const char *fn = "lg_hessian_hvp";
@@ -216,24 +251,27 @@ lg_status lg_hessian_hvp(lg_hessian *h, const double *v, double *hv)
         return lg_set_error(LG_ERR_ARG, "%s: h, v or hv is NULL", fn);
     memset(hv, 0, sizeof *hv * (size_t)h->dim);
     lg_status s = LG_OK;
-    for (int64_t b = 0; b < h->n_batches && s == LG_OK; b++) {
+    if (h->recorded) { /* replay the v-dependent part on the kept loss and gradient */
+        lg_graph_truncate(h->g, &h->mark);
+        s = second_backward(h, v, h->w[0], hv);
+        h->recorded = s == LG_OK;
+    }
+    for (int64_t b = 0; !h->recorded && b < h->n_batches && s == LG_OK; b++) {
         lg_tensor *y;
         s = batch_loss(h, fn, b, &y);
         if (s == LG_OK)
             s = lg_grad(h->g, y, NULL, h->n, h->sel, h->grads, true);
-        lg_tensor *dot = s == LG_OK ? grad_dot(h, v) : NULL;
-        if (s == LG_OK && !dot)
-            s = LG_ERR_ARG;
-        if (s == LG_OK && !lg_tensor_requires_grad(dot))
-            continue; /* the gradient is constant: this batch's Hessian is zero */
+        bool keep = s == LG_OK && h->reuse && h->n_batches == 1;
+        if (keep)
+            h->mark = lg_graph_mark_now(h->g);
         if (s == LG_OK)
-            s = lg_grad(h->g, dot, NULL, h->n, h->sel, h->hv, false);
-        if (s == LG_OK)
-            accumulate(h, h->hv, h->w[b], hv);
-        else
-            s = graph_failed(h, fn, s);
+            s = second_backward(h, v, h->w[b], hv);
+        h->recorded = keep && s == LG_OK;
     }
-    lg_graph_reset(h->g);
+    if (s != LG_OK)
+        s = graph_failed(h, fn, s);
+    if (!h->recorded)
+        drop_recording(h);
     if (s == LG_OK)
         h->products++;
     return s;
@@ -246,6 +284,7 @@ lg_status lg_hessian_grad(lg_hessian *h, double *grad, double *loss)
         return lg_set_error(LG_ERR_ARG, "%s: h is NULL", fn);
     if (grad)
         memset(grad, 0, sizeof *grad * (size_t)h->dim);
+    h->recorded = false; /* batch_loss records over the kept graph */
     double total = 0;
     lg_status s = LG_OK;
     for (int64_t b = 0; b < h->n_batches && s == LG_OK; b++) {
@@ -279,6 +318,8 @@ lg_status lg_hessian_set_params(lg_hessian *h, const double *x)
 {
     if (!h || !x)
         return lg_set_error(LG_ERR_ARG, "lg_hessian_set_params: h or x is NULL");
+    if (h->recorded) /* the kept gradient belongs to the old θ */
+        drop_recording(h);
     int64_t off = 0;
     for (int i = 0; i < h->n; i++) {
         store_flat(h->sel[i], x + off);

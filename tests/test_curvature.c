@@ -347,6 +347,42 @@ static void test_hessian_hvp_allocates_nothing_after_the_first(void **state)
     free(d.a);
 }
 
+/* Replays rewind the graph to the kept gradient: many products with reuse on allocate
+ * nothing after the first, and each equals H v exactly (the quadratic's Hessian is A). */
+static void test_hessian_reuse_allocates_nothing_after_the_first(void **state)
+{
+    (void)state;
+    double lam[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    dense d = dense_new(lam, 8, 9);
+    counter c = {0};
+    lg_allocator al = counter_allocator(&c);
+    lg_set_allocator(&al);
+    lg_params *p = lg_params_new();
+    quad q = {.a = lg_tensor_from_data(LG_F64, 2, (int64_t[]){8, 8}, d.a),
+              .x = lg_params_add(p, "x", LG_F64, 2, (int64_t[]){8, 1}), .n = 8};
+    lg_hessian *h = lg_hessian_new(p, quad_loss, &q, NULL);
+    assert_int_equal(lg_hessian_reuse(h, true), LG_OK);
+    double v[8] = {0}, hv[8], want[8];
+    v[0] = 1;
+    assert_int_equal(lg_hessian_hvp(h, v, hv), LG_OK);
+    long before = c.calls;
+    /* enough products that replays which did not rewind would outgrow the arena's chunks */
+    for (int k = 0; k < 3000; k++) {
+        for (int i = 0; i < 8; i++)
+            v[i] = cos((double)(k * 8 + i));
+        assert_int_equal(lg_hessian_hvp(h, v, hv), LG_OK);
+        dense_apply(&d, v, want);
+        tu_assert_close_arr(hv, want, 8, 1e-13, 1e-13, "replayed H v vs A v");
+    }
+    assert_int_equal(c.calls, before);
+    lg_hessian_free(h);
+    lg_params_free(p);
+    lg_tensor_free(q.a);
+    assert_int_equal(c.live, 0);
+    lg_set_allocator(NULL);
+    free(d.a);
+}
+
 static void test_hessian_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -816,6 +852,110 @@ static void test_mlp_hvp_matches_finite_differences_of_gradients(void **state)
     lg_params_free(m.p);
 }
 
+/* mlp_loss that counts its calls: one call is one forward pass recorded. */
+typedef struct counted {
+    mlp *m;
+    int calls;
+} counted;
+
+static lg_tensor *counted_loss(lg_graph *g, int64_t batch, void *ctx)
+{
+    counted *c = ctx;
+    c->calls++;
+    return mlp_loss(g, batch, c->m);
+}
+
+/* hv = H v from a fresh object without reuse: the reference for the replays. */
+static void cold_hvp(mlp *m, const double *v, double *hv)
+{
+    counted c = {m, 0};
+    lg_hessian *h = lg_hessian_new(m->p, counted_loss, &c, NULL);
+    assert_int_equal(lg_hessian_hvp(h, v, hv), LG_OK);
+    lg_hessian_free(h);
+}
+
+/* With reuse on, the first product records the loss and its gradient once and later ones
+ * replay only the v-dependent backward: the same bits as cold products, one loss call for
+ * many products. A gradient or new parameters in between drop the recording (the products
+ * follow the new parameters), turning reuse off makes every product record again, and with
+ * two batches reuse changes nothing. */
+static void test_hessian_reuse_replays_the_same_products_and_drops_on_change(void **state)
+{
+    (void)state;
+    mlp m;
+    mlp_init(&m);
+    counted c = {&m, 0};
+    lg_hessian *h = lg_hessian_new(m.p, counted_loss, &c, NULL);
+    int64_t n = lg_hessian_dim(h);
+    size_t bytes = (size_t)n * sizeof(double);
+    double *v[3], *want[3], *got = malloc(bytes), *th = malloc(bytes), *g = malloc(bytes);
+    for (int k = 0; k < 3; k++) {
+        v[k] = malloc(bytes);
+        want[k] = malloc(bytes);
+        for (int64_t i = 0; i < n; i++)
+            v[k][i] = sin((double)(i * (k + 2)));
+        cold_hvp(&m, v[k], want[k]);
+    }
+    assert_int_equal(lg_hessian_reuse(h, true), LG_OK);
+    for (int round = 0; round < 2; round++) /* v0, v1, v2, then again */
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(lg_hessian_hvp(h, v[k], got), LG_OK);
+            assert_memory_equal(got, want[k], bytes);
+        }
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(lg_hessian_hvp_count(h), 6);
+
+    /* a gradient records over the graph: the next product records anew */
+    double loss;
+    assert_int_equal(lg_hessian_grad(h, g, &loss), LG_OK);
+    assert_int_equal(lg_hessian_hvp(h, v[1], got), LG_OK);
+    assert_memory_equal(got, want[1], bytes);
+    assert_int_equal(lg_hessian_hvp(h, v[2], got), LG_OK);
+    assert_memory_equal(got, want[2], bytes);
+    assert_int_equal(c.calls, 3);
+
+    /* new parameters: the products are those of the new θ */
+    assert_int_equal(lg_hessian_get_params(h, th), LG_OK);
+    for (int64_t i = 0; i < n; i++)
+        th[i] *= 1.25;
+    assert_int_equal(lg_hessian_set_params(h, th), LG_OK);
+    double *moved = malloc(bytes);
+    cold_hvp(&m, v[0], moved);
+    assert_true(memcmp(moved, want[0], bytes) != 0);
+    assert_int_equal(lg_hessian_hvp(h, v[0], got), LG_OK);
+    assert_memory_equal(got, moved, bytes);
+    assert_int_equal(lg_hessian_hvp(h, v[0], got), LG_OK);
+    assert_memory_equal(got, moved, bytes);
+    assert_int_equal(c.calls, 4);
+
+    /* off: every product records */
+    assert_int_equal(lg_hessian_reuse(h, false), LG_OK);
+    assert_int_equal(lg_hessian_hvp(h, v[0], got), LG_OK);
+    assert_int_equal(lg_hessian_hvp(h, v[0], got), LG_OK);
+    assert_memory_equal(got, moved, bytes);
+    assert_int_equal(c.calls, 6);
+    assert_int_equal(lg_hessian_reuse(NULL, true), LG_ERR_ARG);
+
+    /* two batches: reuse on changes nothing */
+    lg_hessian_opts o = lg_hessian_defaults();
+    o.n_batches = 2;
+    m.rows = NB / 2;
+    counted c2 = {&m, 0};
+    lg_hessian *halves = lg_hessian_new(m.p, counted_loss, &c2, &o);
+    assert_int_equal(lg_hessian_reuse(halves, true), LG_OK);
+    assert_int_equal(lg_hessian_hvp(halves, v[0], got), LG_OK);
+    assert_int_equal(lg_hessian_hvp(halves, v[0], got), LG_OK);
+    tu_assert_close_arr(got, moved, n, 1e-13, 1e-10, "two batches with reuse vs one");
+    assert_int_equal(c2.calls, 4);
+
+    for (int k = 0; k < 3; k++)
+        free(v[k]), free(want[k]);
+    free(got), free(th), free(g), free(moved);
+    lg_hessian_free(h);
+    lg_hessian_free(halves);
+    lg_params_free(m.p);
+}
+
 static void test_hessian_two_weighted_batches_equal_the_full_batch(void **state)
 {
     (void)state;
@@ -923,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_lanczos_rejects_bad_arguments),
         cmocka_unit_test(test_hessian_of_store_quadratic_is_the_matrix),
         cmocka_unit_test(test_hessian_hvp_allocates_nothing_after_the_first),
+        cmocka_unit_test(test_hessian_reuse_allocates_nothing_after_the_first),
         cmocka_unit_test(test_hessian_rejects_bad_arguments),
         cmocka_unit_test(test_curvature_out_of_memory_fails_cleanly_at_every_allocation),
         cmocka_unit_test(test_hutchinson_within_three_standard_errors_and_variance_matches_theory),
@@ -935,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_slq_rejects_bad_arguments),
         cmocka_unit_test(test_mlp_lanczos_matches_eigh_of_the_explicit_hessian),
         cmocka_unit_test(test_mlp_hvp_matches_finite_differences_of_gradients),
+        cmocka_unit_test(test_hessian_reuse_replays_the_same_products_and_drops_on_change),
         cmocka_unit_test(test_hessian_two_weighted_batches_equal_the_full_batch),
         cmocka_unit_test(test_hessian_selection_is_the_block_of_the_full_hessian),
         cmocka_unit_test(test_hessian_f32_store_matches_f64),
