@@ -196,6 +196,9 @@ tile(int NV, int64_t kc, const float *restrict a, const float *restrict b, float
     }
 }
 
+typedef void tile_fn(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                     int rows, int cols, float alpha, float beta);
+
 /* A full-width panel, and the narrow one that ends a row of panels when at most 16 columns
  * are left (a 32-wide tile would spend half its FMAs on padding). */
 AVX512 static void tile32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
@@ -228,7 +231,10 @@ static void free_buffers(void *p)
     free(pb);
 }
 
-static void make_buffers_key(void) { buffers_key_ok = pthread_key_create(&buffers_key, free_buffers) == 0; }
+static void make_buffers_key(void)
+{
+    buffers_key_ok = pthread_key_create(&buffers_key, free_buffers) == 0;
+}
 
 static pack_buffers *thread_buffers(void)
 {
@@ -267,9 +273,7 @@ static void sgemm_block(const sgemm_args *g, const pack_buffers *pb, int64_t i0,
                 pack_a(g, ic, mc, pc, kc, pb->a);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     int cols = (int)(nc - jr < NR ? nc - jr : NR);
-                    void (*kernel)(int64_t, const float *, const float *, float *, int64_t,
-                                   int, int, float, float) =
-                        panel_width(cols) == NR ? tile32 : tile16;
+                    tile_fn *kernel = panel_width(cols) == NR ? tile32 : tile16;
                     for (int64_t ir = 0; ir < mc; ir += MR)
                         kernel(kc, pb->a + ir * kc, pb->b + jr * kc,
                                g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
@@ -322,14 +326,20 @@ static void sgemm_share(int64_t lo, int64_t hi, void *ctx)
         sgemm_block(g, pb, 0, g->m, from, to);
 }
 
+static pthread_once_t usable_once = PTHREAD_ONCE_INIT;
+static int usable;
+
+static void decide_usable(void)
+{
+    const char *env = getenv("LAGRAD_SGEMM");
+    __builtin_cpu_init();
+    usable = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "blas") == 0);
+}
+
+/* Decided once per process: the processor, and LAGRAD_SGEMM as it was then. */
 static int avx512_usable(void)
 {
-    static int usable = -1; /* decided once; a benign race decides it the same way twice */
-    if (usable < 0) {
-        const char *env = getenv("LAGRAD_SGEMM");
-        __builtin_cpu_init();
-        usable = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "blas") == 0);
-    }
+    pthread_once(&usable_once, decide_usable);
     return usable;
 }
 
