@@ -2,8 +2,9 @@
  * independent truth), every element within the rounding bound of an f32 dot product:
  * |got − exact| <= 2 k u Σ|a||b| + 4 u |beta c| (+ the alpha scaling), u = 2^-24. The
  * shapes cross every blocking edge (the 14-row tile, the 32- and 16-wide panels, the
- * 384 inner block, the 168-row and 512-column blocks, the split between threads) in all
- * four transpose pairs, with leading dimensions wider than the matrices.
+ * 384 inner block, the 168-row and 512-column blocks, the split between threads) and the
+ * smallest products it takes, in all four transpose pairs, with leading dimensions wider
+ * than the matrices.
  * On a processor without AVX-512 (or with LAGRAD_SGEMM=blas) the kernel declines every
  * product: that is checked instead, and the accuracy cases are skipped. */
 #include "test_util.h"
@@ -107,8 +108,8 @@ static void check(const product *p, float alpha, float beta, const float *c_in)
  * split columns then). */
 static const int64_t shapes[][3] = {
     {14, 32, 600},   {15, 33, 700},   {187, 48, 401},  {200, 17, 300},
-    {29, 200, 784},  {400, 16, 97},   {5, 1100, 90},   {170, 520, 7},
-    {9, 31, 1000},   {336, 64, 385},
+    {29, 200, 784},  {400, 16, 97},   {9, 1100, 90},   {170, 520, 7},
+    {9, 31, 1000},   {336, 64, 385},  {16, 16, 16},   {8, 17, 33},
 };
 
 static void test_every_transpose_and_edge_within_the_rounding_bound(void **state)
@@ -148,7 +149,7 @@ static void test_result_does_not_depend_on_the_thread_count(void **state)
     (void)state;
     if (!kernel_runs())
         skip();
-    const int64_t cases[][3] = {{300, 100, 500}, {6, 900, 400}};
+    const int64_t cases[][3] = {{300, 100, 500}, {8, 900, 400}};
     for (int s = 0; s < 2; s++) {
         product p = make(1, 0, cases[s][0], cases[s][1], cases[s][2], 0);
         size_t bytes = sizeof(float) * (size_t)(p.m * p.ldc);
@@ -167,20 +168,23 @@ static void test_result_does_not_depend_on_the_thread_count(void **state)
     }
 }
 
-/* What the kernel leaves to BLAS it must not touch: small products, alpha 0 (which must
- * not read A or B), and everything without AVX-512 or with LAGRAD_SGEMM=blas. */
+/* What the kernel leaves to BLAS it must not touch: small products, products of few rows,
+ * alpha 0 (which must not read A or B), and everything without AVX-512 or with
+ * LAGRAD_SGEMM=blas. */
 static void test_declined_products_leave_c_alone(void **state)
 {
     (void)state;
-    product small = make(0, 0, 20, 20, 20, 0);
+    product small = make(0, 0, 15, 15, 15, 0), few = make(0, 1, 7, 300, 300, 0);
     product big = make(0, 0, 100, 100, 100, 0);
-    size_t bytes = sizeof(float) * 400;
     assert_false(run(&small, 1.0f, 0.0f));
-    assert_memory_equal(small.c, small.c0, bytes);
+    assert_memory_equal(small.c, small.c0, sizeof(float) * 225);
+    assert_false(run(&few, 1.0f, 0.0f));
+    assert_memory_equal(few.c, few.c0, sizeof(float) * 2100);
     assert_false(run(&big, 0.0f, 1.0f));
     assert_memory_equal(big.c, big.c0, sizeof(float) * 10000);
     assert_true(run(&big, 1.0f, 0.0f) == kernel_runs());
     release(&small);
+    release(&few);
     release(&big);
 }
 

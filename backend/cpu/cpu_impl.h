@@ -50,8 +50,9 @@ void lg_cpu_gemm(lg_dtype dt, int ta, int tb, int64_t batch, int64_t m, int64_t 
                  double alpha, const void *a, int64_t sa, const void *b, int64_t sb,
                  double beta, void *c, int64_t sc);
 /* f32 GEMM on AVX-512 (cpu_sgemm.c): C (m×n, leading dimension ldc) = alpha op(A) op(B)
- * + beta C, row-major. false, with nothing written, when it declines: no AVX-512, a small
- * or degenerate product, alpha 0, or LAGRAD_SGEMM=blas. Every size must fit in int. */
+ * + beta C, row-major. false, with nothing written, when it declines: no AVX-512, a product
+ * under 16³ or of fewer than 8 rows, alpha 0, or LAGRAD_SGEMM=blas. Every size must fit in
+ * int. */
 bool lg_cpu_sgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                   float *c, int64_t ldc);
