@@ -17,7 +17,10 @@
  * another inside a product.
  *
  * The copy buffers are allocated once per thread, at their largest size, and kept: a
- * training step allocates nothing. A thread that cannot get them hands its share to BLAS.
+ * training step allocates nothing. They come from aligned_alloc, not the allocator hook
+ * (core.h says so): they outlive any object, so a hook installed or removed between two
+ * products would be asked to free what another allocated. A thread that cannot get them
+ * hands its share to BLAS.
  * LAGRAD_SGEMM=blas in the environment turns this file off (to compare). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>

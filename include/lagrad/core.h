@@ -71,7 +71,9 @@ int lg_dtype_is_float(lg_dtype dt);
  * OpenMP's thread count (lg_set_num_threads). Process-wide: the allocator hook (install it
  * before starting threads) and OpenBLAS's thread count. */
 
-/* Allocator hook. All of lagrad's heap memory goes through it.
+/* Allocator hook. All of lagrad's heap memory goes through it, except the copy buffers of
+ * its f32 GEMM on AVX-512 processors (about 1 MB per thread that runs a product, allocated
+ * once with aligned_alloc and kept until the thread ends, as OpenBLAS keeps its own).
  * alloc(ud, size, align) returns memory aligned to `align` (a power of two, at most 64)
  * or NULL; free(ud, p, size) receives the size that was asked for (p may be NULL).
  * Install before creating any object: memory must be freed by the hook that allocated it. */
