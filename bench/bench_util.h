@@ -1,5 +1,5 @@
-/* Timing helpers shared by the benchmark programs: a monotonic clock and the median of a
- * few repetitions (sorts v in place). */
+/* Timing helpers shared by the benchmark programs: a monotonic clock, the time per call
+ * of a repeated function, and the median of a few repetitions (sorts v in place). */
 #ifndef LAGRAD_BENCH_UTIL_H
 #define LAGRAD_BENCH_UTIL_H
 
@@ -14,6 +14,19 @@ static inline double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 #endif
+
+/* Seconds per call of f(ctx), calling it until min_s have passed (at least once). */
+static inline double seconds_per_call(void (*f)(void *ctx), void *ctx, double min_s)
+{
+    double t0 = now_s(), t;
+    long calls = 0;
+    do {
+        f(ctx);
+        calls++;
+        t = now_s() - t0;
+    } while (t < min_s);
+    return t / (double)calls;
+}
 
 static inline double median(double *v, int n)
 {

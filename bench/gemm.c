@@ -21,21 +21,6 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-/* Calls of f over about 0.1 s, seconds per call. */
-typedef void (*call_fn)(void *ctx);
-static double per_call(call_fn f, void *ctx)
-{
-    f(ctx); /* warm: arena, packing buffers, BLAS's threads */
-    double t0 = now_s(), t;
-    long calls = 0;
-    do {
-        f(ctx);
-        calls++;
-        t = now_s() - t0;
-    } while (t < 0.1);
-    return t / (double)calls;
-}
-
 typedef struct product {
     int64_t m, n, k;
     bool ta, tb;
@@ -93,9 +78,11 @@ int main(int argc, char **argv)
         if (!p.g || !p.a || !p.b || !p.c)
             die("setup", "out of memory");
         double tl[MAX_REPS], tb[MAX_REPS];
+        lagrad_call(&p); /* warm: arena, copy buffers, BLAS's threads */
+        blas_call(&p);
         for (int r = 0; r < reps; r++) {
-            tl[r] = per_call(lagrad_call, &p);
-            tb[r] = per_call(blas_call, &p);
+            tl[r] = seconds_per_call(lagrad_call, &p, 0.1);
+            tb[r] = seconds_per_call(blas_call, &p, 0.1);
         }
         double flops = 2.0 * (double)p.m * (double)p.n * (double)p.k;
         printf("%s{\"m\": %lld, \"n\": %lld, \"k\": %lld, \"ta\": %d, \"tb\": %d, "

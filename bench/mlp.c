@@ -208,39 +208,67 @@ static double window(net *m, const options *o, int update, double seconds, long 
     return t;
 }
 
+enum { SQ = 1024 };
+
+/* One cblas_sgemm at SQ^3 on the three matrices in ctx (a, b, c). */
+static void sgemm_square(void *ctx)
+{
+    float **m = ctx;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SQ, SQ, SQ, 1, m[0], SQ, m[1], SQ,
+                0, m[2], SQ);
+}
+
 /* cblas_sgemm GFLOP/s at 1024^3 on the current thread count, over about 0.15 s. */
 static double sgemm_gflops(void)
 {
-    enum { N = 1024 };
-    static float *a, *b, *c;
-    if (!a) {
-        a = malloc(sizeof *a * N * N);
-        b = malloc(sizeof *b * N * N);
-        c = malloc(sizeof *c * N * N);
-        if (!a || !b || !c)
-            die("sgemm", "out of memory");
-        for (long i = 0; i < (long)N * N; i++) {
-            a[i] = (float)(i % 7) * 0.1f;
-            b[i] = (float)(i % 5) * 0.1f;
+    static float *m[3];
+    if (!m[0]) {
+        for (int j = 0; j < 3; j++)
+            if (!(m[j] = malloc(sizeof(float) * SQ * SQ)))
+                die("sgemm", "out of memory");
+        for (long i = 0; i < (long)SQ * SQ; i++) {
+            m[0][i] = (float)(i % 7) * 0.1f;
+            m[1][i] = (float)(i % 5) * 0.1f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+        sgemm_square(m);
     }
-    double t0 = now_s(), t;
-    long calls = 0;
-    do {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0, c, N);
-        calls++;
-        t = now_s() - t0;
-    } while (t < 0.15);
-    return 2.0 * N * N * N * (double)calls / t * 1e-9;
+    return 2.0 * SQ * SQ * SQ / seconds_per_call(sgemm_square, m, 0.15) * 1e-9;
 }
+
+typedef struct step_buffers {
+    const options *o;
+    float *(*buf)[5]; /* per layer: x, w, y (also dY), dw, dx */
+} step_buffers;
 
 /* The raw cblas_sgemm calls of one training step at these widths and batch: forward
  * Y = X Wᵀ, dW += dYᵀ X (beta 1, into the gradient), and dX = dY W for every layer but
- * the first, as lagrad issues them. Returns the mean ms per step over about 0.15 s. */
+ * the first, as lagrad issues them. */
+static void step_sgemms(void *ctx)
+{
+    const step_buffers *sb = ctx;
+    const options *o = sb->o;
+    int bs = (int)o->batch;
+    for (int k = 0; k < o->layers; k++) {
+        int in = (int)o->widths[k], out = (int)o->widths[k + 1];
+        float **b = sb->buf[k];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bs, out, in, 1, b[0], in, b[1],
+                    in, 0, b[2], out);
+    }
+    for (int k = o->layers - 1; k >= 0; k--) {
+        int in = (int)o->widths[k], out = (int)o->widths[k + 1];
+        float **b = sb->buf[k];
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, bs, 1, b[2], out, b[0],
+                    in, 1, b[3], in);
+        if (k)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bs, in, out, 1, b[2], out,
+                        b[1], in, 0, b[4], in);
+    }
+}
+
+/* Mean ms per step of step_sgemms over about 0.15 s. */
 static double step_sgemm_ms(const options *o)
 {
-    static float *buf[MAX_LAYERS][5]; /* x, w, y (also dY), dw, dx of each layer */
+    static float *buf[MAX_LAYERS][5];
     const int64_t bsz = o->batch;
     for (int k = 0; k < o->layers && !buf[k][0]; k++) {
         int64_t in = o->widths[k], out = o->widths[k + 1];
@@ -252,43 +280,21 @@ static double step_sgemm_ms(const options *o)
                 buf[k][j][i] = (float)((i + j) % 9) * 0.05f;
         }
     }
-    double t0 = now_s(), t;
-    long steps = 0;
-    do {
-        for (int k = 0; k < o->layers; k++) {
-            int in = (int)o->widths[k], out = (int)o->widths[k + 1], bs = (int)bsz;
-            float **b = buf[k];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bs, out, in, 1, b[0], in,
-                        b[1], in, 0, b[2], out);
-        }
-        for (int k = o->layers - 1; k >= 0; k--) {
-            int in = (int)o->widths[k], out = (int)o->widths[k + 1], bs = (int)bsz;
-            float **b = buf[k];
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, bs, 1, b[2], out,
-                        b[0], in, 1, b[3], in);
-            if (k)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bs, in, out, 1, b[2],
-                            out, b[1], in, 0, b[4], in);
-        }
-        steps++;
-        t = now_s() - t0;
-    } while (t < 0.15);
-    return 1e3 * t / (double)steps;
+    step_buffers sb = {o, buf};
+    return 1e3 * seconds_per_call(step_sgemms, &sb, 0.15);
+}
+
+static void optim_step_or_die(void *opt)
+{
+    if (lg_optim_step(opt) != LG_OK)
+        die("optimizer", lg_last_errmsg());
 }
 
 /* The update alone: `opt` runs over a store of its own with the net's shapes (so the
  * net's training is left alone), set up as the step's. µs per update over about 0.1 s. */
 static double optim_us(lg_optim *opt)
 {
-    double t0 = now_s(), t;
-    long n = 0;
-    do {
-        if (lg_optim_step(opt) != LG_OK)
-            die("optimizer", lg_last_errmsg());
-        n++;
-        t = now_s() - t0;
-    } while (t < 0.1);
-    return 1e6 * t / (double)n;
+    return 1e6 * seconds_per_call(optim_step_or_die, opt, 0.1);
 }
 
 /* Matmul FLOPs to train on one sample: forward, dW and dX of every layer but the first

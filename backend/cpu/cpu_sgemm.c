@@ -265,10 +265,10 @@ static pack_buffers *thread_buffers(void)
 static void sgemm_block(const sgemm_args *g, const pack_buffers *pb, int64_t i0, int64_t i1,
                         int64_t j0, int64_t j1)
 {
+    /* k in equal blocks of at most KC: 784 is 262 + 262 + 260, not 384 + 384 + 16 */
+    int64_t nblocks = (g->k + KC - 1) / KC, kblock = (g->k + nblocks - 1) / nblocks;
     for (int64_t jc = j0; jc < j1; jc += NC) {
         int64_t nc = j1 - jc < NC ? j1 - jc : NC;
-        /* k in equal blocks of at most KC: 784 is 262 + 262 + 260, not 384 + 384 + 16 */
-        int64_t kblock = (g->k + (g->k + KC - 1) / KC - 1) / ((g->k + KC - 1) / KC);
         for (int64_t pc = 0; pc < g->k; pc += kblock) {
             int64_t kc = g->k - pc < kblock ? g->k - pc : kblock;
             float beta = pc == 0 ? g->beta : 1.0f; /* later blocks add to the first */
